@@ -1,0 +1,47 @@
+namespace DeepSharp;
+
+/// <summary>
+/// Anomaly detection (PyTorch's <c>detect_anomaly</c>): while enabled, every recorded op remembers where it
+/// was built, and the first NaN or infinity produced by an op's forward or backward throws an error that
+/// names the op and that place.
+/// </summary>
+internal static class Anomaly
+{
+    private static readonly AsyncLocal<bool> _enabled = new();
+
+    public static bool IsEnabled => _enabled.Value;
+
+    public static AnomalyScope Enable()
+    {
+        bool previous = _enabled.Value;
+        _enabled.Value = true;
+        return new AnomalyScope(previous);
+    }
+
+    internal static void Restore(bool previous) => _enabled.Value = previous;
+
+    public static void OnRecord(Tensor result)
+    {
+        var node = result._gradFn!;
+        node.CreationTrace = Environment.StackTrace;
+        if (result.DType.IsFloatingPoint() && !result.AllFinite())
+            throw new ArithmeticException($"Anomaly: the forward of {node.Name} produced NaN or infinity (output shape {ShapeUtil.Format(result._shape)}). It was built at:\n{node.CreationTrace}");
+    }
+
+    public static void CheckBackward(Node node, Tensor?[] grads)
+    {
+        for (int i = 0; i < grads.Length; i++)
+            if (grads[i] is { } g && !g.AllFinite())
+                throw new ArithmeticException($"Anomaly: {node.Name} returned NaN or infinity in the gradient of its input {i}. The op was built at:\n{node.CreationTrace}");
+    }
+}
+
+/// <summary>Ends an anomaly-detection scope when disposed.</summary>
+public readonly struct AnomalyScope : IDisposable
+{
+    private readonly bool _previous;
+    internal AnomalyScope(bool previous) => _previous = previous;
+
+    /// <summary>Restores the previous anomaly mode.</summary>
+    public void Dispose() => Anomaly.Restore(_previous);
+}

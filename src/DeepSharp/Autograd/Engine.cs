@@ -1,0 +1,191 @@
+namespace DeepSharp;
+
+/// <summary>
+/// Reverse-mode execution of the graph. Iterative: it counts each node's consumers, then runs nodes in
+/// topological order (a node runs only once every gradient flowing into it has been summed), so depth
+/// is limited by memory, not by the call stack.
+/// </summary>
+internal static class Engine
+{
+    public static void Backward(Tensor root, Tensor? gradient, bool retainGraph, bool createGraph)
+    {
+        if (!root.RequiresGrad)
+            throw new InvalidOperationException("Backward: the tensor does not require grad and has no GradFn (did you forget RequiresGrad, or run the forward under NoGrad?).");
+        gradient = InitialGradient(root, gradient, "Backward");
+        Run([root], [gradient], captureFor: null, retainGraph, createGraph, accumulate: true);
+    }
+
+    public static Tensor?[] Grad(Tensor[] outputs, Tensor?[]? gradOutputs, Tensor[] inputs, bool retainGraph, bool createGraph, bool allowUnused)
+    {
+        if (gradOutputs is not null && gradOutputs.Length != outputs.Length)
+            throw new ArgumentException($"Grad: got {outputs.Length} outputs but {gradOutputs.Length} gradOutputs.");
+        var grads = new Tensor[outputs.Length];
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            if (!outputs[i].RequiresGrad)
+                throw new InvalidOperationException($"Grad: output {i} does not require grad and has no GradFn.");
+            grads[i] = InitialGradient(outputs[i], gradOutputs?[i], "Grad");
+        }
+        foreach (var t in inputs)
+            if (!t.RequiresGrad) throw new InvalidOperationException("Grad: one of the inputs does not require grad.");
+        var result = Run(outputs, grads, inputs, retainGraph, createGraph, accumulate: false)!;
+        if (!allowUnused)
+            for (int i = 0; i < result.Length; i++)
+                if (result[i] is null)
+                    throw new InvalidOperationException($"Grad: input {i} was not used in the graph of the outputs; pass allowUnused: true to get null for it.");
+        return result;
+    }
+
+    private static Tensor InitialGradient(Tensor root, Tensor? gradient, string op)
+    {
+        if (gradient is null)
+        {
+            if (root.NumEl != 1)
+                throw new InvalidOperationException($"{op}: gradient can be implicitly created only for scalar outputs, but the output has shape {ShapeUtil.Format(root._shape)}; pass an explicit gradient.");
+            return Tensor.OnesLike(root);
+        }
+        if (!ShapeUtil.SameShape(gradient._shape, root._shape))
+            throw new ArgumentException($"{op}: the gradient has shape {ShapeUtil.Format(gradient._shape)} but the output has shape {ShapeUtil.Format(root._shape)}.");
+        Tensor.CheckSameDType(root, gradient, op);
+        return gradient;
+    }
+
+    private static Tensor?[]? Run(Tensor[] roots, Tensor[] rootGrads, Tensor[]? captureFor, bool retainGraph, bool createGraph, bool accumulate)
+    {
+        using var mode = GradMode.Set(createGraph);
+
+        // Gradients waiting at each node (summed as they arrive) and what each captured input receives.
+        var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance);
+        Tensor?[]? captured = captureFor is null ? null : new Tensor?[captureFor.Length];
+        var captureNodes = new Dictionary<Node, List<int>>(ReferenceEqualityComparer.Instance);
+        var captureLeaves = new Dictionary<Tensor, List<int>>(ReferenceEqualityComparer.Instance);
+        if (captureFor is not null)
+        {
+            for (int i = 0; i < captureFor.Length; i++)
+            {
+                var t = captureFor[i];
+                if (t._gradFn is not null) GetList(captureNodes, t._gradFn).Add(i);
+                else GetList(captureLeaves, t).Add(i);
+            }
+        }
+
+        // 1. Count how many edges point at each reachable node.
+        var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Node>();
+        var seen = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        foreach (var r in roots)
+            if (r._gradFn is { } fn && seen.Add(fn)) stack.Push(fn);
+        while (stack.Count > 0)
+        {
+            var node = stack.Pop();
+            foreach (var edge in node.Inputs)
+            {
+                if (edge.Function is not { } next) continue;
+                dependencies[next] = dependencies.GetValueOrDefault(next) + 1;
+                if (seen.Add(next)) stack.Push(next);
+            }
+        }
+
+        // 2. Seed the roots (a root that is a leaf receives its gradient directly).
+        for (int i = 0; i < roots.Length; i++)
+        {
+            var r = roots[i];
+            if (r._gradFn is { } fn) Accumulate(pending, fn, rootGrads[i]);
+            else Deliver(r, rootGrads[i], captureLeaves, captured, accumulate, createGraph);
+        }
+
+        // 3. Run nodes whose every consumer has already run.
+        var ready = new Stack<Node>();
+        foreach (var r in roots)
+            if (r._gradFn is { } fn && dependencies.GetValueOrDefault(fn) == 0 && !ready.Contains(fn)) ready.Push(fn);
+        while (ready.Count > 0)
+        {
+            var node = ready.Pop();
+            var gradOut = pending[node];
+            pending.Remove(node);
+            if (captureNodes.TryGetValue(node, out var slots))
+                foreach (int s in slots) captured![s] = gradOut;
+
+            var inputGrads = node.Apply(gradOut);
+            if (Anomaly.IsEnabled) Anomaly.CheckBackward(node, inputGrads);
+            if (!retainGraph) node.Release();
+
+            for (int i = 0; i < node.Inputs.Length; i++)
+            {
+                var edge = node.Inputs[i];
+                if (!edge.IsLive) continue;
+                Tensor? g = i < inputGrads.Length ? inputGrads[i] : null;
+                if (g is not null && !ShapeUtil.SameShape(g._shape, edge.Shape))
+                    g = g.SumToShape(edge.Shape);
+                if (edge.Function is { } next)
+                {
+                    if (g is not null) Accumulate(pending, next, g);
+                    int left = dependencies[next] - 1;
+                    dependencies[next] = left;
+                    if (left == 0)
+                    {
+                        if (pending.ContainsKey(next)) ready.Push(next);
+                        else ReleaseUnreached(next, dependencies, retainGraph);
+                    }
+                }
+                else if (g is not null)
+                {
+                    Deliver(edge.Leaf!, g, captureLeaves, captured, accumulate, createGraph);
+                }
+            }
+        }
+        return captured;
+    }
+
+    // A node all of whose consumers produced no gradient: nothing flows further down this branch.
+    private static void ReleaseUnreached(Node node, Dictionary<Node, int> dependencies, bool retainGraph)
+    {
+        var stack = new Stack<Node>();
+        stack.Push(node);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!retainGraph) n.Release();
+            foreach (var e in n.Inputs)
+            {
+                if (e.Function is not { } next) continue;
+                int left = dependencies[next] - 1;
+                dependencies[next] = left;
+                if (left == 0) stack.Push(next);
+            }
+        }
+    }
+
+    private static void Accumulate(Dictionary<Node, Tensor> pending, Node node, Tensor g) =>
+        pending[node] = pending.TryGetValue(node, out var existing) ? existing + g : g;
+
+    private static void Deliver(Tensor leaf, Tensor g, Dictionary<Tensor, List<int>> captureLeaves, Tensor?[]? captured, bool accumulate, bool createGraph)
+    {
+        if (captured is not null)
+        {
+            if (captureLeaves.TryGetValue(leaf, out var slots))
+                foreach (int s in slots) captured[s] = captured[s] is { } prev ? prev + g : g;
+            return;
+        }
+        if (!accumulate) return;
+        if (leaf.Grad is null)
+        {
+            // A fresh copy: the incoming gradient may be shared with other edges.
+            leaf.Grad = createGraph ? g.Clone() : g.Detach().Clone();
+        }
+        else if (createGraph || leaf.Grad.RequiresGrad)
+        {
+            leaf.Grad = leaf.Grad + g;
+        }
+        else
+        {
+            using (GradMode.Set(false)) leaf.Grad.Add_(g);
+        }
+    }
+
+    private static List<int> GetList<K>(Dictionary<K, List<int>> d, K key) where K : notnull
+    {
+        if (!d.TryGetValue(key, out var list)) d[key] = list = [];
+        return list;
+    }
+}

@@ -1,0 +1,134 @@
+using System.Numerics;
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// Comparisons and logical ops: Bool results, not differentiable.
+public sealed partial class Tensor
+{
+    private enum Cmp { Eq, Ne, Gt, Ge, Lt, Le }
+
+    /// <summary>Element-wise ==, broadcast; a Bool tensor.</summary>
+    public Tensor Eq(Tensor other) => Compare(this, other, Cmp.Eq, "Eq");
+    /// <summary>Element-wise !=.</summary>
+    public Tensor Ne(Tensor other) => Compare(this, other, Cmp.Ne, "Ne");
+    /// <summary>Element-wise &gt;.</summary>
+    public Tensor Gt(Tensor other) => Compare(this, other, Cmp.Gt, "Gt");
+    /// <summary>Element-wise ≥.</summary>
+    public Tensor Ge(Tensor other) => Compare(this, other, Cmp.Ge, "Ge");
+    /// <summary>Element-wise &lt;.</summary>
+    public Tensor Lt(Tensor other) => Compare(this, other, Cmp.Lt, "Lt");
+    /// <summary>Element-wise ≤.</summary>
+    public Tensor Le(Tensor other) => Compare(this, other, Cmp.Le, "Le");
+    /// <summary>Element-wise == scalar.</summary>
+    public Tensor Eq(double value) => Compare(this, ScalarLike(value), Cmp.Eq, "Eq");
+    /// <summary>Element-wise != scalar.</summary>
+    public Tensor Ne(double value) => Compare(this, ScalarLike(value), Cmp.Ne, "Ne");
+    /// <summary>Element-wise &gt; scalar.</summary>
+    public Tensor Gt(double value) => Compare(this, ScalarLike(value), Cmp.Gt, "Gt");
+    /// <summary>Element-wise ≥ scalar.</summary>
+    public Tensor Ge(double value) => Compare(this, ScalarLike(value), Cmp.Ge, "Ge");
+    /// <summary>Element-wise &lt; scalar.</summary>
+    public Tensor Lt(double value) => Compare(this, ScalarLike(value), Cmp.Lt, "Lt");
+    /// <summary>Element-wise ≤ scalar.</summary>
+    public Tensor Le(double value) => Compare(this, ScalarLike(value), Cmp.Le, "Le");
+
+    private Tensor ScalarLike(double value) => Scalar(value, DType == DType.Bool ? DType.Int64 : DType);
+
+    /// <summary>Element-wise logical and (inputs are read as nonzero = true).</summary>
+    public Tensor LogicalAnd(Tensor other) => Logical(this, other, (a, b) => a && b, "LogicalAnd");
+    /// <summary>Element-wise logical or.</summary>
+    public Tensor LogicalOr(Tensor other) => Logical(this, other, (a, b) => a || b, "LogicalOr");
+    /// <summary>Element-wise logical xor.</summary>
+    public Tensor LogicalXor(Tensor other) => Logical(this, other, (a, b) => a ^ b, "LogicalXor");
+    /// <summary>Element-wise logical not.</summary>
+    public Tensor LogicalNot()
+    {
+        var src = To(DType.Bool).Contiguous();
+        var result = Empty(_shape, DType.Bool, zeroed: false);
+        var s = src.ReadSpan<bool>(); var d = result.Span<bool>();
+        for (int i = 0; i < s.Length; i++) d[i] = !s[i];
+        return result;
+    }
+
+    /// <summary>True when every element is nonzero.</summary>
+    public bool All() { var s = To(DType.Bool).Contiguous().ReadSpan<bool>(); foreach (var v in s) if (!v) return false; return true; }
+
+    /// <summary>True when any element is nonzero.</summary>
+    public bool Any() { var s = To(DType.Bool).Contiguous().ReadSpan<bool>(); foreach (var v in s) if (v) return true; return false; }
+
+    /// <summary>True when both tensors have the same shape and all elements are within atol + rtol·|other|.</summary>
+    public bool AllClose(Tensor other, double rtol = 1e-5, double atol = 1e-8)
+    {
+        if (!ShapeUtil.SameShape(_shape, other._shape)) return false;
+        for (int i = 0; i < NumEl; i++)
+        {
+            double a = GetFlat(i), b = other.GetFlat(i);
+            if (double.IsNaN(a) || double.IsNaN(b)) return false;
+            if (a == b) continue;
+            if (Math.Abs(a - b) > atol + rtol * Math.Abs(b)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>y = 1 where x &gt; threshold else 0, in x's dtype (a derivative mask; no graph).</summary>
+    internal Tensor StepMask(double threshold)
+    {
+        var src = Contiguous();
+        var result = Empty(_shape, DType, zeroed: false);
+        if (DType == DType.Float32) ConvertKernels.StepMask(src.ReadSpan<float>(), (float)threshold, result.Span<float>());
+        else ConvertKernels.StepMask(src.ReadSpan<double>(), threshold, result.Span<double>());
+        return result;
+    }
+
+    private static Tensor Compare(Tensor a, Tensor b, Cmp cmp, string op)
+    {
+        if (a.DType != b.DType)
+        {
+            // A scalar operand adopts the tensor's type; two real tensors of different types must be converted.
+            if (b.Dim == 0 && b.NumEl == 1) b = b.To(a.DType);
+            else CheckSameDType(a, b, op);
+        }
+        var shape = ShapeUtil.Broadcast(a._shape, b._shape, op);
+        var ea = a.Expand(shape).Contiguous();
+        var eb = b.Expand(shape).Contiguous();
+        var result = Empty(shape, DType.Bool, zeroed: false);
+        var d = result.Span<bool>();
+        switch (a.DType)
+        {
+            case DType.Float32: Run(ea.ReadSpan<float>(), eb.ReadSpan<float>(), d, cmp); break;
+            case DType.Float64: Run(ea.ReadSpan<double>(), eb.ReadSpan<double>(), d, cmp); break;
+            case DType.Int64: Run(ea.ReadSpan<long>(), eb.ReadSpan<long>(), d, cmp); break;
+            default:
+                Run(ea.To(DType.Int64).ReadSpan<long>(), eb.To(DType.Int64).ReadSpan<long>(), d, cmp); break;
+        }
+        return result;
+
+        static void Run<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<bool> d, Cmp cmp) where T : INumber<T>
+        {
+            for (int i = 0; i < d.Length; i++)
+            {
+                d[i] = cmp switch
+                {
+                    Cmp.Eq => x[i] == y[i],
+                    Cmp.Ne => x[i] != y[i],
+                    Cmp.Gt => x[i] > y[i],
+                    Cmp.Ge => x[i] >= y[i],
+                    Cmp.Lt => x[i] < y[i],
+                    _ => x[i] <= y[i],
+                };
+            }
+        }
+    }
+
+    private static Tensor Logical(Tensor a, Tensor b, Func<bool, bool, bool> f, string op)
+    {
+        var shape = ShapeUtil.Broadcast(a._shape, b._shape, op);
+        var ea = a.To(DType.Bool).Expand(shape).Contiguous().ReadSpan<bool>();
+        var eb = b.To(DType.Bool).Expand(shape).Contiguous().ReadSpan<bool>();
+        var result = Empty(shape, DType.Bool, zeroed: false);
+        var d = result.Span<bool>();
+        for (int i = 0; i < d.Length; i++) d[i] = f(ea[i], eb[i]);
+        return result;
+    }
+}

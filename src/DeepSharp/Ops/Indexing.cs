@@ -1,0 +1,203 @@
+
+namespace DeepSharp;
+
+// Index-based ops: Gather/ScatterAdd, IndexSelect/IndexAdd, Where, MaskedFill. Index tensors are Int64.
+// Each pair is the other's backward, so all of them support higher-order gradients.
+public sealed partial class Tensor
+{
+    private static void CheckIndexTensor(Tensor index, string op)
+    {
+        if (index.DType != DType.Int64)
+            throw new ArgumentException($"{op}: expected an Int64 index tensor but got {index.DType}; convert with Long().");
+    }
+
+    /// <summary>out[i][j] = x[index[i][j]][j] for dim 0, etc. (<c>torch.gather</c>); index has the output's shape.</summary>
+    public Tensor Gather(int dim, Tensor index)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        CheckIndexTensor(index, "Gather");
+        CheckFloating("Gather");
+        int d = ShapeUtil.WrapDim(dim, Dim, "Gather");
+        if (index.Dim != Dim)
+            throw new ArgumentException($"Gather: index tensor must have the same number of dimensions as input ({Dim}), got index shape {ShapeUtil.Format(index._shape)} and input shape {ShapeUtil.Format(_shape)}.");
+        for (int i = 0; i < Dim; i++)
+            if (i != d && index._shape[i] > _shape[i])
+                throw new ArgumentException($"Gather: size of index {ShapeUtil.Format(index._shape)} exceeds the input {ShapeUtil.Format(_shape)} at dimension {i}.");
+        var idx = index.Contiguous().ReadSpan<long>();
+        var result = Empty(index._shape, DType, zeroed: false);
+        var outStrides = result._strides;
+        int n = result.NumEl;
+        for (int flat = 0; flat < n; flat++)
+        {
+            long j = idx[flat];
+            if (j < 0 || j >= _shape[d])
+                throw new ArgumentOutOfRangeException(nameof(index), $"Gather: index {j} is out of bounds for dimension {d} with size {_shape[d]}.");
+            int off = _offset, rem = flat;
+            for (int k = 0; k < Dim; k++)
+            {
+                int coord = rem / outStrides[k];
+                rem -= coord * outStrides[k];
+                off += (k == d ? (int)j : coord) * _strides[k];
+            }
+            result.SetFlatFromStorage(flat, _storage, off);
+        }
+        var inputShape = _shape;
+        var x = this;
+        return Node.Record(result, "GatherBackward", [x], g => [Zeros(inputShape, g.DType).ScatterAdd(d, index, g)]);
+    }
+
+    /// <summary>A copy of this tensor with src added at the positions index names along dim (<c>scatter_add</c>, out of place).</summary>
+    public Tensor ScatterAdd(int dim, Tensor index, Tensor src)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(src);
+        CheckIndexTensor(index, "ScatterAdd");
+        CheckSameDType(this, src, "ScatterAdd");
+        int d = ShapeUtil.WrapDim(dim, Dim, "ScatterAdd");
+        if (index.Dim != Dim || src.Dim != Dim)
+            throw new ArgumentException($"ScatterAdd: index {ShapeUtil.Format(index._shape)} and src {ShapeUtil.Format(src._shape)} must have the same rank as self {ShapeUtil.Format(_shape)}.");
+        for (int i = 0; i < Dim; i++)
+            if (index._shape[i] > src._shape[i] || (i != d && index._shape[i] > _shape[i]))
+                throw new ArgumentException($"ScatterAdd: index {ShapeUtil.Format(index._shape)} does not fit src {ShapeUtil.Format(src._shape)} and self {ShapeUtil.Format(_shape)} at dimension {i}.");
+        Tensor result;
+        using (GradMode.Set(false)) result = Clone();
+        var idx = index.Contiguous().ReadSpan<long>();
+        var idxStrides = ShapeUtil.ContiguousStrides(index._shape);
+        int n = index.NumEl;
+        for (int flat = 0; flat < n; flat++)
+        {
+            long j = idx[flat];
+            if (j < 0 || j >= _shape[d])
+                throw new ArgumentOutOfRangeException(nameof(index), $"ScatterAdd: index {j} is out of bounds for dimension {d} with size {_shape[d]}.");
+            int dst = 0, s = src._offset, rem = flat;
+            for (int k = 0; k < Dim; k++)
+            {
+                int coord = rem / idxStrides[k];
+                rem -= coord * idxStrides[k];
+                dst += (k == d ? (int)j : coord) * result._strides[k];
+                s += coord * src._strides[k];
+            }
+            result.AddAtFromStorage(dst, src._storage, s);
+        }
+        var self = this;
+        return Node.Record(result, "ScatterAddBackward", [self, src], g => [g, src.RequiresGrad ? g.Gather(d, index) : null]);
+    }
+
+    /// <summary>Selects entries along dim by a 1-D Int64 index (<c>index_select</c>).</summary>
+    public Tensor IndexSelect(int dim, Tensor index)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        CheckIndexTensor(index, "IndexSelect");
+        int d = ShapeUtil.WrapDim(dim, Dim, "IndexSelect");
+        if (index.Dim > 1) throw new ArgumentException($"IndexSelect: index must be 0-D or 1-D, got shape {ShapeUtil.Format(index._shape)}.");
+        var idx = index.Contiguous().ReadSpan<long>().ToArray();
+        foreach (long j in idx)
+            if (j < -_shape[d] || j >= _shape[d])
+                throw new ArgumentOutOfRangeException(nameof(index), $"IndexSelect: index {j} is out of range for dimension {d} with size {_shape[d]} (shape {ShapeUtil.Format(_shape)}).");
+        var shape = (int[])_shape.Clone();
+        shape[d] = idx.Length;
+        var result = Empty(shape, DType, zeroed: false);
+        using (GradMode.Set(false))
+            for (int i = 0; i < idx.Length; i++)
+                result.Narrow(d, i, 1).CopyFromNoGrad(Narrow(d, (int)(idx[i] < 0 ? idx[i] + _shape[d] : idx[i]), 1));
+        if (!DType.IsFloatingPoint()) return result;
+        var inputShape = _shape;
+        return Node.Record(result, "IndexSelectBackward", [this], g => [Zeros(inputShape, g.DType).IndexAdd(d, index, g)]);
+    }
+
+    /// <summary>A copy of this tensor with the slices of src added at the positions index names along dim (<c>index_add</c>).</summary>
+    public Tensor IndexAdd(int dim, Tensor index, Tensor src)
+    {
+        CheckIndexTensor(index, "IndexAdd");
+        CheckSameDType(this, src, "IndexAdd");
+        int d = ShapeUtil.WrapDim(dim, Dim, "IndexAdd");
+        var idx = index.Contiguous().ReadSpan<long>().ToArray();
+        if (src.Dim != Dim || src._shape[d] != idx.Length)
+            throw new ArgumentException($"IndexAdd: src shape {ShapeUtil.Format(src._shape)} does not match self {ShapeUtil.Format(_shape)} with {idx.Length} indices along dimension {d}.");
+        Tensor result;
+        using (GradMode.Set(false))
+        {
+            result = Clone();
+            for (int i = 0; i < idx.Length; i++)
+            {
+                long j = idx[i] < 0 ? idx[i] + _shape[d] : idx[i];
+                if (j < 0 || j >= _shape[d])
+                    throw new ArgumentOutOfRangeException(nameof(index), $"IndexAdd: index {idx[i]} is out of range for dimension {d} with size {_shape[d]}.");
+                var slot = result.Narrow(d, (int)j, 1);
+                slot.CopyFromNoGrad(slot + src.Narrow(d, i, 1));
+            }
+        }
+        return Node.Record(result, "IndexAddBackward", [this, src], g => [g, src.RequiresGrad ? g.IndexSelect(d, index) : null]);
+    }
+
+    /// <summary>Elements of a where condition is true, else of b (broadcast; <c>torch.where</c>).</summary>
+    public static Tensor Where(Tensor condition, Tensor a, Tensor b)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        CheckSameDType(a, b, "Where");
+        var shape = ShapeUtil.Broadcast(ShapeUtil.Broadcast(condition._shape, a._shape, "Where"), b._shape, "Where");
+        var c = condition.To(DType.Bool).Expand(shape).Contiguous().ReadSpan<bool>();
+        Tensor ea, eb;
+        using (GradMode.Set(false)) { ea = a.Expand(shape).Contiguous(); eb = b.Expand(shape).Contiguous(); }
+        var result = Empty(shape, a.DType, zeroed: false);
+        switch (a.DType)
+        {
+            case DType.Float32: Select(c, ea.ReadSpan<float>(), eb.ReadSpan<float>(), result.Span<float>()); break;
+            case DType.Float64: Select(c, ea.ReadSpan<double>(), eb.ReadSpan<double>(), result.Span<double>()); break;
+            case DType.Int64: Select(c, ea.ReadSpan<long>(), eb.ReadSpan<long>(), result.Span<long>()); break;
+            default: Select(c, ea.ReadSpan<bool>(), eb.ReadSpan<bool>(), result.Span<bool>()); break;
+        }
+        if (!a.DType.IsFloatingPoint()) return result;
+        var cond = condition;
+        return Node.Record(result, "WhereBackward", [a, b], g =>
+        {
+            var zero = ZerosLike(g);
+            return [a.RequiresGrad ? Where(cond, g, zero) : null, b.RequiresGrad ? Where(cond, zero, g) : null];
+        });
+
+        static void Select<T>(ReadOnlySpan<bool> c, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d)
+        {
+            for (int i = 0; i < d.Length; i++) d[i] = c[i] ? x[i] : y[i];
+        }
+    }
+
+    /// <summary>Where(condition, scalar, b).</summary>
+    public static Tensor Where(Tensor condition, double a, Tensor b) => Where(condition, Scalar(a, b.DType), b);
+
+    /// <summary>Where(condition, a, scalar).</summary>
+    public static Tensor Where(Tensor condition, Tensor a, double b) => Where(condition, a, Scalar(b, a.DType));
+
+    /// <summary>Replaces elements where the Bool <paramref name="mask"/> (broadcast) is true by value (<c>masked_fill</c>).</summary>
+    public Tensor MaskedFill(Tensor mask, double value)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        if (mask.DType != DType.Bool) throw new ArgumentException($"MaskedFill: expected a Bool mask but got {mask.DType}.");
+        var shape = ShapeUtil.Broadcast(_shape, mask._shape, "MaskedFill");
+        if (!ShapeUtil.SameShape(shape, _shape))
+            throw new ArgumentException($"MaskedFill: the mask {ShapeUtil.Format(mask._shape)} must be broadcastable to the tensor's shape {ShapeUtil.Format(_shape)}.");
+        return Where(mask, Scalar(value, DType), this);
+    }
+
+    // Element moves between storages of the same dtype (used by gather/scatter loops).
+    private void SetFlatFromStorage(int flat, Storage src, int srcOffset)
+    {
+        switch (_storage)
+        {
+            case Storage<float> d: d.Data[_offset + flat] = ((Storage<float>)src).Data[srcOffset]; break;
+            case Storage<double> d: d.Data[_offset + flat] = ((Storage<double>)src).Data[srcOffset]; break;
+            case Storage<long> d: d.Data[_offset + flat] = ((Storage<long>)src).Data[srcOffset]; break;
+            case Storage<bool> d: d.Data[_offset + flat] = ((Storage<bool>)src).Data[srcOffset]; break;
+        }
+    }
+
+    private void AddAtFromStorage(int dst, Storage src, int srcOffset)
+    {
+        switch (_storage)
+        {
+            case Storage<float> d: d.Data[_offset + dst] += ((Storage<float>)src).Data[srcOffset]; break;
+            case Storage<double> d: d.Data[_offset + dst] += ((Storage<double>)src).Data[srcOffset]; break;
+            case Storage<long> d: d.Data[_offset + dst] += ((Storage<long>)src).Data[srcOffset]; break;
+            default: throw new ArgumentException("ScatterAdd: Bool tensors cannot be added.");
+        }
+    }
+}

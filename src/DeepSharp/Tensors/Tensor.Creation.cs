@@ -1,0 +1,223 @@
+namespace DeepSharp;
+
+// Factory functions (torch.zeros, torch.arange, torch.randn, torch.tensor, …).
+public sealed partial class Tensor
+{
+    /// <summary>A float32 tensor of zeros.</summary>
+    public static Tensor Zeros(params int[] shape) => Zeros(shape, DType.Float32);
+
+    /// <summary>A tensor of zeros.</summary>
+    public static Tensor Zeros(int[] shape, DType dtype, bool requiresGrad = false) =>
+        Full(shape, 0.0, dtype, requiresGrad);
+
+    /// <summary>A float32 tensor of ones.</summary>
+    public static Tensor Ones(params int[] shape) => Ones(shape, DType.Float32);
+
+    /// <summary>A tensor of ones.</summary>
+    public static Tensor Ones(int[] shape, DType dtype, bool requiresGrad = false) => Full(shape, 1.0, dtype, requiresGrad);
+
+    /// <summary>A tensor filled with <paramref name="value"/>.</summary>
+    public static Tensor Full(int[] shape, double value, DType dtype = DType.Float32, bool requiresGrad = false)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        var t = Empty(shape, dtype, zeroed: value == 0);
+        if (value != 0) t.FillRaw(value);
+        if (requiresGrad) t.RequiresGrad = true;
+        return t;
+    }
+
+    /// <summary>A 0-d tensor holding one value.</summary>
+    public static Tensor Scalar(double value, DType dtype = DType.Float32, bool requiresGrad = false) =>
+        Full([], value, dtype, requiresGrad);
+
+    /// <summary>Zeros with the shape and dtype of <paramref name="other"/>.</summary>
+    public static Tensor ZerosLike(Tensor other, DType? dtype = null) => Zeros(other._shape, dtype ?? other.DType);
+
+    /// <summary>Ones with the shape and dtype of <paramref name="other"/>.</summary>
+    public static Tensor OnesLike(Tensor other, DType? dtype = null) => Ones(other._shape, dtype ?? other.DType);
+
+    /// <summary>A constant with the shape and dtype of <paramref name="other"/>.</summary>
+    public static Tensor FullLike(Tensor other, double value, DType? dtype = null) => Full(other._shape, value, dtype ?? other.DType);
+
+    /// <summary>Uniform [0, 1) values with the shape and dtype of <paramref name="other"/>.</summary>
+    public static Tensor RandLike(Tensor other, Generator? generator = null) => Rand(other._shape, other.DType, generator);
+
+    /// <summary>Standard normal values with the shape and dtype of <paramref name="other"/>.</summary>
+    public static Tensor RandnLike(Tensor other, Generator? generator = null) => Randn(other._shape, other.DType, generator);
+
+    /// <summary>Values from <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive) in steps (<c>torch.arange</c>).</summary>
+    public static Tensor Arange(double start, double end, double step = 1, DType dtype = DType.Float32)
+    {
+        if (step == 0) throw new ArgumentException("Arange: step must be nonzero.");
+        if (double.IsNaN(start) || double.IsNaN(end) || double.IsInfinity(start) || double.IsInfinity(end))
+            throw new ArgumentException($"Arange: start ({start}) and end ({end}) must be finite.");
+        if ((end - start) / step < 0)
+            throw new ArgumentException($"Arange: upper bound and larger bound inconsistent with step sign (start {start}, end {end}, step {step}).");
+        int n = (int)Math.Ceiling((end - start) / step);
+        var t = Empty([n], dtype, zeroed: false);
+        for (int i = 0; i < n; i++) t.SetRaw(i, start + i * step);
+        return t;
+    }
+
+    /// <summary>Integers 0, 1, …, end − 1.</summary>
+    public static Tensor Arange(int end, DType dtype = DType.Float32) => Arange(0, end, 1, dtype);
+
+    /// <summary><paramref name="steps"/> evenly spaced values from start to end inclusive (<c>torch.linspace</c>).</summary>
+    public static Tensor Linspace(double start, double end, int steps, DType dtype = DType.Float32)
+    {
+        if (steps < 0) throw new ArgumentException($"Linspace: number of steps must be non-negative, got {steps}.");
+        var t = Empty([steps], dtype, zeroed: false);
+        double step = steps > 1 ? (end - start) / (steps - 1) : 0;
+        // Fill from both ends, as PyTorch does, so the last value is exactly `end`.
+        for (int i = 0; i < steps; i++) t.SetRaw(i, i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step);
+        return t;
+    }
+
+    /// <summary>An identity matrix n × m (m defaults to n).</summary>
+    public static Tensor Eye(int n, int? m = null, DType dtype = DType.Float32)
+    {
+        int cols = m ?? n;
+        var t = Zeros([n, cols], dtype);
+        for (int i = 0; i < Math.Min(n, cols); i++) t.SetRaw(i * cols + i, 1);
+        return t;
+    }
+
+    /// <summary>Uniform [0, 1) float32 values.</summary>
+    public static Tensor Rand(params int[] shape) => Rand(shape, DType.Float32);
+
+    /// <summary>Uniform [0, 1) values, from <paramref name="generator"/> or the default generator.</summary>
+    public static Tensor Rand(int[] shape, DType dtype, Generator? generator = null, bool requiresGrad = false)
+    {
+        var t = Empty(shape, dtype, zeroed: false);
+        t.CheckFloating("Rand");
+        int n = t.NumEl;
+        Generator.Use(generator, g => { for (int i = 0; i < n; i++) t.SetRaw(i, g.NextDouble()); });
+        if (requiresGrad) t.RequiresGrad = true;
+        return t;
+    }
+
+    /// <summary>Standard normal float32 values.</summary>
+    public static Tensor Randn(params int[] shape) => Randn(shape, DType.Float32);
+
+    /// <summary>Standard normal values, from <paramref name="generator"/> or the default generator.</summary>
+    public static Tensor Randn(int[] shape, DType dtype, Generator? generator = null, bool requiresGrad = false)
+    {
+        var t = Empty(shape, dtype, zeroed: false);
+        t.CheckFloating("Randn");
+        int n = t.NumEl;
+        Generator.Use(generator, g => { for (int i = 0; i < n; i++) t.SetRaw(i, g.NextNormal()); });
+        if (requiresGrad) t.RequiresGrad = true;
+        return t;
+    }
+
+    /// <summary>Uniform integers in [low, high) (<c>torch.randint</c>); Int64 by default.</summary>
+    public static Tensor RandInt(long low, long high, int[] shape, DType dtype = DType.Int64, Generator? generator = null)
+    {
+        if (high <= low) throw new ArgumentException($"RandInt: high ({high}) must be greater than low ({low}).");
+        var t = Empty(shape, dtype, zeroed: false);
+        int n = t.NumEl;
+        Generator.Use(generator, g => { for (int i = 0; i < n; i++) t.SetRaw(i, g.NextInt64(low, high)); });
+        return t;
+    }
+
+    /// <summary>A random permutation of 0 … n − 1 (<c>torch.randperm</c>), Int64.</summary>
+    public static Tensor RandPerm(int n, Generator? generator = null)
+    {
+        if (n < 0) throw new ArgumentException($"RandPerm: n must be non-negative, got {n}.");
+        var data = new long[n];
+        for (int i = 0; i < n; i++) data[i] = i;
+        Generator.Use(generator, g =>
+        {
+            for (int i = n - 1; i > 0; i--)
+            {
+                int j = (int)g.NextInt64(0, i + 1);
+                (data[i], data[j]) = (data[j], data[i]);
+            }
+        });
+        return Wrap(data, [n]);
+    }
+
+    /// <summary>
+    /// A tensor from a .NET array of any rank (<c>float[]</c>, <c>double[,]</c>, <c>long[,,]</c>, <c>bool[]</c>, <c>int[]</c>
+    /// → Int64), copying the data (<c>torch.tensor</c>).
+    /// </summary>
+    public static Tensor FromArray(Array data, bool requiresGrad = false)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var shape = new int[data.Rank];
+        for (int i = 0; i < shape.Length; i++) shape[i] = data.GetLength(i);
+        var elementType = data.GetType().GetElementType();
+        Tensor t = elementType == typeof(float) ? Wrap(CopyFlat<float>(data), shape)
+            : elementType == typeof(double) ? Wrap(CopyFlat<double>(data), shape)
+            : elementType == typeof(long) ? Wrap(CopyFlat<long>(data), shape)
+            : elementType == typeof(int) ? Wrap(CopyFlat<int>(data).Select(v => (long)v).ToArray(), shape)
+            : elementType == typeof(bool) ? Wrap(CopyFlat<bool>(data), shape)
+            : throw new ArgumentException($"FromArray: element type {elementType?.Name} is not supported (use float, double, long, int or bool).");
+        if (requiresGrad) t.RequiresGrad = true;
+        return t;
+    }
+
+    /// <summary>A tensor of the given shape from flat row-major data (copied); with no shape, a 1-D tensor.</summary>
+    public static Tensor FromArray<T>(T[] data, params int[] shape) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.Length == 0) shape = [data.Length];
+        ShapeUtil.CheckShape(shape, "FromArray");
+        if (ShapeUtil.Numel(shape) != data.Length)
+            throw new ArgumentException($"FromArray: {data.Length} values cannot fill shape {ShapeUtil.Format(shape)} ({ShapeUtil.Numel(shape)} elements).");
+        if (typeof(T) == typeof(int)) return Wrap(((int[])(object)data).Select(v => (long)v).ToArray(), (int[])shape.Clone());
+        DTypeExtensions.Of<T>();
+        return Wrap((T[])data.Clone(), (int[])shape.Clone());
+    }
+
+    /// <summary>Wraps an existing array without copying (the tensor and the array share memory).</summary>
+    public static Tensor FromBuffer<T>(T[] data, params int[] shape) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        DTypeExtensions.Of<T>();
+        if (ShapeUtil.Numel(shape) != data.Length)
+            throw new ArgumentException($"FromBuffer: {data.Length} values cannot fill shape {ShapeUtil.Format(shape)}.");
+        return Wrap(data, (int[])shape.Clone());
+    }
+
+    private static T[] CopyFlat<T>(Array data)
+    {
+        var flat = new T[data.Length];
+        int i = 0;
+        foreach (T v in data) flat[i++] = v;
+        return flat;
+    }
+
+    // Raw element writes used by creation code (contiguous, fresh tensors only).
+    internal void SetRaw(int index, double value)
+    {
+        switch (_storage)
+        {
+            case Storage<float> s: s.Data[_offset + index] = (float)value; break;
+            case Storage<double> s: s.Data[_offset + index] = value; break;
+            case Storage<long> s: s.Data[_offset + index] = (long)value; break;
+            case Storage<bool> s: s.Data[_offset + index] = value != 0; break;
+        }
+    }
+
+    internal void SetRaw(int index, long value)
+    {
+        switch (_storage)
+        {
+            case Storage<long> s: s.Data[_offset + index] = value; break;
+            default: SetRaw(index, (double)value); break;
+        }
+    }
+
+    internal void FillRaw(double value)
+    {
+        switch (_storage)
+        {
+            case Storage<float> s: s.Data.AsSpan(_offset, NumEl).Fill((float)value); break;
+            case Storage<double> s: s.Data.AsSpan(_offset, NumEl).Fill(value); break;
+            case Storage<long> s: s.Data.AsSpan(_offset, NumEl).Fill((long)value); break;
+            case Storage<bool> s: s.Data.AsSpan(_offset, NumEl).Fill(value != 0); break;
+        }
+    }
+}

@@ -1,0 +1,162 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace DeepSharp;
+
+/// <summary>
+/// An n-dimensional array with reverse-mode automatic differentiation, like <c>torch.Tensor</c>.
+/// A tensor is a view (shape, strides, offset) onto a <see cref="Storage"/> that views share.
+/// This file holds the layout and autograd state; ops live in the <c>Ops/</c> folder as partials.
+/// </summary>
+public sealed partial class Tensor
+{
+    internal readonly Storage _storage;
+    internal readonly int[] _shape;
+    internal readonly int[] _strides;
+    internal readonly int _offset;
+    internal readonly bool _isContiguous;
+
+    // Autograd state. A tensor with a GradFn is the output of a recorded op; a leaf has none.
+    internal Node? _gradFn;
+    private bool _requiresGrad;
+
+    /// <summary>The tensor this one is a view of, if any (PyTorch's <c>._base</c>).</summary>
+    internal Tensor? _base;
+
+    internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
+    {
+        _storage = storage;
+        _shape = shape;
+        _strides = strides;
+        _offset = offset;
+        _isContiguous = ShapeUtil.IsContiguous(shape, strides);
+    }
+
+    /// <summary>A new contiguous tensor over a fresh (zeroed) storage.</summary>
+    internal static Tensor Empty(ReadOnlySpan<int> shape, DType dtype, bool zeroed = true)
+    {
+        ShapeUtil.CheckShape(shape, "Empty");
+        int n = ShapeUtil.Numel(shape);
+        var storage = zeroed ? Storage.Allocate(dtype, n) : Storage.AllocateUninitialized(dtype, n);
+        return new Tensor(storage, shape.ToArray(), ShapeUtil.ContiguousStrides(shape), 0);
+    }
+
+    internal static Tensor Wrap<T>(T[] data, int[] shape) where T : unmanaged =>
+        new(new Storage<T>(data), shape, ShapeUtil.ContiguousStrides(shape), 0);
+
+    /// <summary>The element type.</summary>
+    public DType DType => _storage.DType;
+
+    /// <summary>The sizes of each dimension (a copy; use <see cref="Size(int)"/> for one dim).</summary>
+    public int[] Shape => (int[])_shape.Clone();
+
+    /// <summary>The strides of each dimension, in elements (a copy).</summary>
+    public int[] Strides => (int[])_strides.Clone();
+
+    /// <summary>The offset of the first element in the underlying storage.</summary>
+    public int StorageOffset => _offset;
+
+    /// <summary>The number of dimensions (<c>dim()</c> in PyTorch).</summary>
+    public int Dim => _shape.Length;
+
+    /// <summary>The number of elements (<c>numel()</c>).</summary>
+    public int NumEl => ShapeUtil.Numel(_shape);
+
+    /// <summary>The size of one dimension; negative dims count from the end.</summary>
+    public int Size(int dim) => _shape[ShapeUtil.WrapDim(dim, Dim, "Size")];
+
+    /// <summary>True when the elements are laid out in row-major order without gaps.</summary>
+    public bool IsContiguous => _isContiguous;
+
+    /// <summary>The storage version, bumped by every in-place write (PyTorch's <c>_version</c>).</summary>
+    public int Version => _storage.Version;
+
+    // ---------------------------------------------------------------- autograd state
+
+    /// <summary>
+    /// Whether gradients are computed for this tensor. Settable only on leaves (as PyTorch); outputs of
+    /// recorded ops require grad when any input does.
+    /// </summary>
+    public bool RequiresGrad
+    {
+        get => _requiresGrad || _gradFn is not null;
+        set
+        {
+            if (_gradFn is not null && !value)
+                throw new InvalidOperationException("RequiresGrad: you can only change requires_grad flags of leaf tensors; use Detach() to get a tensor that does not require grad.");
+            if (value && !DType.IsFloatingPoint())
+                throw new InvalidOperationException($"RequiresGrad: only floating-point tensors can require gradients (this tensor is {DType}).");
+            _requiresGrad = value;
+        }
+    }
+
+    /// <summary>Sets <see cref="RequiresGrad"/> in place and returns this tensor (PyTorch's <c>requires_grad_()</c>).</summary>
+    public Tensor RequiresGrad_(bool requiresGrad = true)
+    {
+        RequiresGrad = requiresGrad;
+        return this;
+    }
+
+    /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>, or null.</summary>
+    public Tensor? Grad { get; set; }
+
+    /// <summary>The node that produced this tensor in the autograd graph (null for leaves).</summary>
+    public Node? GradFn => _gradFn;
+
+    /// <summary>True when this tensor was not produced by a recorded op.</summary>
+    public bool IsLeaf => _gradFn is null;
+
+    /// <summary>A tensor that shares storage with this one but is cut from the graph.</summary>
+    public Tensor Detach() => new(_storage, _shape, _strides, _offset);
+
+    /// <summary>Runs reverse-mode differentiation from this tensor, accumulating into leaves' <see cref="Grad"/>.</summary>
+    /// <param name="gradient">d(something)/d(this); may be omitted only for a single-element tensor.</param>
+    /// <param name="retainGraph">Keep the saved tensors so the graph can be differentiated again.</param>
+    /// <param name="createGraph">Record the backward pass itself, for higher-order gradients.</param>
+    public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false) =>
+        Engine.Backward(this, gradient, retainGraph, createGraph);
+
+    // ---------------------------------------------------------------- typed access (internal)
+
+    internal T[] Data<T>() where T : unmanaged => ((Storage<T>)_storage).Data;
+
+    /// <summary>The elements of a contiguous tensor as a span (caller guarantees contiguity).</summary>
+    internal Span<T> Span<T>() where T : unmanaged
+    {
+        System.Diagnostics.Debug.Assert(_isContiguous);
+        return Data<T>().AsSpan(_offset, NumEl);
+    }
+
+    internal ReadOnlySpan<T> ReadSpan<T>() where T : unmanaged => Span<T>();
+
+    internal void BumpVersion() => _storage.Version++;
+
+    internal void CheckFloating(string op)
+    {
+        if (!DType.IsFloatingPoint())
+            throw new ArgumentException($"{op}: expected a floating-point tensor (Float32 or Float64) but got {DType}; convert with To(DType.Float32).");
+    }
+
+    internal static void CheckSameDType(Tensor a, Tensor b, string op)
+    {
+        if (a.DType != b.DType)
+            throw new ArgumentException($"{op}: dtype mismatch, {a.DType} and {b.DType}; convert one explicitly with To(DType).");
+    }
+
+    /// <summary>Calls <c>F.Run&lt;float&gt;</c> or <c>F.Run&lt;double&gt;</c> for the tensor's floating dtype.</summary>
+    internal static void DispatchFloat<F>(DType dtype, string op, ref F f) where F : struct, IFloatFunc
+    {
+        switch (dtype)
+        {
+            case DType.Float32: f.Run<float>(); break;
+            case DType.Float64: f.Run<double>(); break;
+            default: throw new ArgumentException($"{op}: expected a floating-point tensor (Float32 or Float64) but got {dtype}; convert with To(DType.Float32).");
+        }
+    }
+}
+
+/// <summary>A generic body run for float or double (see <see cref="Tensor.DispatchFloat{F}"/>).</summary>
+internal interface IFloatFunc
+{
+    void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>;
+}
