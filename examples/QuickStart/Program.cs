@@ -1,0 +1,3 @@
+using DeepSharp.Examples;
+
+QuickStartExample.Run(Console.Out);
