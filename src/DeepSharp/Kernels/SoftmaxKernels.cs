@@ -22,7 +22,7 @@ internal static class SoftmaxKernels
         RowParallel.Run(x, y, rows, n, 3L * n, static (x, y, r0, r1, n) => SoftmaxRows(x, y, r0, r1, n));
     }
 
-    /// <summary>y[r, :] = x[r, :] − max − log Σ exp(x[r, :] − max).</summary>
+    /// <summary>y[r, :] = (x[r, :] − max) − log Σ exp(x[r, :] − max).</summary>
     public static void LogSoftmax<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
         RowParallel.Check(rows, n, x.Length, nameof(x));
@@ -100,7 +100,10 @@ internal static class SoftmaxKernels
             var xr = x.Slice(r * n, n);
             T max = TensorPrimitives.Max(xr);
             T sum = VectorMath.ExpShiftSum(xr, max, Span<T>.Empty);
-            TensorPrimitives.Subtract(xr, max + T.Log(sum), y.Slice(r * n, n));
+            // (x − max) − log Σ, in this order (as PyTorch): max + log Σ could absorb log Σ when |max| is huge.
+            var yr = y.Slice(r * n, n);
+            TensorPrimitives.Subtract(xr, max, yr);
+            TensorPrimitives.Subtract(yr, T.Log(sum), yr);
         }
     }
 }
