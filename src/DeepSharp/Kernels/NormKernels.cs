@@ -19,7 +19,8 @@ internal static class NormKernels
     // ---------------------------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// LayerNorm over rows of x [rows, n] with rows = mean.Length: mean = Σx/n, var = Σ(x − mean)²/n (biased),
+    /// LayerNorm over rows of x [rows, n] with rows = mean.Length: mean = Σx/n, var = Σ(x − mean)²/n (biased, corrected
+    /// two-pass),
     /// rstd = 1/√(var + eps), y = (x − mean)·rstd·γ + β. γ, β: [n] or empty. y may alias x.
     /// </summary>
     public static void LayerNormForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, T eps,
@@ -53,7 +54,12 @@ internal static class NormKernels
                     {
                         T cnt = T.CreateChecked(nn);
                         m = TensorPrimitives.Sum(xr) / cnt;
-                        T v = SumSquaredDeviations(xr, m) / cnt;
+                        // Corrected two-pass: d = x − m is (nearly) exact, so Σd repairs the rounding of the first
+                        // pass's mean (matters for float rows with a large mean and a small spread).
+                        T sq = SumSquaredDeviations(xr, m, out T sd);
+                        T corr = sd / cnt;
+                        m += corr;
+                        T v = T.Max(sq / cnt - corr * corr, T.Zero);
                         rs = T.One / T.Sqrt(v + eps);
                     }
                     statsArr[r] = m; statsArr[rows + r] = rs;
@@ -433,26 +439,32 @@ internal static class NormKernels
     }
 
     /// <summary>Σ (x − m)².</summary>
-    internal static T SumSquaredDeviations<T>(ReadOnlySpan<T> x, T m) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static T SumSquaredDeviations<T>(ReadOnlySpan<T> x, T m) where T : unmanaged, IFloatingPointIeee754<T> =>
+        SumSquaredDeviations(x, m, out _);
+
+    /// <summary>Σ (x − m)², with Σ (x − m) in <paramref name="sumDev"/>.</summary>
+    internal static T SumSquaredDeviations<T>(ReadOnlySpan<T> x, T m, out T sumDev) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int j = 0, n = x.Length;
-        T sum = T.Zero;
+        T sum = T.Zero, sd = T.Zero;
         if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported && n >= Vector<T>.Count)
         {
             ref T rx = ref MemoryMarshal.GetReference(x);
             int w = Vector<T>.Count;
             var vm = new Vector<T>(m);
-            Vector<T> a0 = Vector<T>.Zero, a1 = Vector<T>.Zero;
+            Vector<T> a0 = Vector<T>.Zero, a1 = Vector<T>.Zero, s0 = Vector<T>.Zero, s1 = Vector<T>.Zero;
             for (; j <= n - 2 * w; j += 2 * w)
             {
                 var d0 = Vector.LoadUnsafe(ref rx, (nuint)j) - vm;
                 var d1 = Vector.LoadUnsafe(ref rx, (nuint)(j + w)) - vm;
-                a0 += d0 * d0; a1 += d1 * d1;
+                a0 += d0 * d0; a1 += d1 * d1; s0 += d0; s1 += d1;
             }
-            for (; j <= n - w; j += w) { var d0 = Vector.LoadUnsafe(ref rx, (nuint)j) - vm; a0 += d0 * d0; }
+            for (; j <= n - w; j += w) { var d0 = Vector.LoadUnsafe(ref rx, (nuint)j) - vm; a0 += d0 * d0; s0 += d0; }
             sum = Vector.Sum(a0 + a1);
+            sd = Vector.Sum(s0 + s1);
         }
-        for (; j < n; j++) { T d = x[j] - m; sum += d * d; }
+        for (; j < n; j++) { T d = x[j] - m; sum += d * d; sd += d; }
+        sumDev = sd;
         return sum;
     }
 
