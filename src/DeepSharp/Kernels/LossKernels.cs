@@ -32,8 +32,8 @@ internal static class LossKernels
         long ignoreIndex, ReadOnlySpan<T> weight, T labelSmoothing, Span<T> losses, Span<T> logProbs)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RowParallel.Check(rows, classes, logits.Length, nameof(logits));
-        RowParallel.Check(rows, classes, logProbs.Length, nameof(logProbs));
+        FusedRowParallel.Check(rows, classes, logits.Length, nameof(logits));
+        FusedRowParallel.Check(rows, classes, logProbs.Length, nameof(logProbs));
         CheckCommon(targets, rows, classes, ignoreIndex, weight, labelSmoothing);
         if (losses.Length != rows) throw new ArgumentException($"losses length {losses.Length} != rows {rows}.", nameof(losses));
 
@@ -70,8 +70,8 @@ internal static class LossKernels
         int rows, int classes, long ignoreIndex, ReadOnlySpan<T> weight, T labelSmoothing, Span<T> dlogits)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RowParallel.Check(rows, classes, logProbs.Length, nameof(logProbs));
-        RowParallel.Check(rows, classes, dlogits.Length, nameof(dlogits));
+        FusedRowParallel.Check(rows, classes, logProbs.Length, nameof(logProbs));
+        FusedRowParallel.Check(rows, classes, dlogits.Length, nameof(dlogits));
         CheckCommon(targets, rows, classes, ignoreIndex, weight, labelSmoothing);
         if (rowGrad.Length != rows) throw new ArgumentException($"rowGrad length {rowGrad.Length} != rows {rows}.", nameof(rowGrad));
 

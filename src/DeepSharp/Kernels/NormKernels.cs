@@ -41,7 +41,7 @@ internal static class NormKernels
             gamma.CopyTo(gb); beta.CopyTo(gb.AsSpan(n));
             bool hasG = !gamma.IsEmpty, hasB = !beta.IsEmpty;
             T[] statsArr = stats, gbArr = gb;
-            RowParallel.Run(x, y, rows, n, 4L * n, (xs, ys, r0, r1, nn) =>
+            FusedRowParallel.Run(x, y, rows, n, 4L * n, (xs, ys, r0, r1, nn) =>
             {
                 ReadOnlySpan<T> g = hasG ? gbArr.AsSpan(0, nn) : default;
                 ReadOnlySpan<T> b = hasB ? gbArr.AsSpan(nn, nn) : default;
@@ -96,7 +96,7 @@ internal static class NormKernels
         if (rows == 0 || n == 0) return;
 
         bool wantG = !dgamma.IsEmpty, wantB = !dbeta.IsEmpty, hasG = !gamma.IsEmpty;
-        int chunks = RowParallel.Chunks(rows, 6L * n);
+        int chunks = FusedRowParallel.Chunks(rows, 6L * n);
         // Per-chunk partial dγ/dβ (reduced in chunk order, so results are deterministic), plus a copy of
         // mean/rstd/γ that the worker lambdas can reach.
         T[] partial = ArrayPool<T>.Shared.Rent(Math.Max(1, chunks * 2 * n));
@@ -112,7 +112,7 @@ internal static class NormKernels
                 {
                     nint idy = (nint)pdy, ix = (nint)px, idx = (nint)pdx;
                     int len = x.Length;
-                    RowParallel.ForChunks(chunks, rows, (chunk, r0, r1) =>
+                    FusedRowParallel.ForChunks(chunks, rows, (chunk, r0, r1) =>
                     {
                         var dys = new ReadOnlySpan<T>((void*)idy, len);
                         var xs = new ReadOnlySpan<T>((void*)ix, len);
@@ -249,7 +249,7 @@ internal static class NormKernels
                 coef[2 * c + ch] = beta.IsEmpty ? T.Zero : beta[ch];
             }
             T[] k = coef;
-            RowParallel.Run(x, y, n, c * s, 2L * c * s, (xs, ys, r0, r1, rowLen) =>
+            FusedRowParallel.Run(x, y, n, c * s, 2L * c * s, (xs, ys, r0, r1, rowLen) =>
             {
                 for (int i = r0; i < r1; i++)
                 {
@@ -307,7 +307,7 @@ internal static class NormKernels
             }
             if (dx.IsEmpty) return;
             T[] k = coef;
-            RowParallel.Run(dy, x, dx, n, c * s, 3L * c * s, (dys, xs, dxs, r0, r1, rowLen) =>
+            FusedRowParallel.Run(dy, x, dx, n, c * s, 3L * c * s, (dys, xs, dxs, r0, r1, rowLen) =>
             {
                 for (int i = r0; i < r1; i++)
                     for (int ch = 0; ch < c; ch++)

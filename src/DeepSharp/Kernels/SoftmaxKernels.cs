@@ -16,30 +16,30 @@ internal static class SoftmaxKernels
     /// <summary>y[r, :] = exp(x[r, :] − max) / Σ exp(x[r, :] − max).</summary>
     public static void Softmax<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RowParallel.Check(rows, n, x.Length, nameof(x));
-        RowParallel.Check(rows, n, y.Length, nameof(y));
+        FusedRowParallel.Check(rows, n, x.Length, nameof(x));
+        FusedRowParallel.Check(rows, n, y.Length, nameof(y));
         if (rows == 0 || n == 0) return;
-        RowParallel.Run(x, y, rows, n, 3L * n, static (x, y, r0, r1, n) => SoftmaxRows(x, y, r0, r1, n));
+        FusedRowParallel.Run(x, y, rows, n, 3L * n, static (x, y, r0, r1, n) => SoftmaxRows(x, y, r0, r1, n));
     }
 
     /// <summary>y[r, :] = (x[r, :] − max) − log Σ exp(x[r, :] − max).</summary>
     public static void LogSoftmax<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RowParallel.Check(rows, n, x.Length, nameof(x));
-        RowParallel.Check(rows, n, y.Length, nameof(y));
+        FusedRowParallel.Check(rows, n, x.Length, nameof(x));
+        FusedRowParallel.Check(rows, n, y.Length, nameof(y));
         if (rows == 0 || n == 0) return;
-        RowParallel.Run(x, y, rows, n, 3L * n, static (x, y, r0, r1, n) => LogSoftmaxRows(x, y, r0, r1, n));
+        FusedRowParallel.Run(x, y, rows, n, 3L * n, static (x, y, r0, r1, n) => LogSoftmaxRows(x, y, r0, r1, n));
     }
 
     /// <summary>Backward of softmax given its output y: dx = y·(dy − Σ dy·y) per row. dx may alias dy or y.</summary>
     public static void SoftmaxBackward<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int rows, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RowParallel.Check(rows, n, y.Length, nameof(y));
-        RowParallel.Check(rows, n, dy.Length, nameof(dy));
-        RowParallel.Check(rows, n, dx.Length, nameof(dx));
+        FusedRowParallel.Check(rows, n, y.Length, nameof(y));
+        FusedRowParallel.Check(rows, n, dy.Length, nameof(dy));
+        FusedRowParallel.Check(rows, n, dx.Length, nameof(dx));
         if (rows == 0 || n == 0) return;
-        RowParallel.Run(y, dy, dx, rows, n, 2L * n, static (y, dy, dx, r0, r1, n) =>
+        FusedRowParallel.Run(y, dy, dx, rows, n, 2L * n, static (y, dy, dx, r0, r1, n) =>
         {
             for (int r = r0; r < r1; r++)
             {
@@ -56,11 +56,11 @@ internal static class SoftmaxKernels
     public static void LogSoftmaxBackward<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int rows, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        RowParallel.Check(rows, n, y.Length, nameof(y));
-        RowParallel.Check(rows, n, dy.Length, nameof(dy));
-        RowParallel.Check(rows, n, dx.Length, nameof(dx));
+        FusedRowParallel.Check(rows, n, y.Length, nameof(y));
+        FusedRowParallel.Check(rows, n, dy.Length, nameof(dy));
+        FusedRowParallel.Check(rows, n, dx.Length, nameof(dx));
         if (rows == 0 || n == 0) return;
-        RowParallel.Run(y, dy, dx, rows, n, 3L * n, static (y, dy, dx, r0, r1, n) =>
+        FusedRowParallel.Run(y, dy, dx, rows, n, 3L * n, static (y, dy, dx, r0, r1, n) =>
         {
             const int Block = 256;
             Span<T> buf = stackalloc T[Block];
@@ -112,7 +112,7 @@ internal static class SoftmaxKernels
 /// Splits row-wise kernels over <see cref="KernelSettings.NumThreads"/> threads when there is enough work
 /// (≳ 100 µs), in contiguous row ranges so results do not depend on the thread count.
 /// </summary>
-internal static unsafe class RowParallel
+internal static unsafe class FusedRowParallel
 {
     /// <summary>Below this many element-operations a kernel runs on the calling thread.</summary>
     internal const long MinParallelWork = 1L << 17;
