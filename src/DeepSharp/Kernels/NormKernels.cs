@@ -1,0 +1,545 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+
+namespace DeepSharp.Kernels;
+
+/// <summary>
+/// Layer normalisation over the last dimension and batch normalisation over [N, C, S] (S = H·W, or 1 for BatchNorm1d
+/// on [N, C]), forward and backward, as PyTorch defines them (biased variance in the normalisation).
+/// <para>Optional affine parameters (γ, β) and optional gradient outputs are passed as empty spans. Gradient outputs
+/// for parameters (dγ, dβ) are overwritten, not accumulated. Per-row / per-channel reductions are two-pass (mean,
+/// then squared deviations) for accuracy; partial sums across segments are kept in double.</para>
+/// </summary>
+internal static class NormKernels
+{
+    // ---------------------------------------------------------------------------------------------------------------
+    // LayerNorm
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// LayerNorm over rows of x [rows, n] with rows = mean.Length: mean = Σx/n, var = Σ(x − mean)²/n (biased, corrected
+    /// two-pass),
+    /// rstd = 1/√(var + eps), y = (x − mean)·rstd·γ + β. γ, β: [n] or empty. y may alias x.
+    /// </summary>
+    public static void LayerNormForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, T eps,
+        Span<T> y, Span<T> mean, Span<T> rstd) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = mean.Length;
+        int n = RowLength(x.Length, rows);
+        if (rstd.Length != rows) throw new ArgumentException($"rstd length {rstd.Length} != rows {rows}.", nameof(rstd));
+        if (y.Length != x.Length) throw new ArgumentException($"y length {y.Length} != x length {x.Length}.", nameof(y));
+        CheckOptional(gamma, n, nameof(gamma));
+        CheckOptional(beta, n, nameof(beta));
+        if (rows == 0) return;
+        // Pack the per-row statistics after y so a single (a, b) Run carries everything: stats = [mean | rstd].
+        T[] stats = ArrayPool<T>.Shared.Rent(2 * rows);
+        T[] gb = ArrayPool<T>.Shared.Rent(2 * n);
+        try
+        {
+            gamma.CopyTo(gb); beta.CopyTo(gb.AsSpan(n));
+            bool hasG = !gamma.IsEmpty, hasB = !beta.IsEmpty;
+            T[] statsArr = stats, gbArr = gb;
+            FusedRowParallel.Run(x, y, rows, n, 4L * n, (xs, ys, r0, r1, nn) =>
+            {
+                ReadOnlySpan<T> g = hasG ? gbArr.AsSpan(0, nn) : default;
+                ReadOnlySpan<T> b = hasB ? gbArr.AsSpan(nn, nn) : default;
+                for (int r = r0; r < r1; r++)
+                {
+                    var xr = xs.Slice(r * nn, nn);
+                    T m, rs;
+                    if (nn == 0) { m = T.NaN; rs = T.NaN; }
+                    else
+                    {
+                        T cnt = T.CreateChecked(nn);
+                        m = TensorPrimitives.Sum(xr) / cnt;
+                        // Corrected two-pass: d = x − m is (nearly) exact, so Σd repairs the rounding of the first
+                        // pass's mean (matters for float rows with a large mean and a small spread).
+                        T sq = SumSquaredDeviations(xr, m, out T sd);
+                        T corr = sd / cnt;
+                        m += corr;
+                        T v = T.Max(sq / cnt - corr * corr, T.Zero);
+                        rs = T.One / T.Sqrt(v + eps);
+                    }
+                    statsArr[r] = m; statsArr[rows + r] = rs;
+                    Normalize(xr, m, rs, g, b, ys.Slice(r * nn, nn));
+                }
+            });
+            stats.AsSpan(0, rows).CopyTo(mean);
+            stats.AsSpan(rows, rows).CopyTo(rstd);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(stats);
+            ArrayPool<T>.Shared.Return(gb);
+        }
+    }
+
+    /// <summary>
+    /// LayerNorm backward. With x̂ = (x − mean)·rstd and g = dy·γ (dy when γ is empty):
+    /// dx = rstd·(g − mean(g) − x̂·mean(g·x̂)); dγ = Σ_rows dy·x̂; dβ = Σ_rows dy. dγ/dβ may be empty (not computed);
+    /// they are overwritten. dx may alias dy.
+    /// </summary>
+    public static void LayerNormBackward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd,
+        ReadOnlySpan<T> gamma, Span<T> dx, Span<T> dgamma, Span<T> dbeta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = mean.Length;
+        int n = RowLength(x.Length, rows);
+        if (rstd.Length != rows) throw new ArgumentException($"rstd length {rstd.Length} != rows {rows}.", nameof(rstd));
+        if (dy.Length != x.Length) throw new ArgumentException($"dy length {dy.Length} != x length {x.Length}.", nameof(dy));
+        if (dx.Length != x.Length) throw new ArgumentException($"dx length {dx.Length} != x length {x.Length}.", nameof(dx));
+        CheckOptional(gamma, n, nameof(gamma));
+        CheckOptional(dgamma, n, nameof(dgamma));
+        CheckOptional(dbeta, n, nameof(dbeta));
+        dgamma.Clear(); dbeta.Clear();
+        if (rows == 0 || n == 0) return;
+
+        bool wantG = !dgamma.IsEmpty, wantB = !dbeta.IsEmpty, hasG = !gamma.IsEmpty;
+        int chunks = FusedRowParallel.Chunks(rows, 6L * n);
+        // Per-chunk partial dγ/dβ (reduced in chunk order, so results are deterministic), plus a copy of
+        // mean/rstd/γ that the worker lambdas can reach.
+        T[] partial = ArrayPool<T>.Shared.Rent(Math.Max(1, chunks * 2 * n));
+        T[] aux = ArrayPool<T>.Shared.Rent(2 * rows + n);
+        try
+        {
+            partial.AsSpan(0, chunks * 2 * n).Clear();
+            mean.CopyTo(aux); rstd.CopyTo(aux.AsSpan(rows)); gamma.CopyTo(aux.AsSpan(2 * rows));
+            T[] part = partial, ax = aux;
+            unsafe
+            {
+                fixed (T* pdy = dy) fixed (T* px = x) fixed (T* pdx = dx)
+                {
+                    nint idy = (nint)pdy, ix = (nint)px, idx = (nint)pdx;
+                    int len = x.Length;
+                    FusedRowParallel.ForChunks(chunks, rows, (chunk, r0, r1) =>
+                    {
+                        var dys = new ReadOnlySpan<T>((void*)idy, len);
+                        var xs = new ReadOnlySpan<T>((void*)ix, len);
+                        var dxs = new Span<T>((void*)idx, len);
+                        Span<T> pg = part.AsSpan(chunk * 2 * n, n), pb = part.AsSpan(chunk * 2 * n + n, n);
+                        ReadOnlySpan<T> g = hasG ? ax.AsSpan(2 * rows, n) : default;
+                        for (int r = r0; r < r1; r++)
+                            LayerNormBackwardRow(dys.Slice(r * n, n), xs.Slice(r * n, n), ax[r], ax[rows + r], g,
+                                dxs.Slice(r * n, n), wantG ? pg : default, wantB ? pb : default);
+                    });
+                }
+            }
+            for (int c = 0; c < chunks; c++)
+            {
+                if (wantG) TensorPrimitives.Add(dgamma, partial.AsSpan(c * 2 * n, n), dgamma);
+                if (wantB) TensorPrimitives.Add(dbeta, partial.AsSpan(c * 2 * n + n, n), dbeta);
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(partial);
+            ArrayPool<T>.Shared.Return(aux);
+        }
+    }
+
+    private static void LayerNormBackwardRow<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T m, T rs, ReadOnlySpan<T> g,
+        Span<T> dx, Span<T> accG, Span<T> accB) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length;
+        bool hasG = !g.IsEmpty, wantG = !accG.IsEmpty, wantB = !accB.IsEmpty;
+        T sumG = T.Zero, sumGX = T.Zero;
+        int j = 0;
+        ref T rdy = ref MemoryMarshal.GetReference(dy);
+        ref T rx = ref MemoryMarshal.GetReference(x);
+        ref T rg = ref MemoryMarshal.GetReference(g);
+        ref T rag = ref MemoryMarshal.GetReference(accG);
+        ref T rab = ref MemoryMarshal.GetReference(accB);
+        ref T rdx = ref MemoryMarshal.GetReference(dx);
+        int w = Vector<T>.Count;
+        bool simd = Vector.IsHardwareAccelerated && Vector<T>.IsSupported;
+        if (simd)
+        {
+            var vm = new Vector<T>(m); var vr = new Vector<T>(rs);
+            Vector<T> s1 = Vector<T>.Zero, s2 = Vector<T>.Zero;
+            for (; j <= n - w; j += w)
+            {
+                var vdy = Vector.LoadUnsafe(ref rdy, (nuint)j);
+                var xh = (Vector.LoadUnsafe(ref rx, (nuint)j) - vm) * vr;
+                var vg = hasG ? vdy * Vector.LoadUnsafe(ref rg, (nuint)j) : vdy;
+                s1 += vg; s2 += vg * xh;
+                if (wantG) (Vector.LoadUnsafe(ref rag, (nuint)j) + vdy * xh).StoreUnsafe(ref rag, (nuint)j);
+                if (wantB) (Vector.LoadUnsafe(ref rab, (nuint)j) + vdy).StoreUnsafe(ref rab, (nuint)j);
+            }
+            sumG = Vector.Sum(s1); sumGX = Vector.Sum(s2);
+        }
+        for (; j < n; j++)
+        {
+            T xh = (x[j] - m) * rs;
+            T gj = hasG ? dy[j] * g[j] : dy[j];
+            sumG += gj; sumGX += gj * xh;
+            if (wantG) accG[j] += dy[j] * xh;
+            if (wantB) accB[j] += dy[j];
+        }
+        T cnt = T.CreateChecked(n);
+        T a = sumG / cnt, b = sumGX / cnt;
+        j = 0;
+        if (simd)
+        {
+            var vm = new Vector<T>(m); var vr = new Vector<T>(rs); var va = new Vector<T>(a); var vb = new Vector<T>(b);
+            for (; j <= n - w; j += w)
+            {
+                var vdy = Vector.LoadUnsafe(ref rdy, (nuint)j);
+                var xh = (Vector.LoadUnsafe(ref rx, (nuint)j) - vm) * vr;
+                var vg = hasG ? vdy * Vector.LoadUnsafe(ref rg, (nuint)j) : vdy;
+                (vr * (vg - va - xh * vb)).StoreUnsafe(ref rdx, (nuint)j);
+            }
+        }
+        for (; j < n; j++)
+        {
+            T xh = (x[j] - m) * rs;
+            T gj = hasG ? dy[j] * g[j] : dy[j];
+            dx[j] = rs * (gj - a - xh * b);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // BatchNorm over [N, C, S]
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /// <summary>Per-channel mean and biased variance of x [n, c, s] (over the n·s elements of each channel).</summary>
+    public static void BatchNormStats<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<T> mean, Span<T> var)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckBn(x.Length, n, c, s, nameof(x));
+        CheckLen(mean, c, nameof(mean)); CheckLen(var, c, nameof(var));
+        if (c == 0) return;
+        double count = (double)n * s;
+        double[] acc = ArrayPool<double>.Shared.Rent(c);
+        try
+        {
+            // Pass 1: sums.
+            ChannelSums(x, default, n, c, s, acc);
+            for (int ch = 0; ch < c; ch++) mean[ch] = T.CreateChecked(acc[ch] / count);
+            // Pass 2: Σ(x − mean)².
+            ChannelSums(x, mean, n, c, s, acc);
+            for (int ch = 0; ch < c; ch++) var[ch] = T.CreateChecked(acc[ch] / count);
+        }
+        finally { ArrayPool<double>.Shared.Return(acc); }
+    }
+
+    /// <summary>invstd[c] = 1/√(var[c] + eps) — for running statistics in eval mode or batch variance in training.</summary>
+    public static void BatchNormInvStd<T>(ReadOnlySpan<T> var, T eps, Span<T> invstd) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckLen(invstd, var.Length, nameof(invstd));
+        for (int i = 0; i < var.Length; i++) invstd[i] = T.One / T.Sqrt(var[i] + eps);
+    }
+
+    /// <summary>y = (x − mean[c])·invstd[c]·γ[c] + β[c] over x [n, c, s]; γ/β may be empty. y may alias x.</summary>
+    public static void BatchNormForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> invstd,
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckBn(x.Length, n, c, s, nameof(x));
+        CheckBn(y.Length, n, c, s, nameof(y));
+        CheckLen(mean, c, nameof(mean)); CheckLen(invstd, c, nameof(invstd));
+        CheckOptional(gamma, c, nameof(gamma)); CheckOptional(beta, c, nameof(beta));
+        if (x.Length == 0) return;
+        T[] coef = ArrayPool<T>.Shared.Rent(3 * c); // [mean | scale | beta]
+        try
+        {
+            for (int ch = 0; ch < c; ch++)
+            {
+                coef[ch] = mean[ch];
+                coef[c + ch] = gamma.IsEmpty ? invstd[ch] : invstd[ch] * gamma[ch];
+                coef[2 * c + ch] = beta.IsEmpty ? T.Zero : beta[ch];
+            }
+            T[] k = coef;
+            FusedRowParallel.Run(x, y, n, c * s, 2L * c * s, (xs, ys, r0, r1, rowLen) =>
+            {
+                for (int i = r0; i < r1; i++)
+                {
+                    if (s == 1)
+                    {
+                        // (x − mean)·scale + β, vectorised across channels.
+                        var yr = ys.Slice(i * c, c);
+                        TensorPrimitives.Subtract(xs.Slice(i * c, c), k.AsSpan(0, c), yr);
+                        TensorPrimitives.MultiplyAdd(yr, k.AsSpan(c, c), k.AsSpan(2 * c, c), yr);
+                    }
+                    else
+                    {
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            int off = (i * c + ch) * s;
+                            Affine(xs.Slice(off, s), k[ch], k[c + ch], k[2 * c + ch], ys.Slice(off, s));
+                        }
+                    }
+                }
+            });
+        }
+        finally { ArrayPool<T>.Shared.Return(coef); }
+    }
+
+    /// <summary>
+    /// BatchNorm backward in training mode, through the batch statistics. With M = n·s, x̂ = (x − mean)·invstd:
+    /// dβ = Σ dy, dγ = Σ dy·x̂ (per channel), dx = γ·invstd·(dy − dβ/M − x̂·dγ/M). γ empty means γ = 1;
+    /// dγ/dβ may be empty (not returned) and are overwritten otherwise. dx may alias dy.
+    /// </summary>
+    public static void BatchNormBackwardTraining<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> invstd,
+        ReadOnlySpan<T> gamma, Span<T> dx, Span<T> dgamma, Span<T> dbeta, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckBn(dy.Length, n, c, s, nameof(dy)); CheckBn(x.Length, n, c, s, nameof(x)); CheckBn(dx.Length, n, c, s, nameof(dx));
+        CheckLen(mean, c, nameof(mean)); CheckLen(invstd, c, nameof(invstd));
+        CheckOptional(gamma, c, nameof(gamma)); CheckOptional(dgamma, c, nameof(dgamma)); CheckOptional(dbeta, c, nameof(dbeta));
+        if (c == 0) return;
+        double[] sDy = ArrayPool<double>.Shared.Rent(c), sDyX = ArrayPool<double>.Shared.Rent(c);
+        T[] coef = ArrayPool<T>.Shared.Rent(4 * c); // [mean | a = γ·invstd | b = Σdy/M | d = invstd·Σdy·x̂/M]
+        try
+        {
+            ChannelSums(dy, default, n, c, s, sDy);
+            ChannelDotCentered(dy, x, mean, n, c, s, sDyX); // Σ dy·(x − mean)
+            double count = (double)n * s;
+            for (int ch = 0; ch < c; ch++)
+            {
+                T inv = invstd[ch];
+                T sumDy = T.CreateChecked(sDy[ch]);
+                T sumDyXhat = T.CreateChecked(sDyX[ch]) * inv;
+                if (!dbeta.IsEmpty) dbeta[ch] = sumDy;
+                if (!dgamma.IsEmpty) dgamma[ch] = sumDyXhat;
+                coef[ch] = mean[ch];
+                coef[c + ch] = gamma.IsEmpty ? inv : gamma[ch] * inv;
+                coef[2 * c + ch] = T.CreateChecked(sDy[ch] / count);
+                coef[3 * c + ch] = inv * inv * T.CreateChecked(sDyX[ch] / count);
+            }
+            if (dx.IsEmpty) return;
+            T[] k = coef;
+            FusedRowParallel.Run(dy, x, dx, n, c * s, 3L * c * s, (dys, xs, dxs, r0, r1, rowLen) =>
+            {
+                for (int i = r0; i < r1; i++)
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        int off = (i * c + ch) * s;
+                        T m = k[ch], a = k[c + ch], b = k[2 * c + ch], d = k[3 * c + ch];
+                        var dyr = dys.Slice(off, s); var xr = xs.Slice(off, s); var dxr = dxs.Slice(off, s);
+                        for (int j = 0; j < s; j++) dxr[j] = a * (dyr[j] - b - (xr[j] - m) * d);
+                    }
+            });
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(sDy); ArrayPool<double>.Shared.Return(sDyX); ArrayPool<T>.Shared.Return(coef);
+        }
+    }
+
+    /// <summary>
+    /// BatchNorm backward in eval mode (fixed running statistics): dx = dy·γ·invstd. Optionally dβ = Σ dy and
+    /// dγ = Σ dy·(x − runningMean)·invstd (pass empty spans to skip; x and runningMean are only read for dγ).
+    /// </summary>
+    public static void BatchNormBackwardEval<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> runningMean, ReadOnlySpan<T> invstd,
+        ReadOnlySpan<T> gamma, Span<T> dx, Span<T> dgamma, Span<T> dbeta, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckBn(dy.Length, n, c, s, nameof(dy)); CheckBn(dx.Length, n, c, s, nameof(dx));
+        CheckLen(invstd, c, nameof(invstd));
+        CheckOptional(gamma, c, nameof(gamma)); CheckOptional(dgamma, c, nameof(dgamma)); CheckOptional(dbeta, c, nameof(dbeta));
+        if (c == 0) return;
+        double[] acc = ArrayPool<double>.Shared.Rent(c);
+        try
+        {
+            if (!dbeta.IsEmpty)
+            {
+                ChannelSums(dy, default, n, c, s, acc);
+                for (int ch = 0; ch < c; ch++) dbeta[ch] = T.CreateChecked(acc[ch]);
+            }
+            if (!dgamma.IsEmpty)
+            {
+                CheckBn(x.Length, n, c, s, nameof(x)); CheckLen(runningMean, c, nameof(runningMean));
+                ChannelDotCentered(dy, x, runningMean, n, c, s, acc);
+                for (int ch = 0; ch < c; ch++) dgamma[ch] = T.CreateChecked(acc[ch]) * invstd[ch];
+            }
+        }
+        finally { ArrayPool<double>.Shared.Return(acc); }
+        T[] coef = ArrayPool<T>.Shared.Rent(c);
+        try
+        {
+            var a = coef.AsSpan(0, c);
+            for (int ch = 0; ch < c; ch++) a[ch] = gamma.IsEmpty ? invstd[ch] : gamma[ch] * invstd[ch];
+            for (int i = 0; i < n; i++)
+            {
+                if (s == 1) { TensorPrimitives.Multiply(dy.Slice(i * c, c), a, dx.Slice(i * c, c)); continue; }
+                for (int ch = 0; ch < c; ch++)
+                {
+                    int off = (i * c + ch) * s;
+                    TensorPrimitives.Multiply(dy.Slice(off, s), a[ch], dx.Slice(off, s));
+                }
+            }
+        }
+        finally { ArrayPool<T>.Shared.Return(coef); }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Helpers
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /// <summary>acc[ch] = Σ (x − center[ch]) (center empty: Σ x) over channel ch, or Σ (x − center)² when center is given.</summary>
+    private static void ChannelSums<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> center, int n, int c, int s, Span<double> acc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        acc[..c].Clear();
+        bool squares = !center.IsEmpty;
+        if (s == 1)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                var row = x.Slice(i * c, c);
+                if (squares) for (int ch = 0; ch < c; ch++) { double d = double.CreateChecked(row[ch] - center[ch]); acc[ch] += d * d; }
+                else for (int ch = 0; ch < c; ch++) acc[ch] += double.CreateChecked(row[ch]);
+            }
+            return;
+        }
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                var seg = x.Slice((i * c + ch) * s, s);
+                T part = squares ? SumSquaredDeviations(seg, center[ch]) : TensorPrimitives.Sum(seg);
+                acc[ch] += double.CreateChecked(part);
+            }
+    }
+
+    /// <summary>acc[ch] = Σ dy·(x − center[ch]) over channel ch.</summary>
+    private static void ChannelDotCentered<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> center, int n, int c, int s, Span<double> acc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        acc[..c].Clear();
+        if (s == 1)
+        {
+            for (int i = 0; i < n; i++)
+                for (int ch = 0; ch < c; ch++)
+                    acc[ch] += double.CreateChecked(dy[i * c + ch] * (x[i * c + ch] - center[ch]));
+            return;
+        }
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                int off = (i * c + ch) * s;
+                acc[ch] += double.CreateChecked(DotCentered(dy.Slice(off, s), x.Slice(off, s), center[ch]));
+            }
+    }
+
+    /// <summary>Σ dy·(x − m).</summary>
+    private static T DotCentered<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T m) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0, n = x.Length;
+        T sum = T.Zero;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported && n >= Vector<T>.Count)
+        {
+            ref T rx = ref MemoryMarshal.GetReference(x);
+            ref T rdy = ref MemoryMarshal.GetReference(dy);
+            int w = Vector<T>.Count;
+            var vm = new Vector<T>(m);
+            Vector<T> a0 = Vector<T>.Zero;
+            for (; j <= n - w; j += w) a0 += Vector.LoadUnsafe(ref rdy, (nuint)j) * (Vector.LoadUnsafe(ref rx, (nuint)j) - vm);
+            sum = Vector.Sum(a0);
+        }
+        for (; j < n; j++) sum += dy[j] * (x[j] - m);
+        return sum;
+    }
+
+    /// <summary>Σ (x − m)².</summary>
+    internal static T SumSquaredDeviations<T>(ReadOnlySpan<T> x, T m) where T : unmanaged, IFloatingPointIeee754<T> =>
+        SumSquaredDeviations(x, m, out _);
+
+    /// <summary>Σ (x − m)², with Σ (x − m) in <paramref name="sumDev"/>.</summary>
+    internal static T SumSquaredDeviations<T>(ReadOnlySpan<T> x, T m, out T sumDev) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0, n = x.Length;
+        T sum = T.Zero, sd = T.Zero;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported && n >= Vector<T>.Count)
+        {
+            ref T rx = ref MemoryMarshal.GetReference(x);
+            int w = Vector<T>.Count;
+            var vm = new Vector<T>(m);
+            Vector<T> a0 = Vector<T>.Zero, a1 = Vector<T>.Zero, s0 = Vector<T>.Zero, s1 = Vector<T>.Zero;
+            for (; j <= n - 2 * w; j += 2 * w)
+            {
+                var d0 = Vector.LoadUnsafe(ref rx, (nuint)j) - vm;
+                var d1 = Vector.LoadUnsafe(ref rx, (nuint)(j + w)) - vm;
+                a0 += d0 * d0; a1 += d1 * d1; s0 += d0; s1 += d1;
+            }
+            for (; j <= n - w; j += w) { var d0 = Vector.LoadUnsafe(ref rx, (nuint)j) - vm; a0 += d0 * d0; s0 += d0; }
+            sum = Vector.Sum(a0 + a1);
+            sd = Vector.Sum(s0 + s1);
+        }
+        for (; j < n; j++) { T d = x[j] - m; sum += d * d; sd += d; }
+        sumDev = sd;
+        return sum;
+    }
+
+    /// <summary>y = ((x − m)·rs)·γ + β, γ/β optional.</summary>
+    private static void Normalize<T>(ReadOnlySpan<T> x, T m, T rs, ReadOnlySpan<T> g, ReadOnlySpan<T> b, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0, n = x.Length;
+        bool hasG = !g.IsEmpty, hasB = !b.IsEmpty;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            ref T rx = ref MemoryMarshal.GetReference(x);
+            ref T rg = ref MemoryMarshal.GetReference(g);
+            ref T rb = ref MemoryMarshal.GetReference(b);
+            ref T ry = ref MemoryMarshal.GetReference(y);
+            int w = Vector<T>.Count;
+            var vm = new Vector<T>(m); var vr = new Vector<T>(rs);
+            for (; j <= n - w; j += w)
+            {
+                var v = (Vector.LoadUnsafe(ref rx, (nuint)j) - vm) * vr;
+                if (hasG) v *= Vector.LoadUnsafe(ref rg, (nuint)j);
+                if (hasB) v += Vector.LoadUnsafe(ref rb, (nuint)j);
+                v.StoreUnsafe(ref ry, (nuint)j);
+            }
+        }
+        for (; j < n; j++)
+        {
+            T v = (x[j] - m) * rs;
+            if (hasG) v *= g[j];
+            if (hasB) v += b[j];
+            y[j] = v;
+        }
+    }
+
+    /// <summary>y = (x − m)·a + b.</summary>
+    private static void Affine<T>(ReadOnlySpan<T> x, T m, T a, T b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0, n = x.Length;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            ref T rx = ref MemoryMarshal.GetReference(x);
+            ref T ry = ref MemoryMarshal.GetReference(y);
+            int w = Vector<T>.Count;
+            var vm = new Vector<T>(m); var va = new Vector<T>(a); var vb = new Vector<T>(b);
+            for (; j <= n - w; j += w) ((Vector.LoadUnsafe(ref rx, (nuint)j) - vm) * va + vb).StoreUnsafe(ref ry, (nuint)j);
+        }
+        for (; j < n; j++) y[j] = (x[j] - m) * a + b;
+    }
+
+    private static int RowLength(int length, int rows)
+    {
+        if (rows == 0)
+        {
+            if (length != 0) throw new ArgumentException("x must be empty when there are no rows (mean is empty).", "x");
+            return 0;
+        }
+        if (length % rows != 0) throw new ArgumentException($"x length {length} is not a multiple of rows {rows}.", "x");
+        return length / rows;
+    }
+
+    private static void CheckOptional<T>(ReadOnlySpan<T> s, int n, string name)
+    {
+        if (!s.IsEmpty && s.Length != n) throw new ArgumentException($"{name} must be empty or of length {n}, got {s.Length}.", name);
+    }
+
+    private static void CheckLen<T>(ReadOnlySpan<T> s, int n, string name)
+    {
+        if (s.Length != n) throw new ArgumentException($"{name} must have length {n}, got {s.Length}.", name);
+    }
+
+    private static void CheckBn(int length, int n, int c, int s, string name)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(c);
+        ArgumentOutOfRangeException.ThrowIfNegative(s);
+        if ((long)n * c * s != length) throw new ArgumentException($"{name} length {length} != n·c·s = {n}·{c}·{s}.", name);
+    }
+}
