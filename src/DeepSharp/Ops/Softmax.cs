@@ -1,5 +1,4 @@
-using System.Numerics;
-using System.Numerics.Tensors;
+using DeepSharp.Kernels;
 
 namespace DeepSharp;
 
@@ -11,14 +10,41 @@ public sealed partial class Tensor
     public Tensor Softmax(int dim)
     {
         var y = RowwiseForward(dim, "Softmax", log: false);
-        return Node.Record(y, "SoftmaxBackward", [this], g => [y * (g - (g * y).Sum(dim, keepDim: true))], y);
+        int d = ShapeUtil.WrapDim(dim, Dim, "Softmax");
+        return Node.Record(y, "SoftmaxBackward", [this], g =>
+            [FusedRowBackward(y, g, d, log: false) ?? y * (g - (g * y).Sum(d, keepDim: true))], y);
     }
 
     /// <summary>x − max − log Σ exp(x − max) along dim.</summary>
     public Tensor LogSoftmax(int dim)
     {
         var y = RowwiseForward(dim, "LogSoftmax", log: true);
-        return Node.Record(y, "LogSoftmaxBackward", [this], g => [g - y.Exp() * g.Sum(dim, keepDim: true)], y);
+        int d = ShapeUtil.WrapDim(dim, Dim, "LogSoftmax");
+        return Node.Record(y, "LogSoftmaxBackward", [this], g =>
+            [FusedRowBackward(y, g, d, log: true) ?? g - y.Exp() * g.Sum(d, keepDim: true)], y);
+    }
+
+    /// <summary>
+    /// The fused backward kernel when no graph is being recorded and the dim is the last; null otherwise, and
+    /// the caller uses the composite formula (which is differentiable, for higher-order gradients).
+    /// </summary>
+    private static Tensor? FusedRowBackward(Tensor y, Tensor g, int d, bool log)
+    {
+        if (GradMode.IsEnabled || d != y.Dim - 1 || y.Dim == 0) return null;
+        var gc = g.Contiguous();
+        int n = y._shape[^1], rows = n == 0 ? 0 : y.NumEl / n;
+        var dx = Empty(y._shape, y.DType, zeroed: false);
+        if (y.DType == DType.Float32)
+        {
+            if (log) SoftmaxKernels.LogSoftmaxBackward(y.ReadSpan<float>(), gc.ReadSpan<float>(), dx.Span<float>(), rows, n);
+            else SoftmaxKernels.SoftmaxBackward(y.ReadSpan<float>(), gc.ReadSpan<float>(), dx.Span<float>(), rows, n);
+        }
+        else
+        {
+            if (log) SoftmaxKernels.LogSoftmaxBackward(y.ReadSpan<double>(), gc.ReadSpan<double>(), dx.Span<double>(), rows, n);
+            else SoftmaxKernels.SoftmaxBackward(y.ReadSpan<double>(), gc.ReadSpan<double>(), dx.Span<double>(), rows, n);
+        }
+        return dx;
     }
 
     private Tensor RowwiseForward(int dim, string op, bool log)
@@ -31,36 +57,18 @@ public sealed partial class Tensor
         using (GradMode.Set(false)) src = (d == Dim - 1 ? this : Transpose(d, Dim - 1)).Contiguous();
         int n = src._shape[^1], rows = n == 0 ? 0 : src.NumEl / n;
         var y = Empty(src._shape, DType, zeroed: false);
-        if (DType == DType.Float32) Rows(src.ReadSpan<float>(), y.Span<float>(), rows, n, log);
-        else Rows(src.ReadSpan<double>(), y.Span<double>(), rows, n, log);
+        if (DType == DType.Float32)
+        {
+            if (log) SoftmaxKernels.LogSoftmax(src.ReadSpan<float>(), y.Span<float>(), rows, n);
+            else SoftmaxKernels.Softmax(src.ReadSpan<float>(), y.Span<float>(), rows, n);
+        }
+        else
+        {
+            if (log) SoftmaxKernels.LogSoftmax(src.ReadSpan<double>(), y.Span<double>(), rows, n);
+            else SoftmaxKernels.Softmax(src.ReadSpan<double>(), y.Span<double>(), rows, n);
+        }
         if (d != Dim - 1)
             using (GradMode.Set(false)) y = y.Transpose(d, Dim - 1).Contiguous().Detach();
         return y;
-
-        static void Rows<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int n, bool log) where T : unmanaged, IFloatingPointIeee754<T>
-        {
-            T[]? scratch = log ? new T[n] : null;
-            for (int r = 0; r < rows; r++)
-            {
-                var xr = x.Slice(r * n, n);
-                var yr = y.Slice(r * n, n);
-                T max = TensorPrimitives.Max(xr);
-                if (T.IsNegativeInfinity(max)) max = T.Zero;
-                TensorPrimitives.Subtract(xr, max, yr);
-                if (log)
-                {
-                    Span<T> tmp = scratch;
-                    TensorPrimitives.Exp(yr, tmp);
-                    T lse = T.Log(TensorPrimitives.Sum<T>(tmp));
-                    TensorPrimitives.Subtract(yr, lse, yr);
-                }
-                else
-                {
-                    TensorPrimitives.Exp(yr, yr);
-                    T sum = TensorPrimitives.Sum<T>(yr);
-                    TensorPrimitives.Divide(yr, sum, yr);
-                }
-            }
-        }
     }
 }
