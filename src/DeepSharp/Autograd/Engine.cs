@@ -69,21 +69,27 @@ internal static class Engine
             }
         }
 
-        // 1. Count how many edges point at each reachable node.
-        var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
+        // 1. Find the reachable nodes; for Autograd.Grad keep only those from which a requested input can be
+        //    reached (nothing below the inputs runs), then count how many kept edges point at each node.
+        var reachable = new List<Node>();
         var stack = new Stack<Node>();
         var seen = new HashSet<Node>(ReferenceEqualityComparer.Instance);
         foreach (var r in roots)
-            if (r._gradFn is { } fn && seen.Add(fn)) stack.Push(fn);
+            if (r._gradFn is { } fn && seen.Add(fn)) { stack.Push(fn); reachable.Add(fn); }
         while (stack.Count > 0)
         {
             var node = stack.Pop();
             foreach (var edge in node.Inputs)
-            {
-                if (edge.Function is not { } next) continue;
-                dependencies[next] = dependencies.GetValueOrDefault(next) + 1;
-                if (seen.Add(next)) stack.Push(next);
-            }
+                if (edge.Function is { } next && seen.Add(next)) { stack.Push(next); reachable.Add(next); }
+        }
+        HashSet<Node>? needed = captureFor is null ? null : FindNeeded(reachable, captureNodes, captureLeaves);
+        var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
+        foreach (var node in reachable)
+        {
+            if (needed is not null && !needed.Contains(node)) continue;
+            foreach (var edge in node.Inputs)
+                if (edge.Function is { } next && (needed is null || needed.Contains(next)))
+                    dependencies[next] = dependencies.GetValueOrDefault(next) + 1;
         }
 
         // 2. Seed the roots (a root that is a leaf receives its gradient directly).
@@ -97,7 +103,7 @@ internal static class Engine
         // 3. Run nodes whose every consumer has already run.
         var ready = new Stack<Node>();
         foreach (var r in roots)
-            if (r._gradFn is { } fn && dependencies.GetValueOrDefault(fn) == 0 && !ready.Contains(fn)) ready.Push(fn);
+            if (r._gradFn is { } fn && (needed is null || needed.Contains(fn)) && dependencies.GetValueOrDefault(fn) == 0 && !ready.Contains(fn)) ready.Push(fn);
         while (ready.Count > 0)
         {
             var node = ready.Pop();
@@ -119,6 +125,7 @@ internal static class Engine
                     g = g.SumToShape(edge.Shape);
                 if (edge.Function is { } next)
                 {
+                    if (needed is not null && !needed.Contains(next)) continue;
                     if (g is not null) Accumulate(pending, next, g);
                     int left = dependencies[next] - 1;
                     dependencies[next] = left;
@@ -137,6 +144,39 @@ internal static class Engine
         return captured;
     }
 
+    /// <summary>The nodes from which some captured input (node or leaf) can be reached.</summary>
+    private static HashSet<Node> FindNeeded(List<Node> reachable, Dictionary<Node, List<int>> captureNodes, Dictionary<Tensor, List<int>> captureLeaves)
+    {
+        var needed = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        // Reverse adjacency: who feeds gradient into whom; propagate "needed" from the targets upwards.
+        var consumers = new Dictionary<Node, List<Node>>(ReferenceEqualityComparer.Instance);
+        var work = new Stack<Node>();
+        foreach (var node in reachable)
+        {
+            bool direct = captureNodes.ContainsKey(node);
+            foreach (var edge in node.Inputs)
+            {
+                if (edge.Leaf is { } leaf && captureLeaves.ContainsKey(leaf)) direct = true;
+                if (edge.Function is { } next) GetConsumers(consumers, next).Add(node);
+            }
+            if (direct && needed.Add(node)) work.Push(node);
+        }
+        while (work.Count > 0)
+        {
+            var node = work.Pop();
+            if (!consumers.TryGetValue(node, out var list)) continue;
+            foreach (var c in list)
+                if (needed.Add(c)) work.Push(c);
+        }
+        return needed;
+
+        static List<Node> GetConsumers(Dictionary<Node, List<Node>> d, Node key)
+        {
+            if (!d.TryGetValue(key, out var list)) d[key] = list = [];
+            return list;
+        }
+    }
+
     // A node all of whose consumers produced no gradient: nothing flows further down this branch.
     private static void ReleaseUnreached(Node node, Dictionary<Node, int> dependencies, bool retainGraph)
     {
@@ -148,7 +188,7 @@ internal static class Engine
             if (!retainGraph) n.Release();
             foreach (var e in n.Inputs)
             {
-                if (e.Function is not { } next) continue;
+                if (e.Function is not { } next || !dependencies.ContainsKey(next)) continue;
                 int left = dependencies[next] - 1;
                 dependencies[next] = left;
                 if (left == 0) stack.Push(next);

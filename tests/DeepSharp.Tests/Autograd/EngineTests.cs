@@ -114,6 +114,20 @@ public class EngineTests
     }
 
     [Test]
+    public void GradWithRespectToAnIntermediateRunsNothingBelowIt()
+    {
+        var x = D(0.5, 1.0);
+        var y = x.Exp();
+        var z = (y * 2.0).Sum();
+        var g = Autograd.Grad(z, y);
+        Assert.That(g.ToArray<double>(), Is.EqualTo(new[] { 2.0, 2.0 }));
+        Assert.That(x.Grad, Is.Null);
+        // The Exp node below y was neither run nor released: backward through it still works.
+        y.Sum().Backward();
+        Assert.That(x.Grad!.ToArray<double>(), Is.EqualTo(new[] { Math.Exp(0.5), Math.Exp(1.0) }).Within(1e-12));
+    }
+
+    [Test]
     public void GradFnNamesAndLeafFlags()
     {
         var x = D(1, 2);
