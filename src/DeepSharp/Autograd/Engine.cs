@@ -82,13 +82,16 @@ internal static class Engine
             foreach (var edge in node.Inputs)
                 if (edge.Function is { } next && seen.Add(next)) { stack.Push(next); reachable.Add(next); }
         }
+        // `needed`: nodes that must run (a requested input lies below them). A requested non-leaf input's own
+        // node only receives its gradient; it runs only if another requested input lies below it.
         HashSet<Node>? needed = captureFor is null ? null : FindNeeded(reachable, captureNodes, captureLeaves);
+        bool Receives(Node n) => needed is null || needed.Contains(n) || captureNodes.ContainsKey(n);
         var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
         foreach (var node in reachable)
         {
             if (needed is not null && !needed.Contains(node)) continue;
             foreach (var edge in node.Inputs)
-                if (edge.Function is { } next && (needed is null || needed.Contains(next)))
+                if (edge.Function is { } next && Receives(next))
                     dependencies[next] = dependencies.GetValueOrDefault(next) + 1;
         }
 
@@ -103,7 +106,7 @@ internal static class Engine
         // 3. Run nodes whose every consumer has already run.
         var ready = new Stack<Node>();
         foreach (var r in roots)
-            if (r._gradFn is { } fn && (needed is null || needed.Contains(fn)) && dependencies.GetValueOrDefault(fn) == 0 && !ready.Contains(fn)) ready.Push(fn);
+            if (r._gradFn is { } fn && Receives(fn) && dependencies.GetValueOrDefault(fn) == 0 && !ready.Contains(fn)) ready.Push(fn);
         while (ready.Count > 0)
         {
             var node = ready.Pop();
@@ -111,6 +114,7 @@ internal static class Engine
             pending.Remove(node);
             if (captureNodes.TryGetValue(node, out var slots))
                 foreach (int s in slots) captured![s] = gradOut;
+            if (needed is not null && !needed.Contains(node)) continue;
 
             var inputGrads = node.Apply(gradOut);
             if (Anomaly.IsEnabled) Anomaly.CheckBackward(node, inputGrads);
@@ -125,7 +129,7 @@ internal static class Engine
                     g = g.SumToShape(edge.Shape);
                 if (edge.Function is { } next)
                 {
-                    if (needed is not null && !needed.Contains(next)) continue;
+                    if (!Receives(next)) continue;
                     if (g is not null) Accumulate(pending, next, g);
                     int left = dependencies[next] - 1;
                     dependencies[next] = left;
@@ -153,11 +157,15 @@ internal static class Engine
         var work = new Stack<Node>();
         foreach (var node in reachable)
         {
-            bool direct = captureNodes.ContainsKey(node);
+            bool direct = false;
             foreach (var edge in node.Inputs)
             {
                 if (edge.Leaf is { } leaf && captureLeaves.ContainsKey(leaf)) direct = true;
-                if (edge.Function is { } next) GetConsumers(consumers, next).Add(node);
+                if (edge.Function is { } next)
+                {
+                    GetConsumers(consumers, next).Add(node);
+                    if (captureNodes.ContainsKey(next)) direct = true;
+                }
             }
             if (direct && needed.Add(node)) work.Push(node);
         }
