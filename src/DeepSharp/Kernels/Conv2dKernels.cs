@@ -402,7 +402,8 @@ internal static unsafe class Conv2dKernels
             if (!g.IsPointwise)
             {
                 long perRow = (long)colRows * g.OutW * Unsafe.SizeOf<T>();
-                tileRows = (int)Math.Clamp(ColumnTileBytes / perRow, 1, g.OutH);
+                int maxRows = (int)Math.Clamp(ColumnTileBytes / perRow, 1, g.OutH);
+                tileRows = CeilDiv(g.OutH, CeilDiv(g.OutH, maxRows));   // balanced: no small leftover tile
             }
             long macs = (long)g.N * g.OutC * g.OutH * g.OutW * g.InCPerGroup * g.KernelH * g.KernelW;
             int threads = macs < ParallelMinMacs ? 1 : KernelSettings.NumThreads;

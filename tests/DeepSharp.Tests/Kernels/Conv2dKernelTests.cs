@@ -318,6 +318,20 @@ public class Conv2dKernelTests
     }
 
     [Test]
+    public void EmptyBatch_GradientsAreZero()
+    {
+        var g = new Conv2dGeometry(0, 2, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        Conv2dKernels.Forward<float>(g, [], new float[g.WeightLength], new float[3], []);
+        Conv2dKernels.BackwardInput<float>(g, [], new float[g.WeightLength], []);
+        var dw = Fill<float>(g.WeightLength);
+        Conv2dKernels.BackwardWeight<float>(g, [], [], dw);
+        Assert.That(dw, Is.All.EqualTo(0f));
+        var db = Fill<float>(3);
+        Conv2dKernels.BackwardBias<float>(g, [], db);
+        Assert.That(db, Is.All.EqualTo(0f));
+    }
+
+    [Test]
     public void OutputSize_AsPyTorch()
     {
         // floor((32 + 2 − 2·2 − 1) / 2) + 1 = 15
