@@ -111,7 +111,8 @@ internal readonly record struct Conv2dGeometry(int N, int InC, int H, int W, int
 /// <summary>
 /// 2-D convolution over contiguous NCHW spans (PyTorch semantics): im2col + <see cref="Gemm"/>, with 1×1
 /// stride-1 unpadded convs fed to the GEMM directly. Work is spread over <see cref="KernelSettings.NumThreads"/>
-/// by (image, output-row tile); every worker owns a pooled column buffer.
+/// by (image, output-row tile); every worker owns a pooled column buffer. Depthwise convs (one input
+/// channel per group) take the direct kernels in <see cref="Conv2dDepthwise"/>.
 /// </summary>
 internal static unsafe class Conv2dKernels
 {
@@ -133,6 +134,11 @@ internal static unsafe class Conv2dKernels
         if (!bias.IsEmpty) CheckLength(op, nameof(bias), bias.Length, g.OutC);
         CheckLength(op, nameof(output), output.Length, g.OutputLength);
         if (g.N == 0) return;
+        if (Conv2dDepthwise.Applies(g))
+        {
+            Conv2dDepthwise.Forward(g, input, weight, bias, output);
+            return;
+        }
 
         var plan = Plan.Create<T>(g, splitRows: true);
         if (plan.Workers == 1)
@@ -161,6 +167,11 @@ internal static unsafe class Conv2dKernels
         CheckLength(op, nameof(weight), weight.Length, g.WeightLength);
         CheckLength(op, nameof(gradInput), gradInput.Length, g.InputLength);
         if (g.N == 0) return;
+        if (Conv2dDepthwise.Applies(g))
+        {
+            Conv2dDepthwise.BackwardInput(g, gradOutput, weight, gradInput);
+            return;
+        }
 
         // col2im tiles of one image overlap in gradInput, so work is split by image only.
         var plan = Plan.Create<T>(g, splitRows: false);
@@ -191,6 +202,11 @@ internal static unsafe class Conv2dKernels
         CheckLength(op, nameof(gradWeight), gradWeight.Length, g.WeightLength);
         gradWeight.Clear();
         if (g.N == 0) return;
+        if (Conv2dDepthwise.Applies(g))
+        {
+            Conv2dDepthwise.BackwardWeight(g, input, gradOutput, gradWeight);
+            return;
+        }
 
         var plan = Plan.Create<T>(g, splitRows: true);
         if (plan.Workers == 1)

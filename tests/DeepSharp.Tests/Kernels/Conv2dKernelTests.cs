@@ -186,6 +186,8 @@ public class Conv2dKernelTests
             CheckAll<double>(new Conv2dGeometry(5, 3, 9, 9, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1), rng);
             CheckAll<float>(new Conv2dGeometry(1, 4, 10, 10, 4, 1, 1, 1, 1, 0, 0, 1, 1, 2), rng);
             CheckAll<float>(Conv2dGeometry.Same(3, 3, 8, 9, 5, 4, 2), rng);
+            CheckAll<float>(new Conv2dGeometry(3, 8, 12, 11, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8), rng);       // depthwise
+            CheckAll<double>(new Conv2dGeometry(2, 6, 12, 11, 12, 3, 5, 2, 3, 1, 2, 2, 1, 6), rng);     // depthwise ×2
             for (int i = 0; i < 20; i++) CheckAll<double>(RandomGeometry(rng), rng);
         }
         finally
@@ -201,6 +203,22 @@ public class Conv2dKernelTests
     {
         // Big enough to take the default parallel path.
         CheckAll<float>(new Conv2dGeometry(4, 8, 12, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), new Random(11));
+        CheckAll<float>(new Conv2dGeometry(4, 16, 20, 20, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16), new Random(12));
+    }
+
+    [Test]
+    public void RandomDepthwise([Values] bool useFloat)
+    {
+        var rng = new Random(useFloat ? 21 : 22);
+        for (int i = 0; i < 100; i++)
+        {
+            var g = RandomGeometry(rng);
+            int c = rng.Next(2, 5);
+            g = g with { InC = c, Groups = c, OutC = c * rng.Next(1, 3) };
+            Assert.That(Conv2dDepthwise.Applies(g), Is.True);
+            if (useFloat) CheckAll<float>(g, rng);
+            else CheckAll<double>(g, rng);
+        }
     }
 
     // ------------------------------------------------------------ finite differences (double)
@@ -211,10 +229,11 @@ public class Conv2dKernelTests
         new Conv2dGeometry(1, 4, 6, 6, 2, 2, 3, 1, 2, 2, 1, 2, 1, 2),
         new Conv2dGeometry(1, 3, 4, 5, 2, 1, 1, 1, 1, 0, 0, 1, 1, 1),
         Conv2dGeometry.Same(2, 2, 5, 5, 2, 2, 4),
+        new Conv2dGeometry(2, 3, 6, 5, 6, 3, 3, 2, 1, 1, 1, 1, 2, 3),   // depthwise, channel multiplier 2
     ];
 
     [Test]
-    public void Backward_MatchesFiniteDifferences([Range(0, 3)] int index)
+    public void Backward_MatchesFiniteDifferences([Range(0, 4)] int index)
     {
         Conv2dGeometry g = FiniteDifferenceCases[index];
         var rng = new Random(5);
