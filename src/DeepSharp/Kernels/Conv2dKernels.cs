@@ -120,7 +120,7 @@ internal static unsafe class Conv2dKernels
     internal static int ColumnTileBytes = 2 << 20;
 
     /// <summary>Below this many multiply-adds a call runs on the calling thread only.</summary>
-    internal static long ParallelMinMacs = 1 << 19;
+    internal static long ParallelMinMacs = 1 << 20;
 
     /// <summary>output[N,O,OH,OW] = conv(input[N,C,H,W], weight[O,C/groups,kH,kW]) + bias[O] (bias may be empty).</summary>
     public static void Forward<T>(Conv2dGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> weight,

@@ -202,8 +202,8 @@ public class Conv2dKernelTests
     public void MediumGeometry_DefaultSettings()
     {
         // Big enough to take the default parallel path.
-        CheckAll<float>(new Conv2dGeometry(4, 8, 12, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), new Random(11));
-        CheckAll<float>(new Conv2dGeometry(4, 16, 20, 20, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16), new Random(12));
+        CheckAll<float>(new Conv2dGeometry(4, 8, 16, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1), new Random(11));
+        CheckAll<float>(new Conv2dGeometry(4, 16, 24, 24, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16), new Random(12));
     }
 
     [Test]
