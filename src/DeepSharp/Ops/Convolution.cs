@@ -1,0 +1,105 @@
+using DeepSharp.Kernels;
+
+namespace DeepSharp;
+
+// 2-D convolution (torch.nn.functional.conv2d): forward and the three backward kernels side by side.
+public sealed partial class Tensor
+{
+    /// <summary>2-D convolution of this [N, C, H, W] (or unbatched [C, H, W]) input with weight [O, C/groups, kH, kW].</summary>
+    public Tensor Conv2d(Tensor weight, Tensor? bias = null, int stride = 1, int padding = 0, int dilation = 1, int groups = 1) =>
+        Conv2d(weight, bias, (stride, stride), (padding, padding), (dilation, dilation), groups);
+
+    /// <summary>2-D convolution with separate height/width stride, padding and dilation.</summary>
+    public Tensor Conv2d(Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, (int H, int W) dilation, int groups = 1) =>
+        ConvCore(weight, bias, stride, padding.H, padding.H, padding.W, padding.W, dilation, groups);
+
+    /// <summary>2-D convolution with padding "valid" (none) or "same" (output size = input size; stride must be 1, as PyTorch).</summary>
+    public Tensor Conv2d(Tensor weight, Tensor? bias, string padding, (int H, int W)? stride = null, (int H, int W)? dilation = null, int groups = 1)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        var s = stride ?? (1, 1);
+        var d = dilation ?? (1, 1);
+        switch (padding)
+        {
+            case "valid":
+                return ConvCore(weight, bias, s, 0, 0, 0, 0, d, groups);
+            case "same":
+                if (s != (1, 1)) throw new ArgumentException($"Conv2d: padding='same' is not supported for strided convolutions (stride {s}).");
+                if (weight.Dim != 4) throw new ArgumentException($"Conv2d: expected a 4-D weight [out, in/groups, kH, kW], got shape {ShapeUtil.Format(weight._shape)}.");
+                // PyTorch puts the odd extra row/column of padding at the bottom/right.
+                int totalH = d.H * (weight._shape[2] - 1), totalW = d.W * (weight._shape[3] - 1);
+                return ConvCore(weight, bias, s, totalH / 2, totalH - totalH / 2, totalW / 2, totalW - totalW / 2, d, groups);
+            default:
+                throw new ArgumentException($"Conv2d: padding must be \"valid\", \"same\" or a number, got \"{padding}\".");
+        }
+    }
+
+    private Tensor ConvCore(Tensor weight, Tensor? bias, (int H, int W) stride, int padTop, int padBottom, int padLeft, int padRight, (int H, int W) dilation, int groups)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (Dim == 3) return Unsqueeze(0).ConvCore(weight, bias, stride, padTop, padBottom, padLeft, padRight, dilation, groups).Squeeze(0);
+        if (Dim != 4)
+            throw new ArgumentException($"Conv2d: expected a 3-D or 4-D input [N, C, H, W], got shape {ShapeUtil.Format(_shape)}.");
+        if (weight.Dim != 4)
+            throw new ArgumentException($"Conv2d: expected a 4-D weight [out, in/groups, kH, kW], got shape {ShapeUtil.Format(weight._shape)}.");
+        CheckSameDType(this, weight, "Conv2d");
+        CheckFloating("Conv2d");
+        if (groups < 1) throw new ArgumentException($"Conv2d: groups must be positive, got {groups}.");
+        if (_shape[1] != weight._shape[1] * groups)
+            throw new ArgumentException($"Conv2d: input {ShapeUtil.Format(_shape)} has {_shape[1]} channels but weight {ShapeUtil.Format(weight._shape)} with groups={groups} expects {weight._shape[1] * groups}.");
+        if (bias is not null)
+        {
+            CheckSameDType(this, bias, "Conv2d");
+            if (bias.Dim != 1 || bias._shape[0] != weight._shape[0])
+                throw new ArgumentException($"Conv2d: bias must have shape [{weight._shape[0]}], got {ShapeUtil.Format(bias._shape)}.");
+        }
+        var g = new Conv2dGeometry(_shape[0], _shape[1], _shape[2], _shape[3], weight._shape[0], weight._shape[2], weight._shape[3],
+            stride.H, stride.W, padTop, padLeft, dilation.H, dilation.W, groups) { PadBottom = padBottom, PadRight = padRight };
+        g.Validate("Conv2d");
+
+        Tensor x, w;
+        using (GradMode.Set(false)) { x = Contiguous(); w = weight.Contiguous(); }
+        var b = bias?.Contiguous();
+        var result = Empty([g.N, g.OutC, g.OutH, g.OutW], DType, zeroed: false);
+        if (DType == DType.Float32)
+            Conv2dKernels.Forward(g, x.ReadSpan<float>(), w.ReadSpan<float>(), b is null ? default : b.ReadSpan<float>(), result.Span<float>());
+        else
+            Conv2dKernels.Forward(g, x.ReadSpan<double>(), w.ReadSpan<double>(), b is null ? default : b.ReadSpan<double>(), result.Span<double>());
+
+        Tensor[] inputs = bias is null ? [this, weight] : [this, weight, bias];
+        bool needInput = RequiresGrad, needWeight = weight.RequiresGrad, needBias = bias?.RequiresGrad ?? false;
+        return Node.Record(result, "ConvolutionBackward", inputs, gradOut =>
+        {
+            NoHigherOrder("Conv2d");
+            var dy = gradOut.Contiguous();
+            Tensor? dx = null, dw = null, db = null;
+            if (needInput)
+            {
+                dx = Empty(x._shape, DType, zeroed: false);
+                if (DType == DType.Float32) Conv2dKernels.BackwardInput(g, dy.ReadSpan<float>(), w.ReadSpan<float>(), dx.Span<float>());
+                else Conv2dKernels.BackwardInput(g, dy.ReadSpan<double>(), w.ReadSpan<double>(), dx.Span<double>());
+            }
+            if (needWeight)
+            {
+                dw = Empty(w._shape, DType, zeroed: false);
+                if (DType == DType.Float32) Conv2dKernels.BackwardWeight(g, x.ReadSpan<float>(), dy.ReadSpan<float>(), dw.Span<float>());
+                else Conv2dKernels.BackwardWeight(g, x.ReadSpan<double>(), dy.ReadSpan<double>(), dw.Span<double>());
+            }
+            if (needBias)
+            {
+                db = Empty([g.OutC], DType, zeroed: false);
+                if (DType == DType.Float32) Conv2dKernels.BackwardBias(g, dy.ReadSpan<float>(), db.Span<float>());
+                else Conv2dKernels.BackwardBias(g, dy.ReadSpan<double>(), db.Span<double>());
+            }
+            return bias is null ? [dx, dw] : [dx, dw, db];
+        }, x, w);
+    }
+
+    /// <summary>Ops whose backward runs a dedicated kernel cannot record it: say so instead of returning a
+    /// gradient that silently has no graph.</summary>
+    internal static void NoHigherOrder(string op)
+    {
+        if (GradMode.IsEnabled)
+            throw new NotSupportedException($"{op}: higher-order gradients (createGraph: true) are not supported through this op.");
+    }
+}
