@@ -4,7 +4,7 @@
 Runs the same workloads with the same timing method (warm-up, then the median of several
 repetitions) and prints the same JSON lines, e.g. {"workload":"sgemm","n":1024,"gflops":123.4}.
 
-    python3 docs/benchmarks/torch_peer.py [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7]
+    python3 docs/benchmarks/torch_peer.py [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn]
 
 PyTorch is only a reference for these measurements, never a dependency of the project or its tests.
 Debian: apt-get install python3-torch libopenblas0-openmp. Debian's torch does its float matmul through
@@ -48,8 +48,16 @@ def sgemm(options):
         a = torch.rand(n, n, generator=g) * 2 - 1
         b = torch.rand(n, n, generator=g) * 2 - 1
         c = torch.empty(n, n)
+        # Transposed operands are views of stored (transposed) matrices, as in DeepSharp's --trans.
+        if options.trans[0] == "t":
+            a = a.t()
+        if options.trans[1] == "t":
+            b = b.t()
         seconds = median_seconds(lambda: torch.matmul(a, b, out=c), options)
-        yield {"workload": "sgemm", "n": n, "gflops": round(2.0 * n ** 3 / seconds / 1e9, 1)}
+        line = {"workload": "sgemm", "n": n, "gflops": round(2.0 * n ** 3 / seconds / 1e9, 1)}
+        if options.trans != "nn":
+            line["trans"] = options.trans
+        yield line
 
 
 # name -> generator(options); output order is this order.
@@ -64,6 +72,7 @@ def main():
     p.add_argument("--only", default=None, help="comma-separated workload names")
     p.add_argument("--sizes", default=None, help="comma-separated sizes overriding the defaults")
     p.add_argument("--reps", type=int, default=7, help="measured repetitions (median reported)")
+    p.add_argument("--trans", default="nn", choices=["nn", "nt", "tn", "tt"], help="sgemm operand layout")
     p.add_argument("--json", action="store_true", help="accepted for symmetry; output is always JSON lines")
     options = p.parse_args()
     options.min_rep_seconds = 0.1

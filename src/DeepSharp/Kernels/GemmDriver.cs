@@ -81,13 +81,13 @@ internal static partial class Gemm
             {
                 int kc = Min(kcMax, k - pc);
                 T* bSrc = transB ? b + (long)jc * ldb + pc : b + (long)pc * ldb + jc;
-                PackB(transB, kc, nc, bSrc, ldb, nr, bufB);
+                PackB(transB, kc, nc, bSrc, ldb, nr, bufB, bl.Avx);
                 T betaEff = pc == 0 ? beta : T.One;
                 for (int ic = 0; ic < m; ic += mcMax)
                 {
                     int mc = Min(mcMax, m - ic);
                     T* aSrc = transA ? a + (long)pc * lda + ic : a + (long)ic * lda + pc;
-                    PackA(transA, mc, kc, aSrc, lda, mr, bufA);
+                    PackA(transA, mc, kc, aSrc, lda, mr, bufA, bl.Avx);
                     MacroKernel(mc, nc, kc, alpha, bufA, bufB, betaEff, c + (long)ic * ldc + jc, ldc, in bl);
                 }
             }

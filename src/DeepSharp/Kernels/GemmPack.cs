@@ -11,41 +11,49 @@ internal static partial class Gemm
     /// i holds, for each p in [0,kc), the MR values op(A)[i·MR + r, p] contiguously. Rows past mc are
     /// zero. op(A)[i,p] = a[i·lda + p], or a[p·lda + i] when transposed.
     /// </summary>
-    private static unsafe void PackA<T>(bool trans, int mc, int kc, T* a, int lda, int mr, T* dst)
+    private static unsafe void PackA<T>(bool trans, int mc, int kc, T* a, int lda, int mr, T* dst, bool avx)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int ir = 0; ir < mc; ir += mr)
+        if (trans)
         {
-            int rows = Min(mr, mc - ir);
-            if (trans)
+            // Row p of the stored K×M matrix holds op(A)[., p] contiguously: read it once, left to
+            // right, scattering MR-runs into the panels (sequential reads; the panels stay in cache).
+            int full = mc / mr, rest = mc - full * mr;
+            long panel = (long)mr * kc;
+            for (int p = 0; p < kc; p++)
             {
-                // Row p of the stored Kx M matrix holds op(A)[., p] contiguously.
-                T* src = a + ir;
-                if (rows == mr && mr == 6)
+                T* s = a + (long)p * lda;
+                T* d = dst + p * mr;
+                if (mr == 6)
                 {
-                    for (int p = 0; p < kc; p++)
+                    for (int i = 0; i < full; i++, s += 6, d += panel)
                     {
-                        T* s = src + (long)p * lda;
-                        T* d = dst + p * 6;
                         d[0] = s[0]; d[1] = s[1]; d[2] = s[2]; d[3] = s[3]; d[4] = s[4]; d[5] = s[5];
                     }
                 }
                 else
                 {
-                    for (int p = 0; p < kc; p++)
-                    {
-                        T* s = src + (long)p * lda;
-                        T* d = dst + p * mr;
-                        int r = 0;
-                        for (; r < rows; r++) d[r] = s[r];
-                        for (; r < mr; r++) d[r] = T.Zero;
-                    }
+                    for (int i = 0; i < full; i++, s += mr, d += panel)
+                        for (int r = 0; r < mr; r++) d[r] = s[r];
+                }
+                if (rest > 0)
+                {
+                    int r = 0;
+                    for (; r < rest; r++) d[r] = s[r];
+                    for (; r < mr; r++) d[r] = T.Zero;
                 }
             }
-            else
+            return;
+        }
+
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Min(mr, mc - ir);
+            T* src = a + (long)ir * lda;
+            if (rows == mr && mr == 6)
             {
-                T* src = a + (long)ir * lda;
-                if (rows == mr && mr == 6)
+                if (avx) PackA6Avx(kc, src, lda, dst);
+                else
                 {
                     T* s0 = src, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
                     T* d = dst;
@@ -54,20 +62,20 @@ internal static partial class Gemm
                         d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
                     }
                 }
-                else
+            }
+            else
+            {
+                for (int r = 0; r < mr; r++)
                 {
-                    for (int r = 0; r < mr; r++)
+                    T* d = dst + r;
+                    if (r < rows)
                     {
-                        T* d = dst + r;
-                        if (r < rows)
-                        {
-                            T* s = src + (long)r * lda;
-                            for (int p = 0; p < kc; p++) d[p * mr] = s[p];
-                        }
-                        else
-                        {
-                            for (int p = 0; p < kc; p++) d[p * mr] = T.Zero;
-                        }
+                        T* s = src + (long)r * lda;
+                        for (int p = 0; p < kc; p++) d[p * mr] = s[p];
+                    }
+                    else
+                    {
+                        for (int p = 0; p < kc; p++) d[p * mr] = T.Zero;
                     }
                 }
             }
@@ -80,7 +88,7 @@ internal static partial class Gemm
     /// j holds, for each p in [0,kc), the NR values op(B)[p, j·NR + c] contiguously. Columns past nc are
     /// zero. op(B)[p,j] = b[p·ldb + j], or b[j·ldb + p] when transposed.
     /// </summary>
-    private static unsafe void PackB<T>(bool trans, int kc, int nc, T* b, int ldb, int nr, T* dst)
+    private static unsafe void PackB<T>(bool trans, int kc, int nc, T* b, int ldb, int nr, T* dst, bool avx)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int jr = 0; jr < nc; jr += nr)
@@ -124,6 +132,12 @@ internal static partial class Gemm
             {
                 // Row j of the stored N×K matrix holds op(B)[., j] contiguously.
                 T* src = b + (long)jr * ldb;
+                if (avx && cols == nr)
+                {
+                    PackBTransAvx(kc, src, ldb, dst);
+                    dst += nr * kc;
+                    continue;
+                }
                 int j = 0;
                 // Four columns at a time: four read streams, and each packed row gets 4 adjacent writes.
                 for (; j + 4 <= cols; j += 4)

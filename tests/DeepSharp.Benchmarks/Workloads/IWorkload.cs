@@ -26,6 +26,9 @@ public sealed class WorkloadOptions
     /// <summary>Problem sizes to run instead of the workload's defaults (<c>--sizes</c>), or null.</summary>
     public IReadOnlyList<int>? Sizes { get; init; }
 
+    /// <summary>GEMM operand layout for sgemm (<c>--trans nn|nt|tn|tt</c>: op(A), op(B) transposed or not).</summary>
+    public string Trans { get; init; } = "nn";
+
     /// <summary>Measured repetitions per configuration (the median is reported).</summary>
     public int Repetitions { get; init; } = 7;
 

@@ -20,6 +20,7 @@ public static class WorkloadRunner
         HashSet<string>? only = null;
         List<int>? sizes = null;
         int reps = 7;
+        string trans = "nn";
         for (int i = 0; i < args.Length; i++)
         {
             string arg = args[i];
@@ -31,9 +32,10 @@ public static class WorkloadRunner
                 case "--only": only = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries)]; break;
                 case "--sizes": sizes = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)]; break;
                 case "--reps": reps = int.Parse(Value()); break;
+                case "--trans": trans = Value().ToLowerInvariant(); break;
                 default:
                     error.WriteLine($"unknown option {arg}");
-                    error.WriteLine("usage: workloads [--json] [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7]");
+                    error.WriteLine("usage: workloads [--json] [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn|nt|tn|tt]");
                     error.WriteLine("workloads: " + string.Join(", ", All.Select(w => w.Name)));
                     return 2;
             }
@@ -45,7 +47,7 @@ public static class WorkloadRunner
         }
 
         KernelSettings.NumThreads = threads;
-        var options = new WorkloadOptions { Threads = threads, Sizes = sizes, Repetitions = reps };
+        var options = new WorkloadOptions { Threads = threads, Sizes = sizes, Repetitions = reps, Trans = trans };
         foreach (IWorkload w in All)
         {
             if (only is not null && !only.Contains(w.Name)) continue;
