@@ -17,7 +17,7 @@ namespace DeepSharp.Kernels;
 /// Large problems are split into independent row (or column) ranges, one per thread; each thread packs
 /// its own panels into thread-local cached buffers, so one fork/join per call and no allocation in
 /// steady state. Files: Gemm.cs (API, validation, threading), GemmDriver.cs (blocking loops),
-/// GemmPack.cs (packing), GemmMicroKernels.cs (micro-kernels).
+/// GemmPack.cs and GemmPackAvx.cs (packing), GemmMicroKernels.cs (micro-kernels).
 /// </remarks>
 internal static partial class Gemm
 {
