@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""PyTorch peer of `dotnet run -c Release --project tests/DeepSharp.Benchmarks -- workloads --json`.
+
+Runs the same workloads with the same timing method (warm-up, then the median of several
+repetitions) and prints the same JSON lines, e.g. {"workload":"sgemm","n":1024,"gflops":123.4}.
+
+    python3 docs/benchmarks/torch_peer.py [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn]
+
+PyTorch is only a reference for these measurements, never a dependency of the project or its tests.
+Debian: apt-get install python3-torch libopenblas0-openmp. Debian's torch does its float matmul through
+the system libblas.so.3: without OpenBLAS that is the reference BLAS (~5 GFLOPS); the OpenMP build of
+OpenBLAS follows torch.set_num_threads. To add a workload (mlp_step, cnn_step, resnet_step,
+encoder_step, ...): write a generator function `name(options)` yielding dicts that start with
+"workload": name, and register it in WORKLOADS, mirroring the C# IWorkload class of the same name.
+"""
+import argparse
+import json
+import time
+
+import torch
+
+
+def median_seconds(fn, options):
+    """Median seconds per call: warm-up (>= 3 calls and ~0.3 s), then `reps` repetitions of
+    enough calls to last ~0.1 s each."""
+    t0 = time.perf_counter()
+    warm = 0
+    while warm < 3 or time.perf_counter() - t0 < 0.3:
+        fn()
+        warm += 1
+    per_call = (time.perf_counter() - t0) / warm
+    inner = max(1, int(-(-options.min_rep_seconds // per_call)))
+    samples = []
+    for _ in range(max(1, options.reps)):
+        t = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t) / inner)
+    samples.sort()
+    mid = len(samples) // 2
+    return samples[mid] if len(samples) % 2 else 0.5 * (samples[mid - 1] + samples[mid])
+
+
+def sgemm(options):
+    """Square float32 matmul C = A @ B (into a preallocated C); GFLOPS = 2n^3 / median time."""
+    for n in options.sizes or [256, 512, 1024, 2048]:
+        g = torch.Generator().manual_seed(n)
+        a = torch.rand(n, n, generator=g) * 2 - 1
+        b = torch.rand(n, n, generator=g) * 2 - 1
+        c = torch.empty(n, n)
+        # Transposed operands are views of stored (transposed) matrices, as in DeepSharp's --trans.
+        if options.trans[0] == "t":
+            a = a.t()
+        if options.trans[1] == "t":
+            b = b.t()
+        seconds = median_seconds(lambda: torch.matmul(a, b, out=c), options)
+        line = {"workload": "sgemm", "n": n, "gflops": round(2.0 * n ** 3 / seconds / 1e9, 1)}
+        if options.trans != "nn":
+            line["trans"] = options.trans
+        yield line
+
+
+# name -> generator(options); output order is this order.
+WORKLOADS = {
+    "sgemm": sgemm,
+}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    p.add_argument("--only", default=None, help="comma-separated workload names")
+    p.add_argument("--sizes", default=None, help="comma-separated sizes overriding the defaults")
+    p.add_argument("--reps", type=int, default=7, help="measured repetitions (median reported)")
+    p.add_argument("--trans", default="nn", choices=["nn", "nt", "tn", "tt"], help="sgemm operand layout")
+    p.add_argument("--json", action="store_true", help="accepted for symmetry; output is always JSON lines")
+    options = p.parse_args()
+    options.min_rep_seconds = 0.1
+    options.sizes = [int(s) for s in options.sizes.split(",")] if options.sizes else None
+    only = options.only.split(",") if options.only else None
+    unknown = [o for o in (only or []) if o not in WORKLOADS]
+    if unknown:
+        p.error(f"unknown workload(s) {unknown}; known: {list(WORKLOADS)}")
+
+    torch.set_num_threads(options.threads)
+    torch.set_grad_enabled(False)
+    for name, fn in WORKLOADS.items():
+        if only is not None and name not in only:
+            continue
+        for line in fn(options):
+            print(json.dumps(line, separators=(",", ":")), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace DeepSharp.Kernels;
+
+internal static partial class Gemm
+{
+    /// <summary>Register (MR×NR) and cache (MC×KC, KC×NC) block sizes for one element type and SIMD path.</summary>
+    internal readonly struct Blocking
+    {
+        public readonly int MR, NR, MC, KC, NC;
+        public readonly bool Avx;
+
+        private Blocking(int mr, int nr, int mc, int kc, int nc, bool avx)
+        {
+            MR = mr; NR = nr; MC = mc; KC = kc; NC = nc; Avx = avx;
+        }
+
+        // Near BLIS's Zen3 values: the MC×KC block of A (≈144 KiB) sits in L2, a KC×NR micro-panel of
+        // B (16 KiB) in L1, the KC×NC panel of B in L3.
+        private static readonly Blocking Avx32 = new(6, 16, 144, 256, 4080, true);
+        private static readonly Blocking Avx64 = new(6, 8, 72, 256, 4080, true);
+        private static readonly Blocking Portable32 = new(6, 8, 144, 256, 4080, false);
+        private static readonly Blocking Portable64 = new(6, 4, 72, 256, 4080, false);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Blocking For<T>()
+        {
+            if (typeof(T) == typeof(float)) return KernelSettings.UseAvx2Fma ? Avx32 : Portable32;
+            return KernelSettings.UseAvx2Fma ? Avx64 : Portable64;
+        }
+    }
+
+    /// <summary>Per-thread packing buffers (pinned, 64-byte aligned, grown on demand, never shrunk).</summary>
+    private static class Buffers<T> where T : unmanaged
+    {
+        [ThreadStatic] private static T[]? t_a;
+        [ThreadStatic] private static T[]? t_b;
+
+        public static unsafe T* A(int length) => Get(ref t_a, length);
+        public static unsafe T* B(int length) => Get(ref t_b, length);
+
+        private static unsafe T* Get(ref T[]? array, int length)
+        {
+            int pad = 64 / sizeof(T);
+            if (array is null || array.Length < length + pad)
+                array = GC.AllocateUninitializedArray<T>(length + pad, pinned: true);
+            nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+            return (T*)((p + 63) & ~(nint)63);
+        }
+    }
+
+    /// <summary>Split <paramref name="total"/> into equal blocks of at most <paramref name="max"/>, rounded up to <paramref name="unit"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BalancedBlock(int total, int max, int unit)
+    {
+        int blocks = (total + max - 1) / max;
+        int size = (total + blocks - 1) / blocks;
+        size = (size + unit - 1) / unit * unit;
+        return Min(size, max);
+    }
+
+    /// <summary>The BLIS five-loop algorithm on the calling thread.</summary>
+    private static unsafe void Sequential<T>(bool transA, bool transB, int m, int n, int k,
+        T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, in Blocking bl)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mr = bl.MR, nr = bl.NR;
+        int kcMax = BalancedBlock(k, bl.KC, 1);
+        int mcMax = BalancedBlock(m, bl.MC, mr);
+        int ncMax = BalancedBlock(n, bl.NC, nr);
+        T* bufA = Buffers<T>.A(mcMax * kcMax);
+        T* bufB = Buffers<T>.B(((Min(ncMax, n) + nr - 1) / nr * nr) * kcMax);
+
+        for (int jc = 0; jc < n; jc += ncMax)
+        {
+            int nc = Min(ncMax, n - jc);
+            for (int pc = 0; pc < k; pc += kcMax)
+            {
+                int kc = Min(kcMax, k - pc);
+                T* bSrc = transB ? b + (long)jc * ldb + pc : b + (long)pc * ldb + jc;
+                PackB(transB, kc, nc, bSrc, ldb, nr, bufB, bl.Avx);
+                T betaEff = pc == 0 ? beta : T.One;
+                for (int ic = 0; ic < m; ic += mcMax)
+                {
+                    int mc = Min(mcMax, m - ic);
+                    T* aSrc = transA ? a + (long)pc * lda + ic : a + (long)ic * lda + pc;
+                    PackA(transA, mc, kc, aSrc, lda, mr, bufA, bl.Avx);
+                    MacroKernel(mc, nc, kc, alpha, bufA, bufB, betaEff, c + (long)ic * ldc + jc, ldc, in bl);
+                }
+            }
+        }
+    }
+
+    /// <summary>All MR×NR tiles of an mc×nc block of C from packed A (mc×kc) and packed B (kc×nc).</summary>
+    private static unsafe void MacroKernel<T>(int mc, int nc, int kc, T alpha, T* pa, T* pb, T beta, T* c, int ldc, in Blocking bl)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mr = bl.MR, nr = bl.NR;
+        bool avx = bl.Avx;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int nrEff = Min(nr, nc - jr);
+            T* bPanel = pb + (long)jr * kc;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int mrEff = Min(mr, mc - ir);
+                T* aPanel = pa + (long)ir * kc;
+                T* cTile = c + (long)ir * ldc + jr;
+                if (avx) MicroKernelAvx(kc, aPanel, bPanel, cTile, ldc, alpha, beta, mrEff, nrEff);
+                else MicroKernelPortable(kc, aPanel, bPanel, cTile, ldc, alpha, beta, mrEff, nrEff);
+            }
+        }
+    }
+}

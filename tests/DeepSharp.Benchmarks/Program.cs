@@ -1,0 +1,20 @@
+using BenchmarkDotNet.Running;
+using DeepSharp.Benchmarks.Workloads;
+
+namespace DeepSharp.Benchmarks;
+
+/// <summary>
+/// <c>workloads [--json] [--threads N] [--only a,b] [--sizes 256,512]</c>: the DeepSharp side of the
+/// PyTorch comparison (docs/benchmarks/torch_peer.py prints the same JSON lines).
+/// Any other arguments go to BenchmarkDotNet's switcher (e.g. <c>--filter *Gemm*</c>).
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "workloads")
+            return WorkloadRunner.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}

@@ -1,0 +1,37 @@
+using System.Text.Json.Nodes;
+
+namespace DeepSharp.Benchmarks.Workloads;
+
+/// <summary>
+/// One benchmark workload of the PyTorch comparison. Add a workload by writing one class that
+/// implements this and listing it in <see cref="WorkloadRunner.All"/>; docs/benchmarks/torch_peer.py
+/// gets a function of the same name printing the same fields.
+/// </summary>
+public interface IWorkload
+{
+    /// <summary>The name in the JSON lines and for <c>--only</c> (e.g. "sgemm", "mlp_step").</summary>
+    string Name { get; }
+
+    /// <summary>Runs the workload (warm-up included) and yields one JSON object per measured configuration,
+    /// each with at least <c>"workload": Name</c>.</summary>
+    IEnumerable<JsonObject> Run(WorkloadOptions options);
+}
+
+/// <summary>Command-line options shared by all workloads.</summary>
+public sealed class WorkloadOptions
+{
+    /// <summary>Threads for the kernels (KernelSettings.NumThreads); the runner has set it already.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Problem sizes to run instead of the workload's defaults (<c>--sizes</c>), or null.</summary>
+    public IReadOnlyList<int>? Sizes { get; init; }
+
+    /// <summary>GEMM operand layout for sgemm (<c>--trans nn|nt|tn|tt</c>: op(A), op(B) transposed or not).</summary>
+    public string Trans { get; init; } = "nn";
+
+    /// <summary>Measured repetitions per configuration (the median is reported).</summary>
+    public int Repetitions { get; init; } = 7;
+
+    /// <summary>Target duration of one repetition; fast calls are repeated to reach it.</summary>
+    public TimeSpan MinRepetitionTime { get; init; } = TimeSpan.FromMilliseconds(100);
+}

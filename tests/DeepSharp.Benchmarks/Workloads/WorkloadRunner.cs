@@ -1,0 +1,65 @@
+using System.Text.Json.Nodes;
+using DeepSharp.Kernels;
+
+namespace DeepSharp.Benchmarks.Workloads;
+
+/// <summary>Parses the <c>workloads</c> command line and runs the selected workloads.</summary>
+public static class WorkloadRunner
+{
+    /// <summary>Every workload, in output order. New workloads (mlp_step, cnn_step, resnet_step,
+    /// encoder_step, …) are added here.</summary>
+    public static IReadOnlyList<IWorkload> All { get; } =
+    [
+        new SgemmWorkload(),
+    ];
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        bool json = false;
+        int threads = KernelSettings.NumThreads;
+        HashSet<string>? only = null;
+        List<int>? sizes = null;
+        int reps = 7;
+        string trans = "nn";
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value");
+            switch (arg)
+            {
+                case "--json": json = true; break;
+                case "--threads": threads = int.Parse(Value()); break;
+                case "--only": only = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries)]; break;
+                case "--sizes": sizes = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)]; break;
+                case "--reps": reps = int.Parse(Value()); break;
+                case "--trans": trans = Value().ToLowerInvariant(); break;
+                default:
+                    error.WriteLine($"unknown option {arg}");
+                    error.WriteLine("usage: workloads [--json] [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn|nt|tn|tt]");
+                    error.WriteLine("workloads: " + string.Join(", ", All.Select(w => w.Name)));
+                    return 2;
+            }
+        }
+        if (only is not null && only.FirstOrDefault(o => All.All(w => w.Name != o)) is { } unknown)
+        {
+            error.WriteLine($"unknown workload {unknown}; known: {string.Join(", ", All.Select(w => w.Name))}");
+            return 2;
+        }
+
+        KernelSettings.NumThreads = threads;
+        var options = new WorkloadOptions { Threads = threads, Sizes = sizes, Repetitions = reps, Trans = trans };
+        foreach (IWorkload w in All)
+        {
+            if (only is not null && !only.Contains(w.Name)) continue;
+            foreach (JsonObject line in w.Run(options))
+            {
+                output.WriteLine(json ? line.ToJsonString() : Describe(line, threads));
+                output.Flush();
+            }
+        }
+        return 0;
+    }
+
+    private static string Describe(JsonObject line, int threads) =>
+        string.Join("  ", line.Select(kv => $"{kv.Key}={kv.Value}")) + $"  threads={threads}";
+}
