@@ -32,7 +32,7 @@ internal static unsafe class Conv2dDepthwise
         {
             nint ip = (nint)pi, wp = (nint)pw, bp = (nint)pb, op = (nint)po;
             int il = input.Length, wl = weight.Length, bl = bias.Length, ol = output.Length;
-            Parallel.For(0, workers, w => ForwardPlanes(g, new ReadOnlySpan<T>((void*)ip, il),
+            KernelParallel.For(0, workers, w => ForwardPlanes(g, new ReadOnlySpan<T>((void*)ip, il),
                 new ReadOnlySpan<T>((void*)wp, wl), new ReadOnlySpan<T>((void*)bp, bl), new Span<T>((void*)op, ol),
                 (int)((long)planes * w / workers), (int)((long)planes * (w + 1) / workers)));
         }
@@ -53,7 +53,7 @@ internal static unsafe class Conv2dDepthwise
         {
             nint gp = (nint)pg, wp = (nint)pw, ip = (nint)pi;
             int gl = gradOutput.Length, wl = weight.Length, il = gradInput.Length;
-            Parallel.For(0, workers, w => BackwardInputPlanes(g, new ReadOnlySpan<T>((void*)gp, gl),
+            KernelParallel.For(0, workers, w => BackwardInputPlanes(g, new ReadOnlySpan<T>((void*)gp, gl),
                 new ReadOnlySpan<T>((void*)wp, wl), new Span<T>((void*)ip, il),
                 (int)((long)planes * w / workers), (int)((long)planes * (w + 1) / workers)));
         }
@@ -75,7 +75,7 @@ internal static unsafe class Conv2dDepthwise
         {
             nint ip = (nint)pi, gp = (nint)pg, wp = (nint)pw;
             int il = input.Length, gl = gradOutput.Length, wl = gradWeight.Length;
-            Parallel.For(0, workers, w => BackwardWeightChannels(g, new ReadOnlySpan<T>((void*)ip, il),
+            KernelParallel.For(0, workers, w => BackwardWeightChannels(g, new ReadOnlySpan<T>((void*)ip, il),
                 new ReadOnlySpan<T>((void*)gp, gl), new Span<T>((void*)wp, wl),
                 (int)((long)channels * w / workers), (int)((long)channels * (w + 1) / workers)));
         }

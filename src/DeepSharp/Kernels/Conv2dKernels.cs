@@ -150,7 +150,7 @@ internal static unsafe class Conv2dKernels
         {
             nint ip = (nint)pi, wp = (nint)pw, bp = (nint)pb, op2 = (nint)po;
             int il = input.Length, wl = weight.Length, bl = bias.Length, ol = output.Length;
-            Parallel.For(0, plan.Workers, w => ForwardWorker(g, plan,
+            KernelParallel.For(0, plan.Workers, w => ForwardWorker(g, plan,
                 new ReadOnlySpan<T>((void*)ip, il), new ReadOnlySpan<T>((void*)wp, wl),
                 new ReadOnlySpan<T>((void*)bp, bl), new Span<T>((void*)op2, ol), w));
         }
@@ -184,7 +184,7 @@ internal static unsafe class Conv2dKernels
         {
             nint gp = (nint)pg, wp = (nint)pw, ip = (nint)pi;
             int gl = gradOutput.Length, wl = weight.Length, il = gradInput.Length;
-            Parallel.For(0, plan.Workers, w => BackwardInputWorker(g, plan,
+            KernelParallel.For(0, plan.Workers, w => BackwardInputWorker(g, plan,
                 new ReadOnlySpan<T>((void*)gp, gl), new ReadOnlySpan<T>((void*)wp, wl),
                 new Span<T>((void*)ip, il), w));
         }
@@ -222,7 +222,7 @@ internal static unsafe class Conv2dKernels
             {
                 nint ip = (nint)pi, gp = (nint)pg, wp = (nint)pw, pq = (nint)pp;
                 int il = input.Length, gl = gradOutput.Length;
-                Parallel.For(0, plan.Workers, w =>
+                KernelParallel.For(0, plan.Workers, w =>
                 {
                     // Worker 0 accumulates straight into gradWeight, the others into their own partial sums.
                     var dst = w == 0 ? new Span<T>((void*)wp, wlen) : new Span<T>((void*)pq, partial.Length).Slice((w - 1) * wlen, wlen);

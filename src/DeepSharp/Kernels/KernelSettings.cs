@@ -24,9 +24,10 @@ public static class KernelSettings
     /// The number of threads kernels may use (default: all cores, or <c>DEEPSHARP_NUM_THREADS</c>).
     /// Like <c>torch.set_num_threads</c>; values below 1 are rejected.
     /// </summary>
+    /// <remarks>Inside a kernel's worker it reads as 1, so kernels never nest thread pools.</remarks>
     public static int NumThreads
     {
-        get => _numThreads;
+        get => KernelParallel.InWorker ? 1 : _numThreads;
         set
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(NumThreads));

@@ -135,7 +135,7 @@ internal static unsafe class PoolKernels
         {
             nint ip = (nint)pi, op2 = (nint)po, xp = (nint)px;
             int il = input.Length, ol = output.Length;
-            Parallel.For(0, workers, w =>
+            KernelParallel.For(0, workers, w =>
             {
                 var (p0, p1) = Range(planes, workers, w);
                 MaxForwardPlanes(g, new ReadOnlySpan<T>((void*)ip, il), new Span<T>((void*)op2, ol),
@@ -166,7 +166,7 @@ internal static unsafe class PoolKernels
         {
             nint gp = (nint)pg, ip = (nint)pi, xp = (nint)px;
             int gl = gradOutput.Length, il = gradInput.Length;
-            Parallel.For(0, workers, w =>
+            KernelParallel.For(0, workers, w =>
             {
                 var (p0, p1) = Range(planes, workers, w);
                 MaxBackwardPlanes(g, new ReadOnlySpan<T>((void*)gp, gl), new ReadOnlySpan<int>((void*)xp, gl),
@@ -307,7 +307,7 @@ internal static unsafe class PoolKernels
         {
             nint sp = (nint)ps, dp = (nint)pd;
             int sl = src.Length, dl = dst.Length;
-            Parallel.For(0, workers, w =>
+            KernelParallel.For(0, workers, w =>
             {
                 var (p0, p1) = Range(planes, workers, w);
                 body(win, new ReadOnlySpan<T>((void*)sp, sl), new Span<T>((void*)dp, dl), p0, p1);
