@@ -88,12 +88,11 @@ public static class GradCheck
             {
                 int pos = StorageIndex(x, e);
                 double orig = data[pos];
-                Tensor[] plus, minus;
-                using (Autograd.NoGrad())
-                {
-                    data[pos] = orig + eps; plus = f(inputs).Select(t => t.Double().Contiguous()).ToArray();
-                    data[pos] = orig - eps; minus = f(inputs).Select(t => t.Double().Contiguous()).ToArray();
-                }
+                // Evaluated with grad mode on: f may itself differentiate (GradGradCheck's first derivative).
+                data[pos] = orig + eps;
+                var plus = f(inputs).Select(t => t.Detach().Double().Contiguous()).ToArray();
+                data[pos] = orig - eps;
+                var minus = f(inputs).Select(t => t.Detach().Double().Contiguous()).ToArray();
                 data[pos] = orig;
                 for (int o = 0; o < outputs.Length; o++)
                 {
