@@ -26,7 +26,7 @@ public abstract class Optimizer
         ArgumentNullException.ThrowIfNull(defaults);
         _defaults = new Dictionary<string, double>(defaults);
         var list = groups.ToList();
-        if (list.Count == 0) throw new ArgumentException($"{GetType().Name}: optimizer got an empty parameter list.");
+        if (list.Count == 0 || list.All(g => g.Params.Count == 0)) throw new ArgumentException($"{GetType().Name}: optimizer got an empty parameter list.");
         foreach (var g in list) AddParamGroup(g);
     }
 
@@ -84,12 +84,15 @@ public abstract class Optimizer
     /// <summary>Performs one update of every parameter that has a gradient.</summary>
     public void Step()
     {
-        using var _ = Autograd.NoGrad();
+        // No NoGrad scope is needed: the fused loops write raw spans and record nothing (and entering a scope
+        // allocates). Only the non-contiguous fallback runs tensor ops, under its own scope.
         foreach (var group in _groups)
         {
             BeginGroup(group);
-            foreach (var p in group.Params)
+            var ps = group.Params;
+            for (int pi = 0; pi < ps.Count; pi++)
             {
+                var p = ps[pi];
                 var grad = p.Grad;
                 if (grad is null) continue;
                 if (!ShapeUtil.SameShape(grad._shape, p._shape))
@@ -99,14 +102,20 @@ public abstract class Optimizer
                 if (!_state.TryGetValue(p, out var state))
                     _state[p] = state = new ParamState();
                 state.Step++;
-                var work = p._isContiguous ? p : p.Clone();
-                var g = grad._isContiguous ? grad : grad.Clone();
+                var work = p._isContiguous ? p : CloneNoGrad(p);
+                var g = grad._isContiguous ? grad : CloneNoGrad(grad);
                 if (p.DType == DType.Float32) Update<float>(group, work, g, state);
                 else Update<double>(group, work, g, state);
                 if (!ReferenceEquals(work, p)) p.CopyFromNoGrad(work);
                 p.BumpVersion();
             }
         }
+    }
+
+    private static Tensor CloneNoGrad(Tensor t)
+    {
+        using var _ = Autograd.NoGrad();
+        return t.Clone();
     }
 
     /// <summary>Re-evaluates the model with <paramref name="closure"/> (grad enabled), then steps; returns the closure's loss.</summary>
