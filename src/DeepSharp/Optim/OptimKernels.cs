@@ -1,0 +1,175 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace DeepSharp.Optim;
+
+/// <summary>
+/// Fused single-pass update loops over contiguous spans (SIMD body with <see cref="Vector{T}"/>, scalar tail).
+/// Each follows the operation order of PyTorch's single-tensor implementation element by element.
+/// </summary>
+internal static class OptimKernels
+{
+    /// <summary>SGD: g ← ±g (+ wd·p); with momentum b ← first ? g : μ·b + (1−τ)·g, g ← nesterov ? g + μ·b : b; p ← p − lr·g.</summary>
+    public static void Sgd<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, T lr, T wd, T momentum, T dampening,
+        bool nesterov, bool maximize, bool firstStep) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool useWd = wd != T.Zero, useMomentum = momentum != T.Zero;
+        T sign = maximize ? -T.One : T.One, oneMinusDamp = T.One - dampening, negLr = -lr;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            var pv = MemoryMarshal.Cast<T, Vector<T>>(p);
+            var gv = MemoryMarshal.Cast<T, Vector<T>>(g);
+            var bv = useMomentum ? MemoryMarshal.Cast<T, Vector<T>>(buf) : default;
+            Vector<T> vSign = new(sign), vWd = new(wd), vMom = new(momentum), vDamp = new(oneMinusDamp), vNegLr = new(negLr);
+            for (int k = 0; k < pv.Length; k++)
+            {
+                var x = gv[k] * vSign;
+                if (useWd) x += vWd * pv[k];
+                if (useMomentum)
+                {
+                    var b = firstStep ? x : bv[k] * vMom + vDamp * x;
+                    bv[k] = b;
+                    x = nesterov ? x + vMom * b : b;
+                }
+                pv[k] += vNegLr * x;
+            }
+            i = pv.Length * Vector<T>.Count;
+        }
+        for (; i < p.Length; i++)
+        {
+            T x = g[i] * sign;
+            if (useWd) x += wd * p[i];
+            if (useMomentum)
+            {
+                T b = firstStep ? x : buf[i] * momentum + oneMinusDamp * x;
+                buf[i] = b;
+                x = nesterov ? x + momentum * b : b;
+            }
+            p[i] += negLr * x;
+        }
+    }
+
+    /// <summary>
+    /// Adam/AdamW: g ← ±g (+ wd·p for Adam); p ← p·decay (AdamW); m ← lerp(m, g, 1−β1); v ← v·β2 + (1−β2)·g²;
+    /// (AMSGrad: vmax ← max(vmax, v), used below instead of v); p ← p − stepSize · m / (√v / √bc2 + eps).
+    /// </summary>
+    public static void Adam<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Span<T> vmax, bool amsgrad,
+        T l2, T decay, T oneMinusBeta1, T beta2, T oneMinusBeta2, T negStepSize, T bc2Sqrt, T eps, bool maximize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool useL2 = l2 != T.Zero, useDecay = decay != T.One;
+        T sign = maximize ? -T.One : T.One;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            var pv = MemoryMarshal.Cast<T, Vector<T>>(p);
+            var gv = MemoryMarshal.Cast<T, Vector<T>>(g);
+            var mv = MemoryMarshal.Cast<T, Vector<T>>(m);
+            var vv = MemoryMarshal.Cast<T, Vector<T>>(v);
+            var xv = amsgrad ? MemoryMarshal.Cast<T, Vector<T>>(vmax) : default;
+            Vector<T> vSign = new(sign), vL2 = new(l2), vDecay = new(decay), vW1 = new(oneMinusBeta1), vB2 = new(beta2),
+                vW2 = new(oneMinusBeta2), vStep = new(negStepSize), vBc2 = new(bc2Sqrt), vEps = new(eps);
+            for (int k = 0; k < pv.Length; k++)
+            {
+                var x = gv[k] * vSign;
+                var pk = pv[k];
+                if (useL2) x += vL2 * pk;
+                if (useDecay) pk *= vDecay;
+                var mk = mv[k];
+                mk += vW1 * (x - mk);
+                mv[k] = mk;
+                var vk = vv[k] * vB2 + vW2 * (x * x);
+                vv[k] = vk;
+                if (amsgrad) { vk = Vector.Max(xv[k], vk); xv[k] = vk; }
+                var denom = Vector.SquareRoot(vk) / vBc2 + vEps;
+                pv[k] = pk + vStep * (mk / denom);
+            }
+            i = pv.Length * Vector<T>.Count;
+        }
+        for (; i < p.Length; i++)
+        {
+            T x = g[i] * sign;
+            T pk = p[i];
+            if (useL2) x += l2 * pk;
+            if (useDecay) pk *= decay;
+            T mk = m[i];
+            mk += oneMinusBeta1 * (x - mk);
+            m[i] = mk;
+            T vk = v[i] * beta2 + oneMinusBeta2 * (x * x);
+            v[i] = vk;
+            if (amsgrad) { vk = T.Max(vmax[i], vk); vmax[i] = vk; }
+            T denom = T.Sqrt(vk) / bc2Sqrt + eps;
+            p[i] = pk + negStepSize * (mk / denom);
+        }
+    }
+
+    /// <summary>
+    /// RMSprop: g ← ±g (+ wd·p); s ← s·α + (1−α)·g²; centered: ḡ ← lerp(ḡ, g, 1−α), avg ← √(s − ḡ²) + eps, else
+    /// avg ← √s + eps; momentum: b ← μ·b + g/avg, p ← p − lr·b; else p ← p − lr·g/avg.
+    /// </summary>
+    public static void RmsProp<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> sq, Span<T> gAvg, Span<T> buf, T lr, T alpha,
+        T eps, T wd, T momentum, bool centered, bool maximize) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool useWd = wd != T.Zero, useMomentum = momentum > T.Zero;
+        T sign = maximize ? -T.One : T.One, oneMinusAlpha = T.One - alpha, negLr = -lr;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            var pv = MemoryMarshal.Cast<T, Vector<T>>(p);
+            var gv = MemoryMarshal.Cast<T, Vector<T>>(g);
+            var sv = MemoryMarshal.Cast<T, Vector<T>>(sq);
+            var av = centered ? MemoryMarshal.Cast<T, Vector<T>>(gAvg) : default;
+            var bv = useMomentum ? MemoryMarshal.Cast<T, Vector<T>>(buf) : default;
+            Vector<T> vSign = new(sign), vWd = new(wd), vAlpha = new(alpha), vOma = new(oneMinusAlpha), vEps = new(eps),
+                vMom = new(momentum), vNegLr = new(negLr);
+            for (int k = 0; k < pv.Length; k++)
+            {
+                var x = gv[k] * vSign;
+                if (useWd) x += vWd * pv[k];
+                var s = sv[k] * vAlpha + vOma * (x * x);
+                sv[k] = s;
+                Vector<T> avg;
+                if (centered)
+                {
+                    var a = av[k];
+                    a += vOma * (x - a);
+                    av[k] = a;
+                    avg = Vector.SquareRoot(s - a * a) + vEps;
+                }
+                else avg = Vector.SquareRoot(s) + vEps;
+                if (useMomentum)
+                {
+                    var b = bv[k] * vMom + x / avg;
+                    bv[k] = b;
+                    pv[k] += vNegLr * b;
+                }
+                else pv[k] += vNegLr * (x / avg);
+            }
+            i = pv.Length * Vector<T>.Count;
+        }
+        for (; i < p.Length; i++)
+        {
+            T x = g[i] * sign;
+            if (useWd) x += wd * p[i];
+            T s = sq[i] * alpha + oneMinusAlpha * (x * x);
+            sq[i] = s;
+            T avg;
+            if (centered)
+            {
+                T a = gAvg[i];
+                a += oneMinusAlpha * (x - a);
+                gAvg[i] = a;
+                avg = T.Sqrt(s - a * a) + eps;
+            }
+            else avg = T.Sqrt(s) + eps;
+            if (useMomentum)
+            {
+                T b = buf[i] * momentum + x / avg;
+                buf[i] = b;
+                p[i] += negLr * b;
+            }
+            else p[i] += negLr * (x / avg);
+        }
+    }
+}

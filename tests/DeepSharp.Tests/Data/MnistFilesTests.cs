@@ -1,0 +1,43 @@
+using DeepSharp.Data;
+
+namespace DeepSharp.Tests.Data;
+
+/// <summary>
+/// Reads the real MNIST subset (10,000 digits) when it can be found by searching upwards from the test directory
+/// for <c>examples/Mnist/data</c>, <c>shared/data/mnist-10k</c> or <c>data/mnist-10k</c>; ignored when absent.
+/// </summary>
+[TestFixture]
+public class MnistFilesTests
+{
+    private static string? FindData()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            foreach (var rel in new[] { "examples/Mnist/data", "shared/data/mnist-10k", "data/mnist-10k" })
+            {
+                var candidate = Path.Combine(dir.FullName, rel);
+                if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz"))) return candidate;
+            }
+        return null;
+    }
+
+    [Test]
+    public void ReadsTheRealFiles()
+    {
+        var dir = FindData();
+        if (dir is null) Assert.Ignore("MNIST files not found (examples/Mnist/data or shared/data/mnist-10k).");
+        var images = IdxReader.ReadImages(Path.Combine(dir!, "train-images-idx3-ubyte.gz"));
+        var labels = IdxReader.ReadLabels(Path.Combine(dir!, "train-labels-idx1-ubyte.gz"));
+        Assert.That(images.Shape, Is.EqualTo(new[] { 8000, 28, 28 }));
+        Assert.That(labels.Shape, Is.EqualTo(new[] { 8000 }));
+        Assert.That(images.Min().Item(), Is.EqualTo(0.0));
+        Assert.That(images.Max().Item(), Is.EqualTo(255.0));
+        // Class counts documented with the data set.
+        var counts = new int[10];
+        foreach (var l in labels.ToArray<long>()) counts[l]++;
+        Assert.That(counts, Is.EqualTo(new[] { 806, 902, 787, 829, 810, 699, 777, 873, 743, 774 }));
+        var test = IdxReader.ReadImages(Path.Combine(dir!, "t10k-images-idx3-ubyte.gz"), scale: true);
+        Assert.That(test.Shape, Is.EqualTo(new[] { 2000, 28, 28 }));
+        Assert.That(test.Max().Item(), Is.EqualTo(1.0));
+        Assert.That(IdxReader.ReadLabels(Path.Combine(dir!, "t10k-labels-idx1-ubyte.gz")).Shape, Is.EqualTo(new[] { 2000 }));
+    }
+}
