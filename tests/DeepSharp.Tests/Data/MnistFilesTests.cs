@@ -3,8 +3,7 @@ using DeepSharp.Data;
 namespace DeepSharp.Tests.Data;
 
 /// <summary>
-/// Reads the real MNIST subset (10,000 digits) when it can be found by searching upwards from the test directory
-/// for <c>examples/Mnist/data</c>, <c>shared/data/mnist-10k</c> or <c>data/mnist-10k</c>; ignored when absent.
+/// Reads the real MNIST subset (10,000 digits) committed with the MNIST example in <c>examples/Mnist/data</c>.
 /// </summary>
 [TestFixture]
 public class MnistFilesTests
@@ -12,11 +11,10 @@ public class MnistFilesTests
     private static string? FindData()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            foreach (var rel in new[] { "examples/Mnist/data", "shared/data/mnist-10k", "data/mnist-10k" })
-            {
-                var candidate = Path.Combine(dir.FullName, rel);
-                if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz"))) return candidate;
-            }
+        {
+            var candidate = Path.Combine(dir.FullName, "examples/Mnist/data");
+            if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz"))) return candidate;
+        }
         return null;
     }
 
@@ -24,7 +22,7 @@ public class MnistFilesTests
     public void ReadsTheRealFiles()
     {
         var dir = FindData();
-        if (dir is null) Assert.Ignore("MNIST files not found (examples/Mnist/data or shared/data/mnist-10k).");
+        Assert.That(dir, Is.Not.Null, "examples/Mnist/data is part of the repository");
         var images = IdxReader.ReadImages(Path.Combine(dir!, "train-images-idx3-ubyte.gz"));
         var labels = IdxReader.ReadLabels(Path.Combine(dir!, "train-labels-idx1-ubyte.gz"));
         Assert.That(images.Shape, Is.EqualTo(new[] { 8000, 28, 28 }));
