@@ -241,7 +241,7 @@ public class ModuleTests
     {
         var model = new Sequential(new Linear(784, 256), new ReLU(), new Linear(256, 10));
         var s = model.Summary();
-        Assert.That(s, Does.Contain("0.weight[256, 784]"));
+        Assert.That(s, Does.Contain("weight[256, 784]"));
         Assert.That(s, Does.Contain("Total params: 203,530"));
         Assert.That(s, Does.Contain("Trainable params: 203,530"));
         Assert.That(model.ParameterCount(), Is.EqualTo(784 * 256 + 256 + 256 * 10 + 10));

@@ -52,7 +52,7 @@ public class TrainingTests
         var velocity = parameters.Select(p => Tensor.ZerosLike(p)).ToArray();
         const double lr = 0.1, momentum = 0.9;
         double firstLoss = double.NaN, lastLoss = double.NaN;
-        for (int step = 0; step < 400; step++)
+        for (int step = 0; step < 200; step++)
         {
             model.ZeroGrad();
             var loss = lossFn.Forward(model.Forward(x), y);
