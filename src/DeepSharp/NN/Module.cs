@@ -37,11 +37,14 @@ public abstract class Module
     /// <summary>
     /// Registers <paramref name="parameter"/> under <paramref name="name"/> (PyTorch's <c>register_parameter</c>),
     /// or replaces the one registered before under that name. The tensor must be a floating-point leaf; its
-    /// <see cref="Tensor.RequiresGrad"/> is set to true. A null value reserves the name (e.g. a disabled bias)
-    /// and is skipped by every enumeration.
+    /// <see cref="Tensor.RequiresGrad"/> is set (true by default). A null value reserves the name (e.g. a disabled
+    /// bias) and is skipped by every enumeration.
     /// </summary>
+    /// <param name="name">The attribute name (no dots), e.g. <c>weight</c>.</param>
+    /// <param name="parameter">A floating-point leaf tensor, or null.</param>
+    /// <param name="requiresGrad">False registers a frozen parameter (PyTorch's <c>Parameter(requires_grad=False)</c>).</param>
     /// <returns>The registered tensor, so a constructor can keep it in a field if it wishes.</returns>
-    protected Tensor? RegisterParameter(string name, Tensor? parameter)
+    protected Tensor? RegisterParameter(string name, Tensor? parameter, bool requiresGrad = true)
     {
         CheckName(name, "RegisterParameter", allowExisting: _parameters);
         if (parameter is not null)
@@ -50,7 +53,7 @@ public abstract class Module
                 throw new ArgumentException($"RegisterParameter: cannot register a non-leaf tensor as parameter '{name}' (it has GradFn {parameter.GradFn}); Detach() it first.");
             if (!parameter.DType.IsFloatingPoint())
                 throw new ArgumentException($"RegisterParameter: parameter '{name}' must be floating-point, got {parameter.DType}.");
-            parameter.RequiresGrad = true;
+            parameter.RequiresGrad = requiresGrad;
         }
         _parameters[name] = parameter;
         return parameter;
@@ -224,19 +227,28 @@ public abstract class Module
     {
         if (!dtype.IsFloatingPoint()) throw new ArgumentException($"Module.To: only floating-point dtypes are allowed, got {dtype}.");
         using var _ = Autograd.NoGrad();
+        // One replacement per tensor, so a tensor shared by several modules (tied weights) stays shared.
+        var replaced = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         foreach (var m in Modules())
         {
             foreach (var name in m._parameters.Keys.ToList())
             {
                 if (m._parameters[name] is not { } p || p.DType == dtype) continue;
-                var converted = p.Detach().To(dtype);
-                converted.RequiresGrad = p.RequiresGrad;
-                converted.Grad = p.Grad?.To(dtype);
+                if (!replaced.TryGetValue(p, out var converted))
+                {
+                    converted = p.Detach().To(dtype);
+                    converted.RequiresGrad = p.RequiresGrad;
+                    converted.Grad = p.Grad?.To(dtype);
+                    replaced[p] = converted;
+                }
                 m._parameters[name] = converted;
             }
             foreach (var name in m._buffers.Keys.ToList())
-                if (m._buffers[name] is { } b && b.DType.IsFloatingPoint() && b.DType != dtype)
-                    m._buffers[name] = b.To(dtype);
+            {
+                if (m._buffers[name] is not { } b || !b.DType.IsFloatingPoint() || b.DType == dtype) continue;
+                if (!replaced.TryGetValue(b, out var converted)) replaced[b] = converted = b.To(dtype);
+                m._buffers[name] = converted;
+            }
         }
         return this;
     }
@@ -257,14 +269,21 @@ public abstract class Module
     public OrderedDictionary<string, Tensor> StateDict()
     {
         var result = new OrderedDictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (prefix, m) in NamedModules())
-        {
-            foreach (var (name, p) in m._parameters)
-                if (p is not null) result.TryAdd(Join(prefix, name), p.Detach());
-            foreach (var (name, b) in m._buffers)
-                if (b is not null && !m._nonPersistent.Contains(name)) result.TryAdd(Join(prefix, name), b.Detach());
-        }
+        CollectState(this, "", result, new HashSet<Module>(ReferenceEqualityComparer.Instance));
         return result;
+    }
+
+    // Like PyTorch, a module or tensor reachable under several names is saved under each of them.
+    private static void CollectState(Module m, string prefix, OrderedDictionary<string, Tensor> result, HashSet<Module> ancestors)
+    {
+        if (!ancestors.Add(m)) throw new InvalidOperationException($"StateDict: the module tree has a cycle at '{prefix}'.");
+        foreach (var (name, p) in m._parameters)
+            if (p is not null) result[Join(prefix, name)] = p.Detach();
+        foreach (var (name, b) in m._buffers)
+            if (b is not null && !m._nonPersistent.Contains(name)) result[Join(prefix, name)] = b.Detach();
+        foreach (var (name, child) in m._modules)
+            if (child is not null) CollectState(child, Join(prefix, name), result, ancestors);
+        ancestors.Remove(m);
     }
 
     /// <summary>

@@ -57,6 +57,58 @@ public class ModuleTests
         var seq = new Sequential(shared, new ReLU(), shared);
         Assert.That(seq.Parameters().Count(), Is.EqualTo(2));
         Assert.That(seq.ParameterCount(), Is.EqualTo(12));
+        // As PyTorch, the state dict names a shared module under each of its names.
+        Assert.That(seq.StateDict().Keys, Is.EqualTo(new[] { "0.weight", "0.bias", "2.weight", "2.bias" }));
+        Assert.That(seq.LoadStateDict(seq.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.Clone())).MissingKeys, Is.Empty);
+    }
+
+    private sealed class Tied : Module<Tensor, Tensor>
+    {
+        public Tied()
+        {
+            Embed = RegisterModule("embed", new Embedding(5, 3));
+            Head = RegisterModule("head", new TiedHead(Embed.Weight));
+        }
+
+        public Embedding Embed { get; }
+        public TiedHead Head { get; }
+
+        public override Tensor Forward(Tensor input) => Head.Forward(Embed.Forward(input));
+    }
+
+    private sealed class TiedHead : Module<Tensor, Tensor>
+    {
+        public TiedHead(Tensor weight) => RegisterParameter("weight", weight);
+        public Tensor Weight => GetParameter("weight")!;
+        public override Tensor Forward(Tensor input) => input.MatMul(Weight.T);
+    }
+
+    [Test]
+    public void TiedWeightsStayTiedThroughDtypeConversion()
+    {
+        var m = new Tied();
+        Assert.That(m.Parameters().Count(), Is.EqualTo(1));
+        Assert.That(m.StateDict().Keys, Is.EqualTo(new[] { "embed.weight", "head.weight" }));
+        m.Double();
+        Assert.That(m.Head.Weight, Is.SameAs(m.Embed.Weight));
+        Assert.That(m.Head.Weight.DType, Is.EqualTo(DType.Float64));
+        m.Forward(Tensor.FromArray(new long[] { 1, 4 })).Sum().Backward();
+        Assert.That(m.Embed.Weight.Grad, Is.Not.Null);
+    }
+
+    private sealed class Frozen : Module
+    {
+        public Frozen() => RegisterParameter("table", Tensor.Ones(3), requiresGrad: false);
+    }
+
+    [Test]
+    public void FrozenParametersAreStillParameters()
+    {
+        var m = new Frozen();
+        Assert.That(m.Parameters().Single().RequiresGrad, Is.False);
+        Assert.That(m.ParameterCount(), Is.EqualTo(3));
+        Assert.That(m.ParameterCount(trainableOnly: true), Is.Zero);
+        Assert.That(m.StateDict().Keys, Is.EqualTo(new[] { "table" }));
     }
 
     [Test]
