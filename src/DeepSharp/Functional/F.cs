@@ -1,0 +1,176 @@
+namespace DeepSharp.NN;
+
+/// <summary>
+/// Stateless neural-network functions, mirroring <c>torch.nn.functional</c> (conventionally imported as <c>F</c>).
+/// The modules in <see cref="DeepSharp.NN"/> are thin stateful wrappers around these. Every function is built from
+/// differentiable tensor ops (or records its own backward), so it supports autograd and gradient checks.
+/// </summary>
+public static partial class F
+{
+    // ---------------------------------------------------------------- linear and activations
+
+    /// <summary>y = x·Wᵀ + b (<c>F.linear</c>). <paramref name="input"/> is [*, in], <paramref name="weight"/> [out, in],
+    /// <paramref name="bias"/> [out]; the transpose is a view that the GEMM reads without a copy.</summary>
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.Dim != 2)
+            throw new ArgumentException($"Linear: weight must be 2-D [out_features, in_features], got shape {ShapeUtil.Format(weight._shape)}.");
+        if (input.Dim == 0 || input._shape[^1] != weight._shape[1])
+            throw new ArgumentException($"Linear: input shape {ShapeUtil.Format(input._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (the last input dimension must be in_features = {weight._shape[1]}).");
+        if (bias is not null && (bias.Dim != 1 || bias._shape[0] != weight._shape[0]))
+            throw new ArgumentException($"Linear: bias shape {ShapeUtil.Format(bias._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (expected [{weight._shape[0]}]).");
+        var y = input.MatMul(weight.T);
+        return bias is null ? y : y + bias;
+    }
+
+    /// <summary>max(x, 0).</summary>
+    public static Tensor Relu(Tensor input) => input.Relu();
+
+    /// <summary>x for x &gt; 0, negativeSlope·x otherwise.</summary>
+    public static Tensor LeakyRelu(Tensor input, double negativeSlope = 0.01) => input.LeakyRelu(negativeSlope);
+
+    /// <summary>GELU; <paramref name="approximate"/> is "none" (exact, erf) or "tanh".</summary>
+    public static Tensor Gelu(Tensor input, string approximate = "none") => input.Gelu(approximate);
+
+    /// <summary>SiLU (swish), x·σ(x).</summary>
+    public static Tensor Silu(Tensor input) => input.Silu();
+
+    /// <summary>Hyperbolic tangent.</summary>
+    public static Tensor Tanh(Tensor input) => input.Tanh();
+
+    /// <summary>Logistic sigmoid 1 / (1 + e^−x).</summary>
+    public static Tensor Sigmoid(Tensor input) => input.Sigmoid();
+
+    /// <summary>log(1 + e^(βx)) / β, linear above <paramref name="threshold"/>.</summary>
+    public static Tensor Softplus(Tensor input, double beta = 1, double threshold = 20) => input.Softplus(beta, threshold);
+
+    /// <summary>log σ(x), stable.</summary>
+    public static Tensor LogSigmoid(Tensor input) => input.LogSigmoid();
+
+    /// <summary>Softmax along <paramref name="dim"/>.</summary>
+    public static Tensor Softmax(Tensor input, int dim) => input.Softmax(dim);
+
+    /// <summary>Log-softmax along <paramref name="dim"/>.</summary>
+    public static Tensor LogSoftmax(Tensor input, int dim) => input.LogSoftmax(dim);
+
+    // ---------------------------------------------------------------- dropout
+
+    /// <summary>
+    /// Inverted dropout (<c>F.dropout</c>): in training, each element is zeroed with probability <paramref name="p"/>
+    /// and the survivors are scaled by 1/(1 − p), so the expectation is unchanged; with <paramref name="training"/>
+    /// false or p = 0 it returns <paramref name="input"/> itself. Random draws come from <paramref name="generator"/>
+    /// or the default generator.
+    /// </summary>
+    public static Tensor Dropout(Tensor input, double p = 0.5, bool training = true, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (!(p >= 0 && p <= 1)) throw new ArgumentOutOfRangeException(nameof(p), $"Dropout: probability has to be between 0 and 1, but got {p}.");
+        if (!training || p == 0) return input;
+        input.CheckFloating("Dropout");
+        if (p == 1) return input * 0.0;
+        Tensor mask;
+        using (Autograd.NoGrad())
+            mask = Tensor.Rand(input._shape, input.DType, generator).Lt(1 - p).To(input.DType) * (1.0 / (1 - p));
+        return input * mask;
+    }
+
+    // ---------------------------------------------------------------- normalisation
+
+    /// <summary>
+    /// Layer normalisation over the trailing dims given by <paramref name="normalizedShape"/> (<c>F.layer_norm</c>):
+    /// (x − mean) / √(var + eps) · weight + bias, with the biased variance.
+    /// </summary>
+    public static Tensor LayerNorm(Tensor input, int[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(normalizedShape);
+        int k = normalizedShape.Length;
+        if (k == 0) throw new ArgumentException("LayerNorm: normalizedShape must have at least one dimension.");
+        if (input.Dim < k || !input._shape.AsSpan(input.Dim - k).SequenceEqual(normalizedShape))
+            throw new ArgumentException($"LayerNorm: expected input with shape [*, {string.Join(", ", normalizedShape)}], but got input of shape {ShapeUtil.Format(input._shape)}.");
+        if (weight is not null && !ShapeUtil.SameShape(weight._shape, normalizedShape))
+            throw new ArgumentException($"LayerNorm: weight shape {ShapeUtil.Format(weight._shape)} does not match normalizedShape {ShapeUtil.Format(normalizedShape)}.");
+        if (bias is not null && !ShapeUtil.SameShape(bias._shape, normalizedShape))
+            throw new ArgumentException($"LayerNorm: bias shape {ShapeUtil.Format(bias._shape)} does not match normalizedShape {ShapeUtil.Format(normalizedShape)}.");
+        var dims = Enumerable.Range(input.Dim - k, k).ToArray();
+        var centered = input - input.Mean(dims, keepDim: true);
+        var variance = (centered * centered).Mean(dims, keepDim: true);
+        var y = centered * (variance + eps).Rsqrt();
+        if (weight is not null) y = y * weight;
+        if (bias is not null) y = y + bias;
+        return y;
+    }
+
+    /// <summary>
+    /// Batch normalisation over every dim but dim 1 (channels) of an [N, C, *] input (<c>F.batch_norm</c>).
+    /// With <paramref name="training"/>, the batch mean and biased variance normalise the input and, when given,
+    /// <paramref name="runningMean"/> and <paramref name="runningVar"/> are updated in place as
+    /// running = (1 − momentum)·running + momentum·batch, using the <i>unbiased</i> batch variance for
+    /// running_var, exactly as PyTorch. Otherwise the running statistics normalise the input.
+    /// </summary>
+    public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight = null, Tensor? bias = null,
+        bool training = false, double momentum = 0.1, double eps = 1e-5)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Dim < 2) throw new ArgumentException($"BatchNorm: expected an input of shape [N, C, *] with at least 2 dimensions, got {ShapeUtil.Format(input._shape)}.");
+        int c = input._shape[1];
+        foreach (var (t, name) in new[] { (runningMean, "runningMean"), (runningVar, "runningVar"), (weight, "weight"), (bias, "bias") })
+            if (t is not null && (t.Dim != 1 || t._shape[0] != c))
+                throw new ArgumentException($"BatchNorm: {name} has shape {ShapeUtil.Format(t._shape)} but the input {ShapeUtil.Format(input._shape)} has {c} channels (expected [{c}]).");
+        var dims = Enumerable.Range(0, input.Dim).Where(d => d != 1).ToArray();
+        var bshape = Enumerable.Range(0, input.Dim).Select(d => d == 1 ? c : 1).ToArray();
+        Tensor centered, variance;
+        if (training)
+        {
+            int n = c == 0 ? 0 : input.NumEl / c;
+            if (n <= 1)
+                throw new ArgumentException($"BatchNorm: expected more than 1 value per channel when training, got input of shape {ShapeUtil.Format(input._shape)}.");
+            var mean = input.Mean(dims, keepDim: true);
+            centered = input - mean;
+            variance = (centered * centered).Mean(dims, keepDim: true);
+            using (Autograd.NoGrad())
+            {
+                if (runningMean is not null)
+                    runningMean.Mul_(1 - momentum).Add_(mean.Detach().Reshape(c).To(runningMean.DType) * momentum);
+                if (runningVar is not null)
+                    runningVar.Mul_(1 - momentum).Add_(variance.Detach().Reshape(c).To(runningVar.DType) * (momentum * n / (n - 1)));
+            }
+        }
+        else
+        {
+            if (runningMean is null || runningVar is null)
+                throw new ArgumentException("BatchNorm: runningMean and runningVar are required when training is false.");
+            centered = input - runningMean.View(bshape);
+            variance = runningVar.View(bshape);
+        }
+        var y = centered * (variance + eps).Rsqrt();
+        if (weight is not null) y = y * weight.View(bshape);
+        if (bias is not null) y = y + bias.View(bshape);
+        return y;
+    }
+
+    // ---------------------------------------------------------------- one-hot
+
+    /// <summary>
+    /// One-hot encoding (<c>F.one_hot</c>): an Int64 tensor of shape [*, numClasses] with a 1 at each index of the
+    /// Int64 <paramref name="input"/>. With numClasses = −1 it is the largest index + 1.
+    /// </summary>
+    public static Tensor OneHot(Tensor input, int numClasses = -1)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.DType != DType.Int64) throw new ArgumentException($"OneHot: expected an Int64 tensor of class indices, got {input.DType}.");
+        var idx = input.ToArray<long>();
+        if (numClasses == -1) numClasses = idx.Length == 0 ? 0 : (int)Math.Max(idx.Max() + 1, 0);
+        if (numClasses < 0) throw new ArgumentOutOfRangeException(nameof(numClasses), $"OneHot: numClasses must be −1 or non-negative, got {numClasses}.");
+        var result = new long[idx.Length * (long)numClasses];
+        for (int i = 0; i < idx.Length; i++)
+        {
+            if (idx[i] < 0 || idx[i] >= numClasses)
+                throw new ArgumentOutOfRangeException(nameof(input), $"OneHot: class value {idx[i]} is out of range for numClasses = {numClasses}.");
+            result[i * (long)numClasses + idx[i]] = 1;
+        }
+        return Tensor.Wrap(result, [.. input._shape, numClasses]);
+    }
+}
