@@ -91,8 +91,8 @@ public static class GradCheck
                 Tensor[] plus, minus;
                 using (Autograd.NoGrad())
                 {
-                    data[pos] = orig + eps; plus = f(inputs).Select(t => t.Double().Contiguous()).ToArray();
-                    data[pos] = orig - eps; minus = f(inputs).Select(t => t.Double().Contiguous()).ToArray();
+                    data[pos] = orig + eps; plus = f(inputs).Select(Snapshot).ToArray();
+                    data[pos] = orig - eps; minus = f(inputs).Select(Snapshot).ToArray();
                 }
                 data[pos] = orig;
                 for (int o = 0; o < outputs.Length; o++)
@@ -142,6 +142,10 @@ public static class GradCheck
         };
         return Check(firstDerivative, [.. inputs, gradOut], eps, atol, rtol, raiseException);
     }
+
+    // A copy of an output's values: an output may be a view of the perturbed input (Reshape, Narrow, ...), and
+    // reading it after the input is restored would see the unperturbed values.
+    private static Tensor Snapshot(Tensor t) => t.Double().Clone();
 
     private static Tensor OneHot(Tensor like, int j)
     {
