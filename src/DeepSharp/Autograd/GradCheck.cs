@@ -135,6 +135,8 @@ public static class GradCheck
         var diff = Enumerable.Range(0, n).Where(i => inputs[i].RequiresGrad).ToArray();
         Func<Tensor[], Tensor[]> firstDerivative = xs =>
         {
+            // The numeric pass calls this under NoGrad; the first derivative itself still needs the graph of f.
+            using var enabled = Autograd.EnableGrad();
             var ins = xs.Take(n).ToArray();
             var y = f(ins);
             var grads = Autograd.Grad([y], diff.Select(i => ins[i]).ToArray(), [xs[n]], createGraph: true, allowUnused: true);
