@@ -80,7 +80,21 @@ public sealed partial class Tensor
             result.AddAtFromStorage(dst, src._storage, s);
         }
         var self = this;
-        return Node.Record(result, "ScatterAddBackward", [self, src], g => [g, src.RequiresGrad ? g.Gather(d, index) : null]);
+        var srcShape = src._shape;
+        return Node.Record(result, "ScatterAddBackward", [self, src], g => [g, src.RequiresGrad ? PadWithZeros(g.Gather(d, index), srcShape) : null]);
+    }
+
+    /// <summary>t extended with zeros at the end of each dim to <paramref name="shape"/> (differentiable: built from Cat).</summary>
+    private static Tensor PadWithZeros(Tensor t, int[] shape)
+    {
+        for (int i = 0; i < shape.Length; i++)
+        {
+            if (t._shape[i] == shape[i]) continue;
+            var padShape = (int[])t._shape.Clone();
+            padShape[i] = shape[i] - t._shape[i];
+            t = Cat([t, Zeros(padShape, t.DType)], i);
+        }
+        return t;
     }
 
     /// <summary>Selects entries along dim by a 1-D Int64 index (<c>index_select</c>).</summary>
