@@ -189,7 +189,9 @@ public sealed partial class Tensor
         strides[dim] *= step;
         var target = new Tensor(result._storage, g._shape, strides, start * result._strides[dim]);
         target.CopyFromNoGrad(g);
-        return Node.Record(result, "SliceBackwardBackward", [g], gg => [gg.Slice(dim, start, start + (len - 1) * step + 1, step)]);
+        // For an empty slice the end must be start itself: start − step + 1 can be negative and would wrap around.
+        int end = len == 0 ? start : start + (len - 1) * step + 1;
+        return Node.Record(result, "SliceBackwardBackward", [g], gg => [gg.Slice(dim, start, end, step)]);
     }
 
     /// <summary>Removes dim by taking index <paramref name="index"/> (<c>x[..., i, ...]</c>), a view.</summary>
