@@ -27,8 +27,12 @@ public class OpGradCheckTests
             GradCheck.GradGradCheck(xs => sample.Call(xs)[0], sample.Inputs));
     }
 
+    /// <summary>Multiplies every MaxTest (environment variable DEEPSHARP_PROPERTY_SCALE, default 1) for longer soak runs.</summary>
+    internal static int Scale => int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_PROPERTY_SCALE"), out int s) && s > 0 ? s : 1;
+
     internal static void Run(Gen<OpSample> samples, int maxTest, Action<OpSample> body)
     {
+        maxTest *= Scale;
         var property = Prop.ForAll(Arb.From(samples), (OpSample s) =>
         {
             try { body(s); }
