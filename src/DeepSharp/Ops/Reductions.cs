@@ -143,7 +143,21 @@ public sealed partial class Tensor
     public (Tensor Values, Tensor Indices) Min(int dim, bool keepDim = false) => Extreme(dim, keepDim, false, "Min");
 
     /// <summary>Max values along dims (<c>amax</c>; gradient split evenly among ties).</summary>
-    public Tensor Amax(int dim, bool keepDim = false) => Max(dim, keepDim).Values;
+    public Tensor Amax(int dim, bool keepDim = false)
+    {
+        Tensor kept;
+        using (GradMode.Set(false)) kept = Extreme(dim, true, true, "Amax").Values.Contiguous().Detach();
+        int d = ShapeUtil.WrapDim(dim, Dim, "Amax");
+        var outShape = keepDim || Dim == 0 ? kept._shape : kept._shape.Where((_, i) => i != d).ToArray();
+        var result = new Tensor(kept._storage, outShape, ShapeUtil.ContiguousStrides(outShape), kept._offset);
+        var x = this;
+        var keptShape = kept._shape;
+        return Node.Record(result, "AmaxBackward", [x], g =>
+        {
+            var ties = x.Eq(kept).To(g.DType);
+            return [ties * (g.Reshape(keptShape) / ties.Sum(d, keepDim: true))];
+        }, x);
+    }
 
     /// <summary>Index of the largest element along dim (Int64, not differentiable).</summary>
     public Tensor ArgMax(int dim, bool keepDim = false) => Extreme(dim, keepDim, true, "ArgMax").Indices;
