@@ -163,7 +163,7 @@ public sealed partial class Tensor
             };
             sb.Append(DType == DType.Bool ? (v != 0 ? "True" : "False")
                 : integral ? ((long)v).ToString(CultureInfo.InvariantCulture)
-                : allInts ? v.ToString("0.", CultureInfo.InvariantCulture)
+                : allInts ? v.ToString("0", CultureInfo.InvariantCulture) + "."
                 : v.ToString("0.0000", CultureInfo.InvariantCulture));
             return;
         }
