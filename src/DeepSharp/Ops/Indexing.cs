@@ -125,8 +125,11 @@ public sealed partial class Tensor
         CheckIndexTensor(index, "IndexAdd");
         CheckSameDType(this, src, "IndexAdd");
         int d = ShapeUtil.WrapDim(dim, Dim, "IndexAdd");
+        if (index.Dim > 1) throw new ArgumentException($"IndexAdd: index must be 0-D or 1-D, got shape {ShapeUtil.Format(index._shape)}.");
         var idx = index.Contiguous().ReadSpan<long>().ToArray();
-        if (src.Dim != Dim || src._shape[d] != idx.Length)
+        bool fits = src.Dim == Dim && src._shape[d] == idx.Length;
+        for (int i = 0; fits && i < Dim; i++) fits = i == d || src._shape[i] == _shape[i];
+        if (!fits)
             throw new ArgumentException($"IndexAdd: src shape {ShapeUtil.Format(src._shape)} does not match self {ShapeUtil.Format(_shape)} with {idx.Length} indices along dimension {d}.");
         Tensor result;
         using (GradMode.Set(false))
