@@ -212,7 +212,11 @@ public sealed partial class Tensor
     public Tensor Var(int dim, int correction = 1, bool keepDim = false) => Var([dim], correction, keepDim);
 
     /// <summary>Standard deviation along dims (Bessel's correction by default).</summary>
-    public Tensor Std(int[]? dims = null, int correction = 1, bool keepDim = false) => Var(dims, correction, keepDim).Sqrt();
+    public Tensor Std(int[]? dims = null, int correction = 1, bool keepDim = false)
+    {
+        ReducedDims(dims, "Std");
+        return Var(dims, correction, keepDim).Sqrt();
+    }
 
     /// <summary>Standard deviation along one dim.</summary>
     public Tensor Std(int dim, int correction = 1, bool keepDim = false) => Std([dim], correction, keepDim);
@@ -221,6 +225,7 @@ public sealed partial class Tensor
     public Tensor LogSumExp(int dim, bool keepDim = false)
     {
         CheckFloating("LogSumExp");
+        ShapeUtil.WrapDim(dim, Dim, "LogSumExp");
         Tensor m;
         using (GradMode.Set(false))
         {

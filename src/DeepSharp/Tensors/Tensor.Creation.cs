@@ -77,6 +77,7 @@ public sealed partial class Tensor
     public static Tensor Eye(int n, int? m = null, DType dtype = DType.Float32)
     {
         int cols = m ?? n;
+        if (n < 0 || cols < 0) throw new ArgumentException($"Eye: n ({n}) and m ({cols}) must be non-negative.");
         var t = Zeros([n, cols], dtype);
         for (int i = 0; i < Math.Min(n, cols); i++) t.SetRaw(i * cols + i, 1);
         return t;
