@@ -288,6 +288,9 @@ public sealed partial class Tensor
                 switch (idx.Kind)
                 {
                     case TensorIndex.IndexKind.Int:
+                        // ^k counts from the end: ^0 (one past the end) and ^k beyond the size are out of range.
+                        if (idx.FromEnd && dim < t.Dim && (idx.Int == 0 || -idx.Int > t._shape[dim]))
+                            throw new ArgumentOutOfRangeException(nameof(indices), $"Index: index ^{-idx.Int} is out of range for dimension {dim} with size {t._shape[dim]} (shape {ShapeUtil.Format(t._shape)}).");
                         t = t.Select(dim, idx.Int);
                         break;
                     case TensorIndex.IndexKind.Range:
@@ -319,14 +322,15 @@ public readonly struct TensorIndex
     internal IndexKind Kind { get; }
     internal int Int { get; }
     internal Range Range { get; }
+    internal bool FromEnd { get; }
 
-    private TensorIndex(IndexKind kind, int i = 0, Range r = default) { Kind = kind; Int = i; Range = r; }
+    private TensorIndex(IndexKind kind, int i = 0, Range r = default, bool fromEnd = false) { Kind = kind; Int = i; Range = r; FromEnd = fromEnd; }
 
     /// <summary>Selects one position (negative counts from the end).</summary>
     public static implicit operator TensorIndex(int index) => new(IndexKind.Int, index);
 
     /// <summary>Selects one position counted from the start or end.</summary>
-    public static implicit operator TensorIndex(Index index) => new(IndexKind.Int, index.IsFromEnd ? -index.Value : index.Value);
+    public static implicit operator TensorIndex(Index index) => new(IndexKind.Int, index.IsFromEnd ? -index.Value : index.Value, fromEnd: index.IsFromEnd);
 
     /// <summary>Slices a range of positions.</summary>
     public static implicit operator TensorIndex(Range range) => new(IndexKind.Range, r: range);
