@@ -76,7 +76,9 @@ public class BadInputTests
         yield return Case("Select 0-d", () => F().Select(0, 0), "Select");
         yield return Case("Indexer int", () => F(2, 3)[2], "Select", "index 2", "size 2");
         yield return Case("Indexer too many", () => F(2, 3)[0, 0, 0], "Index", "3", "[2, 3]");
-        yield return Case("Indexer from end", () => F(2, 3)[^3], "index -3");
+        yield return Case("Indexer from end", () => F(2, 3)[^3], "Index", "^3", "size 2");
+        yield return Case("Indexer ^0", () => F(2, 3)[^0], "Index", "^0", "size 2");
+        yield return Case("Indexer negative int", () => F(2, 3)[-3], "Select", "index -3");
         yield return Case("Size", () => F(2, 3).Size(2), "Size", "2");
         yield return Case("Cat dim", () => Tensor.Cat([F(2), F(2)], 1), "Cat", "1");
         yield return Case("Stack dim", () => Tensor.Stack([F(2), F(2)], 3), "Stack", "3");
