@@ -88,11 +88,12 @@ public static class GradCheck
             {
                 int pos = StorageIndex(x, e);
                 double orig = data[pos];
-                // Evaluated with grad mode on: f may itself differentiate (GradGradCheck's first derivative).
-                data[pos] = orig + eps;
-                var plus = f(inputs).Select(t => t.Detach().Double().Contiguous()).ToArray();
-                data[pos] = orig - eps;
-                var minus = f(inputs).Select(t => t.Detach().Double().Contiguous()).ToArray();
+                Tensor[] plus, minus;
+                using (Autograd.NoGrad())
+                {
+                    data[pos] = orig + eps; plus = f(inputs).Select(Snapshot).ToArray();
+                    data[pos] = orig - eps; minus = f(inputs).Select(Snapshot).ToArray();
+                }
                 data[pos] = orig;
                 for (int o = 0; o < outputs.Length; o++)
                 {
@@ -134,6 +135,8 @@ public static class GradCheck
         var diff = Enumerable.Range(0, n).Where(i => inputs[i].RequiresGrad).ToArray();
         Func<Tensor[], Tensor[]> firstDerivative = xs =>
         {
+            // The numeric pass calls this under NoGrad; the first derivative itself still needs the graph of f.
+            using var enabled = Autograd.EnableGrad();
             var ins = xs.Take(n).ToArray();
             var y = f(ins);
             var grads = Autograd.Grad([y], diff.Select(i => ins[i]).ToArray(), [xs[n]], createGraph: true, allowUnused: true);
@@ -141,6 +144,10 @@ public static class GradCheck
         };
         return Check(firstDerivative, [.. inputs, gradOut], eps, atol, rtol, raiseException);
     }
+
+    // A copy of an output's values: an output may be a view of the perturbed input (Reshape, Narrow, ...), and
+    // reading it after the input is restored would see the unperturbed values.
+    private static Tensor Snapshot(Tensor t) => t.Double().Clone();
 
     private static Tensor OneHot(Tensor like, int j)
     {

@@ -29,10 +29,11 @@ public static partial class F
         input.CheckFloating("CrossEntropy");
         if (input.Dim == 0) throw new ArgumentException("CrossEntropy: the input must have at least 1 dimension (classes), got a 0-d tensor.");
         int classDim = input.Dim == 1 ? 0 : 1;
-        var logp = input.LogSoftmax(classDim);
         if (target.DType.IsFloatingPoint())
-            return ProbabilityCrossEntropy(logp, target, weight, ignoreIndex, reduction, labelSmoothing, classDim);
-        return ClassIndexLoss(logp, target, weight, ignoreIndex, reduction, labelSmoothing, "CrossEntropy");
+            return ProbabilityCrossEntropy(input.LogSoftmax(classDim), target, weight, ignoreIndex, reduction, labelSmoothing, classDim);
+        if (target.DType == DType.Int64 && weight?.RequiresGrad != true)
+            return input.CrossEntropyWithIndices(target, weight, ignoreIndex, labelSmoothing, reduction); // fused kernels (Ops/CrossEntropy.cs)
+        return ClassIndexLoss(input.LogSoftmax(classDim), target, weight, ignoreIndex, reduction, labelSmoothing, "CrossEntropy");
     }
 
     /// <summary>

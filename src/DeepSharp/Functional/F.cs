@@ -94,13 +94,7 @@ public static partial class F
             throw new ArgumentException($"LayerNorm: weight shape {ShapeUtil.Format(weight._shape)} does not match normalizedShape {ShapeUtil.Format(normalizedShape)}.");
         if (bias is not null && !ShapeUtil.SameShape(bias._shape, normalizedShape))
             throw new ArgumentException($"LayerNorm: bias shape {ShapeUtil.Format(bias._shape)} does not match normalizedShape {ShapeUtil.Format(normalizedShape)}.");
-        var dims = Enumerable.Range(input.Dim - k, k).ToArray();
-        var centered = input - input.Mean(dims, keepDim: true);
-        var variance = (centered * centered).Mean(dims, keepDim: true);
-        var y = centered * (variance + eps).Rsqrt();
-        if (weight is not null) y = y * weight;
-        if (bias is not null) y = y + bias;
-        return y;
+        return input.LayerNorm(normalizedShape, weight, bias, eps); // fused kernels (Ops/Normalization.cs)
     }
 
     /// <summary>
@@ -119,36 +113,15 @@ public static partial class F
         foreach (var (t, name) in new[] { (runningMean, "runningMean"), (runningVar, "runningVar"), (weight, "weight"), (bias, "bias") })
             if (t is not null && (t.Dim != 1 || t._shape[0] != c))
                 throw new ArgumentException($"BatchNorm: {name} has shape {ShapeUtil.Format(t._shape)} but the input {ShapeUtil.Format(input._shape)} has {c} channels (expected [{c}]).");
-        var dims = Enumerable.Range(0, input.Dim).Where(d => d != 1).ToArray();
-        var bshape = Enumerable.Range(0, input.Dim).Select(d => d == 1 ? c : 1).ToArray();
-        Tensor centered, variance;
         if (training)
         {
             int n = c == 0 ? 0 : input.NumEl / c;
             if (n <= 1)
                 throw new ArgumentException($"BatchNorm: expected more than 1 value per channel when training, got input of shape {ShapeUtil.Format(input._shape)}.");
-            var mean = input.Mean(dims, keepDim: true);
-            centered = input - mean;
-            variance = (centered * centered).Mean(dims, keepDim: true);
-            using (Autograd.NoGrad())
-            {
-                if (runningMean is not null)
-                    runningMean.Mul_(1 - momentum).Add_(mean.Detach().Reshape(c).To(runningMean.DType) * momentum);
-                if (runningVar is not null)
-                    runningVar.Mul_(1 - momentum).Add_(variance.Detach().Reshape(c).To(runningVar.DType) * (momentum * n / (n - 1)));
-            }
         }
-        else
-        {
-            if (runningMean is null || runningVar is null)
-                throw new ArgumentException("BatchNorm: runningMean and runningVar are required when training is false.");
-            centered = input - runningMean.View(bshape);
-            variance = runningVar.View(bshape);
-        }
-        var y = centered * (variance + eps).Rsqrt();
-        if (weight is not null) y = y * weight.View(bshape);
-        if (bias is not null) y = y + bias.View(bshape);
-        return y;
+        else if (runningMean is null || runningVar is null)
+            throw new ArgumentException("BatchNorm: runningMean and runningVar are required when training is false.");
+        return input.BatchNorm(runningMean, runningVar, weight, bias, training, momentum, eps); // fused kernels (Ops/Normalization.cs)
     }
 
     // ---------------------------------------------------------------- one-hot

@@ -20,7 +20,7 @@ namespace DeepSharp.Kernels;
 /// </summary>
 internal static class LossKernels
 {
-    private const string OpName = "cross_entropy";
+    private const string OpName = "CrossEntropy";
 
     /// <summary>
     /// Per-row cross-entropy losses (ignored rows get 0) and the saved log-softmax (for the backward).

@@ -47,15 +47,6 @@ public sealed partial class Tensor
         return logits2d.CrossEntropyRows(target.Reshape(-1), weight, ignoreIndex, labelSmoothing, reduction, targetShape);
     }
 
-    /// <summary>Moves one dim to another position (<c>movedim</c>).</summary>
-    public Tensor Movedim(int source, int destination)
-    {
-        int s = ShapeUtil.WrapDim(source, Dim, "Movedim"), d = ShapeUtil.WrapDim(destination, Dim, "Movedim");
-        var order = Enumerable.Range(0, Dim).Where(i => i != s).ToList();
-        order.Insert(d, s);
-        return Permute([.. order]);
-    }
-
     private Tensor CrossEntropyRows(Tensor target, Tensor? weight, long ignoreIndex, double labelSmoothing, string reduction, int[] targetShape)
     {
         int rows = _shape[0], c = _shape[1];

@@ -56,13 +56,11 @@ public sealed partial class Tensor
     }
 
     /// <summary>Clamps in place.</summary>
-    public Tensor Clamp_(double? min = null, double? max = null)
-    {
-        var r = Clamp(min, max);
-        using (Autograd.NoGrad()) CopyFromNoGrad(r);
-        BumpVersion();
-        return this;
-    }
+    public Tensor Clamp_(double? min = null, double? max = null) =>
+        InPlace(Scalar(0, DType), "Clamp_", (a, _) => a.Clamp(min, max), (self, _) =>
+        {
+            using (GradMode.Set(false)) self.CopyFromNoGrad(self.Clamp(min, max));
+        });
 
     /// <summary>Raw copy of <paramref name="src"/> (same shape and dtype, any layout) into this view; no autograd, no version bump.</summary>
     internal void CopyFromNoGrad(Tensor src)

@@ -80,7 +80,21 @@ public sealed partial class Tensor
             result.AddAtFromStorage(dst, src._storage, s);
         }
         var self = this;
-        return Node.Record(result, "ScatterAddBackward", [self, src], g => [g, src.RequiresGrad ? g.Gather(d, index) : null]);
+        var srcShape = src._shape;
+        return Node.Record(result, "ScatterAddBackward", [self, src], g => [g, src.RequiresGrad ? PadWithZeros(g.Gather(d, index), srcShape) : null]);
+    }
+
+    /// <summary>t extended with zeros at the end of each dim to <paramref name="shape"/> (differentiable: built from Cat).</summary>
+    private static Tensor PadWithZeros(Tensor t, int[] shape)
+    {
+        for (int i = 0; i < shape.Length; i++)
+        {
+            if (t._shape[i] == shape[i]) continue;
+            var padShape = (int[])t._shape.Clone();
+            padShape[i] = shape[i] - t._shape[i];
+            t = Cat([t, Zeros(padShape, t.DType)], i);
+        }
+        return t;
     }
 
     /// <summary>Selects entries along dim by a 1-D Int64 index (<c>index_select</c>).</summary>
@@ -111,8 +125,11 @@ public sealed partial class Tensor
         CheckIndexTensor(index, "IndexAdd");
         CheckSameDType(this, src, "IndexAdd");
         int d = ShapeUtil.WrapDim(dim, Dim, "IndexAdd");
+        if (index.Dim > 1) throw new ArgumentException($"IndexAdd: index must be 0-D or 1-D, got shape {ShapeUtil.Format(index._shape)}.");
         var idx = index.Contiguous().ReadSpan<long>().ToArray();
-        if (src.Dim != Dim || src._shape[d] != idx.Length)
+        bool fits = src.Dim == Dim && src._shape[d] == idx.Length;
+        for (int i = 0; fits && i < Dim; i++) fits = i == d || src._shape[i] == _shape[i];
+        if (!fits)
             throw new ArgumentException($"IndexAdd: src shape {ShapeUtil.Format(src._shape)} does not match self {ShapeUtil.Format(_shape)} with {idx.Length} indices along dimension {d}.");
         Tensor result;
         using (GradMode.Set(false))

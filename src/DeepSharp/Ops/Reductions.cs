@@ -143,7 +143,21 @@ public sealed partial class Tensor
     public (Tensor Values, Tensor Indices) Min(int dim, bool keepDim = false) => Extreme(dim, keepDim, false, "Min");
 
     /// <summary>Max values along dims (<c>amax</c>; gradient split evenly among ties).</summary>
-    public Tensor Amax(int dim, bool keepDim = false) => Max(dim, keepDim).Values;
+    public Tensor Amax(int dim, bool keepDim = false)
+    {
+        Tensor kept;
+        using (GradMode.Set(false)) kept = Extreme(dim, true, true, "Amax").Values.Contiguous().Detach();
+        int d = ShapeUtil.WrapDim(dim, Dim, "Amax");
+        var outShape = keepDim || Dim == 0 ? kept._shape : kept._shape.Where((_, i) => i != d).ToArray();
+        var result = new Tensor(kept._storage, outShape, ShapeUtil.ContiguousStrides(outShape), kept._offset);
+        var x = this;
+        var keptShape = kept._shape;
+        return Node.Record(result, "AmaxBackward", [x], g =>
+        {
+            var ties = x.Eq(kept).To(g.DType);
+            return [ties * (g.Reshape(keptShape) / ties.Sum(d, keepDim: true))];
+        }, x);
+    }
 
     /// <summary>Index of the largest element along dim (Int64, not differentiable).</summary>
     public Tensor ArgMax(int dim, bool keepDim = false) => Extreme(dim, keepDim, true, "ArgMax").Indices;
@@ -198,7 +212,11 @@ public sealed partial class Tensor
     public Tensor Var(int dim, int correction = 1, bool keepDim = false) => Var([dim], correction, keepDim);
 
     /// <summary>Standard deviation along dims (Bessel's correction by default).</summary>
-    public Tensor Std(int[]? dims = null, int correction = 1, bool keepDim = false) => Var(dims, correction, keepDim).Sqrt();
+    public Tensor Std(int[]? dims = null, int correction = 1, bool keepDim = false)
+    {
+        ReducedDims(dims, "Std");
+        return Var(dims, correction, keepDim).Sqrt();
+    }
 
     /// <summary>Standard deviation along one dim.</summary>
     public Tensor Std(int dim, int correction = 1, bool keepDim = false) => Std([dim], correction, keepDim);
@@ -207,6 +225,7 @@ public sealed partial class Tensor
     public Tensor LogSumExp(int dim, bool keepDim = false)
     {
         CheckFloating("LogSumExp");
+        ShapeUtil.WrapDim(dim, Dim, "LogSumExp");
         Tensor m;
         using (GradMode.Set(false))
         {

@@ -123,6 +123,16 @@ public sealed partial class Tensor
         return MakeView(shape, strides, _offset, "PermuteBackward", g => [g.Permute(inverse)]);
     }
 
+    /// <summary>Moves one dim to another position (<c>movedim</c>).</summary>
+    public Tensor Movedim(int source, int destination)
+    {
+        int s = ShapeUtil.WrapDim(source, Dim, "Movedim"), d = ShapeUtil.WrapDim(destination, Dim, "Movedim");
+        if (Dim == 0) return this;
+        var order = Enumerable.Range(0, Dim).Where(i => i != s).ToList();
+        order.Insert(d, s);
+        return Permute([.. order]);
+    }
+
     /// <summary>Swaps two dims.</summary>
     public Tensor Transpose(int dim0, int dim1)
     {
@@ -189,7 +199,9 @@ public sealed partial class Tensor
         strides[dim] *= step;
         var target = new Tensor(result._storage, g._shape, strides, start * result._strides[dim]);
         target.CopyFromNoGrad(g);
-        return Node.Record(result, "SliceBackwardBackward", [g], gg => [gg.Slice(dim, start, start + (len - 1) * step + 1, step)]);
+        // For an empty slice the end must be start itself: start − step + 1 can be negative and would wrap around.
+        int end = len == 0 ? start : start + (len - 1) * step + 1;
+        return Node.Record(result, "SliceBackwardBackward", [g], gg => [gg.Slice(dim, start, end, step)]);
     }
 
     /// <summary>Removes dim by taking index <paramref name="index"/> (<c>x[..., i, ...]</c>), a view.</summary>
@@ -286,6 +298,9 @@ public sealed partial class Tensor
                 switch (idx.Kind)
                 {
                     case TensorIndex.IndexKind.Int:
+                        // ^k counts from the end: ^0 (one past the end) and ^k beyond the size are out of range.
+                        if (idx.FromEnd && dim < t.Dim && (idx.Int == 0 || -idx.Int > t._shape[dim]))
+                            throw new ArgumentOutOfRangeException(nameof(indices), $"Index: index ^{-idx.Int} is out of range for dimension {dim} with size {t._shape[dim]} (shape {ShapeUtil.Format(t._shape)}).");
                         t = t.Select(dim, idx.Int);
                         break;
                     case TensorIndex.IndexKind.Range:
@@ -317,14 +332,15 @@ public readonly struct TensorIndex
     internal IndexKind Kind { get; }
     internal int Int { get; }
     internal Range Range { get; }
+    internal bool FromEnd { get; }
 
-    private TensorIndex(IndexKind kind, int i = 0, Range r = default) { Kind = kind; Int = i; Range = r; }
+    private TensorIndex(IndexKind kind, int i = 0, Range r = default, bool fromEnd = false) { Kind = kind; Int = i; Range = r; FromEnd = fromEnd; }
 
     /// <summary>Selects one position (negative counts from the end).</summary>
     public static implicit operator TensorIndex(int index) => new(IndexKind.Int, index);
 
     /// <summary>Selects one position counted from the start or end.</summary>
-    public static implicit operator TensorIndex(Index index) => new(IndexKind.Int, index.IsFromEnd ? -index.Value : index.Value);
+    public static implicit operator TensorIndex(Index index) => new(IndexKind.Int, index.IsFromEnd ? -index.Value : index.Value, fromEnd: index.IsFromEnd);
 
     /// <summary>Slices a range of positions.</summary>
     public static implicit operator TensorIndex(Range range) => new(IndexKind.Range, r: range);

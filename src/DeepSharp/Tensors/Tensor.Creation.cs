@@ -69,7 +69,7 @@ public sealed partial class Tensor
         var t = Empty([steps], dtype, zeroed: false);
         double step = steps > 1 ? (end - start) / (steps - 1) : 0;
         // Fill from both ends, as PyTorch does, so the last value is exactly `end`.
-        for (int i = 0; i < steps; i++) t.SetRaw(i, i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step);
+        for (int i = 0; i < steps; i++) t.SetRaw(i, steps == 1 || i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step);
         return t;
     }
 
@@ -77,6 +77,7 @@ public sealed partial class Tensor
     public static Tensor Eye(int n, int? m = null, DType dtype = DType.Float32)
     {
         int cols = m ?? n;
+        if (n < 0 || cols < 0) throw new ArgumentException($"Eye: n ({n}) and m ({cols}) must be non-negative.");
         var t = Zeros([n, cols], dtype);
         for (int i = 0; i < Math.Min(n, cols); i++) t.SetRaw(i * cols + i, 1);
         return t;
