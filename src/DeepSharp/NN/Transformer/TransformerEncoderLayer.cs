@@ -148,10 +148,11 @@ internal static class FeedForward
     {
         var shape = x.Shape;
         var rows = x.Contiguous().View(-1, shape[^1]);
-        var h = linear1.Forward(rows);
-        h = activation == "gelu" ? h.Gelu() : h.Relu();
+        // ReLU is fused into the first projection (one pass for bias + ReLU, one for its backward mask).
+        var h = activation == "gelu" ? rows.LinearRows(linear1.Weight, linear1.Bias, relu: false).Gelu()
+                                     : rows.LinearRows(linear1.Weight, linear1.Bias, relu: true);
         h = dropout.Forward(h);
-        var y = linear2.Forward(h);
+        var y = h.LinearRows(linear2.Weight, linear2.Bias, relu: false);
         shape[^1] = y._shape[^1];
         return y.View(shape);
     }
