@@ -53,6 +53,12 @@ public sealed class EncoderStepWorkload : IWorkload
         }
     }
 
+    private static Tensor Ln(LayerNorm n, Tensor x) => x.LayerNorm(n.NormalizedShape, n.Weight, n.Bias, n.Eps);
+
+    private static Tensor FF(TransformerEncoderLayer l, Tensor x) =>
+        x.View(-1, EncoderBench.DModel).LinearRows(l.Linear1.Weight, l.Linear1.Bias, relu: true)
+         .LinearRows(l.Linear2.Weight, l.Linear2.Bias, relu: false).View(x.Shape);
+
     /// <summary>Median per-phase times over 15 steps: the forward split at the sublayer boundaries (recomputed
     /// piecewise with the same ops as the layer), backward, Adam.</summary>
     private static void Profile(TransformerEncoderLayer layer, Tensor x, Adam opt, string norm)
@@ -68,21 +74,21 @@ public sealed class EncoderStepWorkload : IWorkload
             double Lap() { double t = sw.Elapsed.TotalMilliseconds; double d = t - t0; t0 = t; return d; }
             if (layer.NormFirst)
             {
-                var n1 = layer.Norm1.Forward(h); Add("fwd LN", Lap());
+                var n1 = Ln(layer.Norm1, h); Add("fwd LN", Lap());
                 var sa = layer.SelfAttn.Forward(n1, n1, n1, needWeights: false).Output; Add("fwd attention", Lap());
                 h = h + sa; Add("fwd residual", Lap());
-                var n2 = layer.Norm2.Forward(h); Add("fwd LN", Lap());
-                var ff = layer.Linear2.Forward(layer.Linear1.Forward(n2.View(-1, 256)).Relu()).View(h.Shape); Add("fwd feed-forward", Lap());
+                var n2 = Ln(layer.Norm2, h); Add("fwd LN", Lap());
+                var ff = FF(layer, n2); Add("fwd feed-forward", Lap());
                 h = h + ff; Add("fwd residual", Lap());
             }
             else
             {
                 var sa = layer.SelfAttn.Forward(h, h, h, needWeights: false).Output; Add("fwd attention", Lap());
                 var r = h + sa; Add("fwd residual", Lap());
-                h = layer.Norm1.Forward(r); Add("fwd LN", Lap());
-                var ff = layer.Linear2.Forward(layer.Linear1.Forward(h.View(-1, 256)).Relu()).View(h.Shape); Add("fwd feed-forward", Lap());
+                h = Ln(layer.Norm1, r); Add("fwd LN", Lap());
+                var ff = FF(layer, h); Add("fwd feed-forward", Lap());
                 r = h + ff; Add("fwd residual", Lap());
-                h = layer.Norm2.Forward(r); Add("fwd LN", Lap());
+                h = Ln(layer.Norm2, r); Add("fwd LN", Lap());
             }
             var loss = (h * h).Mean(); Add("fwd loss", Lap());
             loss.Backward(); Add("backward", Lap());
