@@ -214,12 +214,12 @@ public sealed class MultiheadAttention : Module
         if (bf)
         {
             var rows = heads.View(N, H, L, d).Permute(0, 2, 1, 3).Reshape(N * L, E);
-            output = OutProj.Forward(rows).View(N, L, E);
+            output = rows.LinearRows(OutProj.Weight, OutProj.Bias, relu: false).View(N, L, E);
         }
         else
         {
             var rows = heads.Transpose(0, 1).Reshape(L * N, E);
-            output = OutProj.Forward(rows).View(L, N, E);
+            output = rows.LinearRows(OutProj.Weight, OutProj.Bias, relu: false).View(L, N, E);
         }
         if (!batched) output = output.Squeeze(1);
 
@@ -236,13 +236,9 @@ public sealed class MultiheadAttention : Module
     /// <summary>[T, N, C] (any strides) as contiguous rows [T·N, C].</summary>
     private static Tensor Rows(Tensor x) => x.Contiguous().View(-1, x._shape[^1]);
 
-    /// <summary>x·Wᵀ + b for rows x [T·N, C]: one GEMM, viewed as [T, N, E].</summary>
-    private static Tensor Project(Tensor x, Tensor w, Tensor? b, int t, int n)
-    {
-        var y = x.MatMul(w.T);
-        if (b is not null) y = y + b;
-        return y.View(t, n, w._shape[0]);
-    }
+    /// <summary>x·Wᵀ + b for rows x [T·N, C]: one GEMM with the bias added in place, viewed as [T, N, E].</summary>
+    private static Tensor Project(Tensor x, Tensor w, Tensor? b, int t, int n) =>
+        x.LinearRows(w, b, relu: false).View(t, n, w._shape[0]);
 
     /// <summary>
     /// The one additive float mask broadcastable to [N·H, L, S] that combines <paramref name="attnMask"/>,

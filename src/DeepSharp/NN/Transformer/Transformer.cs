@@ -44,7 +44,7 @@ public sealed class TransformerEncoder : Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(src);
         var x = src;
         foreach (var layer in Layers) x = layer.Forward(x, mask, srcKeyPaddingMask, isCausal);
-        return Norm is { } n ? n.Forward(x) : x;
+        return Norm is { } n ? FeedForward.Norm(n, x) : x;
     }
 }
 
@@ -96,7 +96,7 @@ public sealed class TransformerDecoder : Module<Tensor, Tensor, Tensor>
         var x = tgt;
         foreach (var layer in Layers)
             x = layer.Forward(x, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask, tgtIsCausal, memoryIsCausal);
-        return Norm is { } n ? n.Forward(x) : x;
+        return Norm is { } n ? FeedForward.Norm(n, x) : x;
     }
 }
 

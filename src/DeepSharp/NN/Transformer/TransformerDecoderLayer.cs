@@ -127,15 +127,15 @@ public sealed class TransformerDecoderLayer : Module<Tensor, Tensor, Tensor>
         var x = tgt;
         if (NormFirst)
         {
-            x = x + SelfAttentionBlock(Norm1.Forward(x), tgtMask, tgtKeyPaddingMask, tgtIsCausal);
-            x = x + CrossAttentionBlock(Norm2.Forward(x), memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal);
-            x = x + Drop3.Forward(FeedForward.Run(Norm3.Forward(x), Linear1, Linear2, Drop, Activation));
+            x = x + SelfAttentionBlock(FeedForward.Norm(Norm1, x), tgtMask, tgtKeyPaddingMask, tgtIsCausal);
+            x = x + CrossAttentionBlock(FeedForward.Norm(Norm2, x), memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal);
+            x = x + Drop3.Forward(FeedForward.Run(FeedForward.Norm(Norm3, x), Linear1, Linear2, Drop, Activation));
         }
         else
         {
-            x = Norm1.Forward(x + SelfAttentionBlock(x, tgtMask, tgtKeyPaddingMask, tgtIsCausal));
-            x = Norm2.Forward(x + CrossAttentionBlock(x, memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal));
-            x = Norm3.Forward(x + Drop3.Forward(FeedForward.Run(x, Linear1, Linear2, Drop, Activation)));
+            x = FeedForward.Norm(Norm1, x + SelfAttentionBlock(x, tgtMask, tgtKeyPaddingMask, tgtIsCausal));
+            x = FeedForward.Norm(Norm2, x + CrossAttentionBlock(x, memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal));
+            x = FeedForward.Norm(Norm3, x + Drop3.Forward(FeedForward.Run(x, Linear1, Linear2, Drop, Activation)));
         }
         return x;
     }

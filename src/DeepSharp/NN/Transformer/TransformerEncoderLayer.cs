@@ -112,13 +112,13 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
         var x = src;
         if (NormFirst)
         {
-            x = x + SelfAttentionBlock(Norm1.Forward(x), srcMask, srcKeyPaddingMask, isCausal);
-            x = x + FeedForwardBlock(Norm2.Forward(x));
+            x = x + SelfAttentionBlock(FeedForward.Norm(Norm1, x), srcMask, srcKeyPaddingMask, isCausal);
+            x = x + FeedForwardBlock(FeedForward.Norm(Norm2, x));
         }
         else
         {
-            x = Norm1.Forward(x + SelfAttentionBlock(x, srcMask, srcKeyPaddingMask, isCausal));
-            x = Norm2.Forward(x + FeedForwardBlock(x));
+            x = FeedForward.Norm(Norm1, x + SelfAttentionBlock(x, srcMask, srcKeyPaddingMask, isCausal));
+            x = FeedForward.Norm(Norm2, x + FeedForwardBlock(x));
         }
         return x;
     }
@@ -139,19 +139,24 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
     }
 }
 
-/// <summary>The position-wise feed-forward network shared by the encoder and decoder layers.</summary>
+/// <summary>The position-wise feed-forward network and the LayerNorm call shared by the encoder and decoder layers.</summary>
 internal static class FeedForward
 {
+    /// <summary>The LayerNorm module's normalisation through the fused LayerNorm op (one kernel forward and one
+    /// backward, rather than the composite of mean/variance ops).</summary>
+    public static Tensor Norm(LayerNorm norm, Tensor x) => x.LayerNorm(norm.NormalizedShape, norm.Weight, norm.Bias, norm.Eps);
+
     /// <summary>linear2(dropout(activation(linear1(x)))) with the GEMMs on [rows, features] matrices (one GEMM each,
     /// whatever the leading dims), viewed back to x's leading shape.</summary>
     public static Tensor Run(Tensor x, Linear linear1, Linear linear2, Dropout dropout, string activation)
     {
         var shape = x.Shape;
         var rows = x.Contiguous().View(-1, shape[^1]);
-        var h = linear1.Forward(rows);
-        h = activation == "gelu" ? h.Gelu() : h.Relu();
+        // ReLU is fused into the first projection (one pass for bias + ReLU, one for its backward mask).
+        var h = activation == "gelu" ? rows.LinearRows(linear1.Weight, linear1.Bias, relu: false).Gelu()
+                                     : rows.LinearRows(linear1.Weight, linear1.Bias, relu: true);
         h = dropout.Forward(h);
-        var y = linear2.Forward(h);
+        var y = h.LinearRows(linear2.Weight, linear2.Bias, relu: false);
         shape[^1] = y._shape[^1];
         return y.View(shape);
     }

@@ -41,6 +41,27 @@ public class TransformerGradCheckTests
             Assert.That(x.AttentionSoftmax(0.7, mask).AllClose((x * 0.7 + mask).Softmax(-1), 1e-12, 1e-14), Is.True);
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void LinearRowsOp(bool relu)
+    {
+        var x = Input(30, 5, 3).RequiresGrad_();
+        var w = Input(31, 4, 3).RequiresGrad_();
+        var b = Input(32, 4).RequiresGrad_();
+        Check(() => x.LinearRows(w, b, relu), x, w, b);
+        Check(() => x.LinearRows(w, null, relu), x, w);
+        // A weight that is a row slice of a larger matrix (as the packed in_proj_weight) gets its gradient there.
+        var packed = Input(33, 12, 3).RequiresGrad_();
+        Check(() => x.LinearRows(packed.Narrow(0, 4, 4), b, relu), x, packed, b);
+        Assert.That(GradCheck.GradGradCheck(xs => xs[0].LinearRows(xs[1], xs[2], relu), [x, w, b], atol: 1e-6, rtol: 1e-4).Passed, Is.True);
+        using (Autograd.NoGrad())
+        {
+            var reference = x.MatMul(w.T) + b;
+            if (relu) reference = reference.Relu();
+            Assert.That(x.LinearRows(w, b, relu).AllClose(reference, 1e-14, 1e-14), Is.True);
+        }
+    }
+
     private static MultiheadAttention Mha(bool batchFirst = false, int? kdim = null, int? vdim = null) =>
         Deterministic(new MultiheadAttention(4, 2, batchFirst: batchFirst, kdim: kdim, vdim: vdim, dtype: DType.Float64));
 
