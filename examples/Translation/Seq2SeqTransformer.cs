@@ -122,10 +122,9 @@ public sealed class Seq2SeqTransformer : Module
     }
 
     /// <summary>
-    /// Beam search with <paramref name="beamSize"/> hypotheses per sentence, all sentences in one batch of N·k rows.
-    /// A hypothesis is finished when it emits &lt;eos&gt;; a sentence is done once it has k finished hypotheses whose
-    /// best length-normalised score (sum of log-probabilities / length^α) no open hypothesis can still beat, or at the
-    /// maximum length. Returns the best finished hypothesis of each sentence (an open one if none finished).
+    /// Beam search with <paramref name="beamSize"/> hypotheses per sentence (<see cref="BeamSearch"/>), all sentences
+    /// in one decoder batch of N·k rows. Returns the best finished hypothesis of each sentence, ending with &lt;eos&gt;
+    /// (an open one if none finished within the maximum length).
     /// </summary>
     public List<long[]> BeamDecode(IReadOnlyList<long[]> sources, int beamSize, double lengthPenalty = 0.6)
     {
@@ -139,43 +138,61 @@ public sealed class Seq2SeqTransformer : Module
         var rowSentence = Tensor.FromArray(Enumerable.Range(0, n * k).Select(r => (long)(r / k)).ToArray(), n * k);
         var beamMemory = memory.IndexSelect(1, rowSentence);                   // [S, N·k, E]
         var beamPad = srcPad.IndexSelect(0, rowSentence);                      // [N·k, S]
-        int maxLen = MaxOutputLength(src.Shape[1]);
-        int v = Config.TargetVocab;
+        return BeamSearch.Search(n, k, Config.TargetVocab, MaxOutputLength(src.Shape[1]), prefixes =>
+        {
+            var logits = Decode(Batcher.Pad(prefixes), beamMemory, beamPad, null);
+            return logits.Select(0, logits.Shape[0] - 1).LogSoftmax(-1).Double().ToArray<double>();
+        }, lengthPenalty);
+    }
+}
 
+/// <summary>The bookkeeping of batched beam search, independent of the model.</summary>
+public static class BeamSearch
+{
+    /// <summary>
+    /// Beam search for <paramref name="sentences"/> sentences with <paramref name="k"/> hypotheses each. At every step
+    /// <paramref name="step"/> receives the N·k prefixes (each starting with &lt;bos&gt;; row r belongs to sentence r / k)
+    /// and returns the next-token log-probabilities, row-major [N·k, vocab]. Each sentence keeps its k best open
+    /// hypotheses among the 2k best continuations, and its k best finished ones (those that emitted &lt;eos&gt;), ranked
+    /// by length-normalised score log P / length^α. A sentence is done when it has k finished hypotheses and no open
+    /// one can still beat the best of them (log P only falls, so its bound is at the maximum length).
+    /// </summary>
+    public static List<long[]> Search(int sentences, int k, int vocab, int maxLength, Func<List<long[]>, double[]> step, double lengthPenalty = 0.6)
+    {
+        int n = sentences;
         var hyps = new List<long>[n * k];
         var scores = new double[n * k];
         for (int r = 0; r < n * k; r++)
         {
             hyps[r] = [Vocabulary.BosId];
-            scores[r] = r % k == 0 ? 0 : double.NegativeInfinity;               // only one live start per sentence
+            scores[r] = r % k == 0 ? 0 : double.NegativeInfinity;               // one live start per sentence
         }
         var finished = Enumerable.Range(0, n).Select(_ => new List<(long[] Tokens, double Score)>()).ToArray();
         var done = new bool[n];
         double Normalised(double logProb, int length) => logProb / Math.Pow(length, lengthPenalty);
 
-        for (int step = 0; step < maxLen && !done.All(d => d); step++)
+        for (int t = 0; t < maxLength && !done.All(d => d); t++)
         {
-            var logits = Decode(Batcher.Pad(hyps.Select(h => h.ToArray()).ToList()), beamMemory, beamPad, null);
-            var logp = logits.Select(0, logits.Shape[0] - 1).LogSoftmax(-1).Double().ToArray<double>();   // [N·k, V]
+            var logp = step(hyps.Select(h => h.ToArray()).ToList());
             var newHyps = new List<long>[n * k];
             var newScores = new double[n * k];
             for (int i = 0; i < n; i++)
             {
                 if (done[i])
                 {
-                    for (int b = 0; b < k; b++) { newHyps[i * k + b] = hyps[i * k + b]; newScores[i * k + b] = double.NegativeInfinity; }
+                    for (int b = 0; b < k; b++) { newHyps[i * k + b] = [.. hyps[i * k + b], Vocabulary.PadId]; newScores[i * k + b] = double.NegativeInfinity; }
                     continue;
                 }
-                // The 2k best continuations of the sentence's k open hypotheses.
+                // The 2k best continuations of the sentence's open hypotheses.
                 var candidates = new PriorityQueue<(int Row, int Token, double Score), double>();
                 for (int b = 0; b < k; b++)
                 {
                     int row = i * k + b;
                     if (double.IsNegativeInfinity(scores[row])) continue;
-                    for (int tok = 0; tok < v; tok++)
+                    for (int tok = 0; tok < vocab; tok++)
                     {
                         if (tok is Vocabulary.PadId or Vocabulary.BosId) continue;
-                        double s = scores[row] + logp[row * v + tok];
+                        double s = scores[row] + logp[row * vocab + tok];
                         if (candidates.Count < 2 * k) candidates.Enqueue((row, tok, s), s);
                         else if (s > candidates.Peek().Score) candidates.EnqueueDequeue((row, tok, s), s);
                     }
@@ -186,10 +203,12 @@ public sealed class Seq2SeqTransformer : Module
                 int filled = 0;
                 foreach (var (row, tok, s) in best)
                 {
-                    int length = hyps[row].Count;                               // tokens after <bos>, including this one
+                    int length = hyps[row].Count;                               // tokens after <bos>, this one included
                     if (tok == Vocabulary.EosId)
                     {
-                        if (finished[i].Count < k) finished[i].Add(([.. hyps[row].Skip(1), tok], Normalised(s, length)));
+                        // Keep the k best finished hypotheses: an early, short one must not block a better, longer one.
+                        finished[i].Add(([.. hyps[row].Skip(1), tok], Normalised(s, length)));
+                        if (finished[i].Count > k) finished[i].Remove(finished[i].MinBy(f => f.Score));
                         continue;
                     }
                     if (filled == k) continue;
@@ -198,12 +217,11 @@ public sealed class Seq2SeqTransformer : Module
                     filled++;
                 }
                 for (; filled < k; filled++) { newHyps[i * k + filled] = [.. hyps[i * k], Vocabulary.PadId]; newScores[i * k + filled] = double.NegativeInfinity; }
-                // Done when k hypotheses finished and none of the open ones can beat the best finished one (scores only fall).
                 if (finished[i].Count >= k)
                 {
                     double bestFinished = finished[i].Max(f => f.Score);
                     double bestOpen = Enumerable.Range(0, k).Select(b => newScores[i * k + b]).Max();
-                    if (double.IsNegativeInfinity(bestOpen) || Normalised(bestOpen, maxLen) <= bestFinished) done[i] = true;
+                    if (double.IsNegativeInfinity(bestOpen) || Normalised(bestOpen, maxLength) <= bestFinished) done[i] = true;
                 }
             }
             hyps = newHyps;

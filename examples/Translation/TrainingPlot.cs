@@ -32,10 +32,10 @@ public static class TrainingPlot
             line.LineWidth = 1.5f;
             maxY = Math.Max(maxY, ys.DefaultIfEmpty(1).Max() * 1.05);
 
-            var checks = result.Epochs.Where(e => e.CheckExactMatch is not null).ToList();
+            var checks = result.Checks;
             if (checks.Count > 0)
             {
-                var acc = plot.Add.Scatter(checks.Select(e => (double)e.Steps).ToArray(), checks.Select(e => e.CheckExactMatch!.Value * 100).ToArray());
+                var acc = plot.Add.Scatter(checks.Select(e => (double)e.Step).ToArray(), checks.Select(e => e.ExactMatch * 100).ToArray());
                 acc.LegendText = $"{result.Norm}-LN held-out exact match (%, right axis)";
                 acc.MarkerSize = 7;
                 acc.LinePattern = LinePattern.Dashed;

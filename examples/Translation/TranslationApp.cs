@@ -16,7 +16,8 @@ public sealed record Evaluation(string Method, int Sentences, double ExactMatch,
 public sealed record EpochStats(int Epoch, int Steps, double TrainLoss, double TokenAccuracy, double? CheckExactMatch, double Seconds);
 
 /// <summary>What <see cref="TranslationApp.Run"/> returns.</summary>
-public sealed record TrainResult(string Norm, IReadOnlyList<EpochStats> Epochs, IReadOnlyList<double> StepLosses, int Steps, double TrainSeconds,
+/// <param name="Checks">Greedy exact match on the first held-out pairs, by optimizer step (every --eval-every steps and after each epoch).</param>
+public sealed record TrainResult(string Norm, IReadOnlyList<EpochStats> Epochs, IReadOnlyList<double> StepLosses, IReadOnlyList<(int Step, double ExactMatch)> Checks, int Steps, double TrainSeconds,
     Evaluation Greedy, Evaluation? Beam, int TrainPairs, int HeldOutPairs, int SourceVocab, int TargetVocab, long Parameters,
     string? SavePath, string? PlotPath)
 {
@@ -90,8 +91,15 @@ public static class TranslationApp
 
         var epochs = new List<EpochStats>();
         var stepLosses = new List<double>();
-        var trainClock = new Stopwatch();
+        var checks = new List<(int Step, double ExactMatch)>();
         int steps = 0;
+        double Check()
+        {
+            double exact = Evaluate(model, check, srcVocab, tgtVocab, 1, 0).ExactMatch;
+            if (checks.Count == 0 || checks[^1].Step != steps) checks.Add((steps, exact));
+            return exact;
+        }
+        var trainClock = new Stopwatch();
         bool stop = false;
         for (int epoch = 1; epoch <= options.Epochs && !stop; epoch++)
         {
@@ -130,6 +138,11 @@ public static class TranslationApp
                     tokens += batch.TargetTokens;
                     correct += hits;
                     report(done, lossSum / tokens, (double)correct / tokens);
+                    if (options.EvalEvery is { } every && check.Count > 0 && steps % every == 0 && done < batches.Count)
+                    {
+                        double exact = Check();
+                        console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  step {steps}: held-out check exact match {exact * 100:F1}%"));
+                    }
                     if ((options.MaxSteps is { } ms && steps >= ms) || (options.TimeLimit is { } t && trainClock.Elapsed.TotalSeconds >= t))
                     {
                         stop = true;
@@ -144,7 +157,7 @@ public static class TranslationApp
             double? checkExact = null;
             if (check.Count > 0)
             {
-                checkExact = Evaluate(model, check, srcVocab, tgtVocab, 1, 0).ExactMatch;
+                checkExact = Check();
                 if (options.StopAt is { } target && checkExact >= target) stop = true;
             }
             var stats = new EpochStats(epoch, steps, lossSum / Math.Max(1, tokens), (double)correct / Math.Max(1, tokens), checkExact, epochClock.Elapsed.TotalSeconds);
@@ -178,7 +191,7 @@ public static class TranslationApp
             console.WriteLine($"Saved the weights to {path} and the vocabularies to {Vocabulary.PathFor(path)}");
         }
 
-        var result = new TrainResult(config.Norm, epochs, stepLosses, steps, trainSeconds, greedy, beam, corpus.Train.Count, heldOut.Count,
+        var result = new TrainResult(config.Norm, epochs, stepLosses, checks, steps, trainSeconds, greedy, beam, corpus.Train.Count, heldOut.Count,
             srcVocab.Count, tgtVocab.Count, model.ParameterCount(), savePath, null);
         if (options.PlotPath is { } plotPath)
         {

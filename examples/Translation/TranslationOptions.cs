@@ -35,6 +35,8 @@ public sealed record TrainOptions
     public int? EvalLimit { get; init; }
     /// <summary>Held-out pairs decoded after each epoch to follow progress (0: none).</summary>
     public int EpochEvalPairs { get; init; } = 500;
+    /// <summary>Also run the held-out check every this many steps (for the plot).</summary>
+    public int? EvalEvery { get; init; }
     /// <summary>Stop early once the per-epoch held-out check reaches this greedy exact match (e.g. 1.0).</summary>
     public double? StopAt { get; init; }
     public long Seed { get; init; } = 1;
@@ -103,6 +105,7 @@ public static class CommandLine
           --beam K                 also evaluate with beam search of width K (default 4; 1 = greedy only)
           --eval-limit N           evaluate on the first N held-out pairs only
           --epoch-eval N           held-out pairs decoded after each epoch (default 500; 0 = none)
+          --eval-every N           also run that check every N steps (for the plot)
           --stop-at X              stop once the per-epoch check reaches exact match X (0–1)
           --seed N                 initialisation, dropout and shuffling seed (default 1)
           --threads N              kernel threads (default: all cores)
@@ -179,7 +182,7 @@ public static class CommandLine
                 case "--beam": beam = Int(1); break;
                 case "--data": train = train with { DataPath = Value() }; break;
                 case "--pairs": { int n = Int(1); train = train with { TrainPairs = n }; corpus = corpus with { TrainPairs = n }; break; }
-                case "--held-out-pairs": { int n = Int(1); train = train with { HeldOutPairs = n }; corpus = corpus with { HeldOutPairs = n }; break; }
+                case "--held-out-pairs": { int n = Int(0); train = train with { HeldOutPairs = n }; corpus = corpus with { HeldOutPairs = n }; break; }
                 case "--held-out-fraction": train = train with { HeldOutFraction = Real(1e-9, 0.9) }; break;
                 case "--corpus-seed": train = train with { CorpusSeed = Int(0) }; break;
                 case "--held-out": corpus = corpus with { HeldOut = true }; break;
@@ -206,6 +209,7 @@ public static class CommandLine
                 case "--clip": train = train with { ClipNorm = Real(0, 1e9) }; break;
                 case "--eval-limit": train = train with { EvalLimit = Int(1) }; break;
                 case "--epoch-eval": train = train with { EpochEvalPairs = Int(0) }; break;
+                case "--eval-every": train = train with { EvalEvery = Int(1) }; break;
                 case "--stop-at": train = train with { StopAt = Real(0, 1) }; break;
                 case "--seed":
                 {

@@ -206,6 +206,40 @@ public class TranslationTests
 
     // ------------------------------------------------------------------------------------------------ training and decoding
 
+    [Test]
+    public void BeamSearchKeepsALongerBetterHypothesisAfterEarlyFinishedOnes()
+    {
+        // Vocabulary: 0 <pad>, 1 <bos>, 2 <eos>, 3 "a", 4 "b". Scores by prefix:
+        //   [bos]       → eos 0.3, a 0.69, b 0.01
+        //   [bos a]     → b 0.99 (the good path: "a b <eos>")
+        //   [bos b]     → eos 0.99 (an early, poor finished hypothesis)
+        //   [bos a b]   → eos 0.99
+        // With k = 2 the beam finishes "<eos>" and "b <eos>" before "a b <eos>", which must still win.
+        const int V = 5;
+        double[] Row(params (int Token, double P)[] ps)
+        {
+            var row = Enumerable.Repeat(Math.Log(1e-6), V).ToArray();
+            foreach (var (t, p) in ps) row[t] = Math.Log(p);
+            return row;
+        }
+        var calls = 0;
+        var result = BeamSearch.Search(1, 2, V, 10, prefixes =>
+        {
+            calls++;
+            return prefixes.SelectMany(p => string.Join(' ', p) switch
+            {
+                "1" => Row((2, 0.3), (3, 0.69), (4, 0.01)),
+                "1 3" => Row((4, 0.99)),
+                "1 4" => Row((2, 0.99)),
+                "1 3 4" => Row((2, 0.99)),
+                _ => Row((2, 0.5)),
+            }).ToArray();
+        });
+        Assert.That(result.Single(), Is.EqualTo(new long[] { 3, 4, 2 }));
+        Assert.That(calls, Is.LessThan(10), "stops once no open hypothesis can win");
+    }
+
+
     private static readonly TrainOptions Tiny = new()
     {
         TrainPairs = 400, HeldOutPairs = 24, DModel = 32, Heads = 2, Layers = 1, FeedForward = 64, Dropout = 0, BatchSize = 32,
