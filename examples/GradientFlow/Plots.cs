@@ -28,7 +28,14 @@ public static class Plots
         if (kHi == kLo) kHi++;
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         int step = Math.Max(1, (kHi - kLo + 9) / 10);
-        for (int k = kLo; k <= kHi; k += step) ticks.AddMajor(k, k == 0 ? "1" : k == 1 ? "10" : $"1e{k.ToString(CultureInfo.InvariantCulture)}");
+        static string Label(double value) => value.ToString(value >= 1e-3 && value < 1e4 ? "0.###" : "0e0", CultureInfo.InvariantCulture);
+        for (int k = kLo; k <= kHi; k += step)
+        {
+            ticks.AddMajor(k, Label(Math.Pow(10, k)));
+            // Over a few decades only, also label 2·10^k and 5·10^k.
+            if (kHi - kLo <= 3 && k < kHi)
+                foreach (double m in new[] { 2.0, 5.0 }) ticks.AddMajor(k + Math.Log10(m), Label(m * Math.Pow(10, k)));
+        }
         plot.Axes.Left.TickGenerator = ticks;
         plot.Axes.SetLimitsY(kLo - 0.1, kHi + 0.1);
         plot.Title(title);

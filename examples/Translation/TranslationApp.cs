@@ -230,6 +230,7 @@ public static class TranslationApp
     public static Evaluation Evaluate(Seq2SeqTransformer model, IReadOnlyList<TokenPair> pairs, Vocabulary src, Vocabulary tgt, int beam, int samples,
         int batchSize = 200)
     {
+        bool wasTraining = model.IsTraining;
         model.Eval();
         var clock = Stopwatch.StartNew();
         var hyps = new List<IReadOnlyList<string>>(pairs.Count);
@@ -253,7 +254,7 @@ public static class TranslationApp
         double bleu = Bleu.Corpus(hyps, pairs.Select(p => (IReadOnlyList<string>)p.Target).ToList());
         var sampleList = Enumerable.Range(0, Math.Min(samples, pairs.Count))
             .Select(i => (string.Join(' ', pairs[i].Source), string.Join(' ', pairs[i].Target), string.Join(' ', decoded[i]))).ToList();
-        model.Train();
+        model.Train(wasTraining);
         return new Evaluation(beam > 1 ? $"beam {beam}" : "greedy", pairs.Count, pairs.Count == 0 ? 0 : (double)exact / pairs.Count, bleu,
             clock.Elapsed.TotalSeconds, sampleList);
     }
