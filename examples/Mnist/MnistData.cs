@@ -181,7 +181,7 @@ public static class MnistData
         if (ex is OperationCanceledException) return $"timed out (connect timeout {timeout.TotalSeconds:0.#} s)";
         var messages = new List<string>();
         for (var e = ex; e is not null; e = e.InnerException)
-            if (!messages.Contains(e.Message)) messages.Add(e.Message);
+            if (!messages.Any(m => m.Contains(e.Message, StringComparison.Ordinal))) messages.Add(e.Message);
         return string.Join(" — ", messages);
     }
 
