@@ -103,10 +103,10 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     loss_fn = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(a.seed)
-    secs, losses, accs = [], [], []
+    secs, cpu, losses, accs = [], [], [], []
     for epoch in range(1, epochs + 1):
         model.train()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         perm = torch.randperm(len(xtr), generator=g)
         total, n = 0.0, 0
         for i in range(0, len(xtr), a.batch_size):
@@ -119,6 +119,7 @@ def main():
             total += loss.item() * len(idx)
             n += len(idx)
         secs.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         losses.append(total / n)
         model.eval()
         correct = 0
@@ -127,7 +128,7 @@ def main():
                 correct += (model(xte[i:i + 1000]).argmax(1) == yte[i:i + 1000]).sum().item()
         accs.append(correct / len(xte))
         print(f"epoch {epoch}: {secs[-1]:.2f} s, train loss {losses[-1]:.4f}, test accuracy {accs[-1] * 100:.2f}%", flush=True)
-    print(json.dumps({"model": a.model, "test_accuracy": accs[-1], "epoch_seconds": secs, "train_loss": losses,
+    print(json.dumps({"model": a.model, "test_accuracy": accs[-1], "epoch_seconds": secs, "epoch_cpu_seconds": cpu, "train_loss": losses,
                       "torch": torch.__version__, "threads": a.threads}))
 
 

@@ -12,7 +12,8 @@ using Spectre.Console;
 namespace DeepSharp.Examples.Mnist;
 
 /// <summary>Metrics of one epoch.</summary>
-public sealed record EpochStats(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy, double Seconds, double ImagesPerSecond);
+public sealed record EpochStats(int Epoch, double TrainLoss, double TrainAccuracy, double TestLoss, double TestAccuracy, double Seconds, double ImagesPerSecond,
+    double CpuSeconds);
 
 /// <summary>What <see cref="MnistApp.Run"/> returns: the per-epoch metrics, every batch's loss and the files written.</summary>
 public sealed record TrainResult(string Model, IReadOnlyList<EpochStats> Epochs, IReadOnlyList<double> BatchLosses, int BatchesPerEpoch,
@@ -90,11 +91,13 @@ public static class MnistApp
         var batchLosses = new List<double>();
         for (int epoch = 1; epoch <= options.EffectiveEpochs; epoch++)
         {
+            var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
             var (trainLoss, trainAccuracy, seconds) = interactive
                 ? TrainEpochWithProgressBar(console, model, trainLoader, optimizer, lossFn, epoch, options.EffectiveEpochs, batchLosses)
                 : TrainEpoch(model, trainLoader, optimizer, lossFn, batchLosses, PlainReporter(console, epoch, options.EffectiveEpochs, trainLoader.Count));
+            double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
             var (testLoss, testAccuracy) = Evaluate(model, testLoader, lossFn);
-            var stats = new EpochStats(epoch, trainLoss, trainAccuracy, testLoss, testAccuracy, seconds, train.Count / seconds);
+            var stats = new EpochStats(epoch, trainLoss, trainAccuracy, testLoss, testAccuracy, seconds, train.Count / seconds, cpuSeconds);
             epochs.Add(stats);
             console.MarkupLineInterpolated(
                 $"epoch {epoch}/{options.EffectiveEpochs}: train loss {trainLoss:F4}, test loss {testLoss:F4}, test accuracy [bold]{testAccuracy * 100:F2}%[/] ({seconds:F2} s, {stats.ImagesPerSecond:N0} img/s)");
@@ -135,6 +138,7 @@ public static class MnistApp
                 ["model"] = options.Model,
                 ["test_accuracy"] = result.TestAccuracy,
                 ["epoch_seconds"] = new JsonArray(epochs.Select(e => (JsonNode?)e.Seconds).ToArray()),
+                ["epoch_cpu_seconds"] = new JsonArray(epochs.Select(e => (JsonNode?)e.CpuSeconds).ToArray()),
                 ["train_loss"] = new JsonArray(epochs.Select(e => (JsonNode?)e.TrainLoss).ToArray()),
                 ["test_loss"] = new JsonArray(epochs.Select(e => (JsonNode?)e.TestLoss).ToArray()),
                 ["test_accuracies"] = new JsonArray(epochs.Select(e => (JsonNode?)e.TestAccuracy).ToArray()),
