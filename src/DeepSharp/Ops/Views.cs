@@ -89,6 +89,7 @@ public sealed partial class Tensor
     /// <summary>Splits dim into the given sizes (one may be −1).</summary>
     public Tensor Unflatten(int dim, params int[] sizes)
     {
+        if (Dim == 0) throw new ArgumentException("Unflatten: expected at least a 1-dimensional tensor, got a 0-d tensor.");
         int d = ShapeUtil.WrapDim(dim, Dim, "Unflatten");
         var inner = ShapeUtil.InferShape(sizes, _shape[d], "Unflatten", [_shape[d]]);
         var shape = new List<int>(_shape[..d]);
