@@ -57,6 +57,15 @@ internal static class ShapeUtil
         return dim < 0 ? dim + r : dim;
     }
 
+    /// <summary>Like <see cref="WrapDim"/> for ops that index the shape at the dim (size, narrow, slice, split, …),
+    /// which have no dim to index on a 0-d tensor.</summary>
+    public static int WrapExistingDim(int dim, int rank, string op)
+    {
+        if (rank == 0)
+            throw new ArgumentException($"{op}: dimension specified as {dim} but the tensor has no dimensions (it is 0-d).");
+        return WrapDim(dim, rank, op);
+    }
+
     /// <summary>The NumPy/PyTorch broadcast of two shapes.</summary>
     public static int[] Broadcast(ReadOnlySpan<int> a, ReadOnlySpan<int> b, string op)
     {
