@@ -7,9 +7,16 @@ internal static class ShapeUtil
 {
     public static int Numel(ReadOnlySpan<int> shape)
     {
+        // Any zero makes the tensor empty, whatever the other sizes; otherwise stop multiplying once past the limit so
+        // that many large dims cannot wrap around a long. The limit is the largest .NET array, not int.MaxValue.
+        foreach (int d in shape) if (d == 0) return 0;
         long n = 1;
-        foreach (int d in shape) n *= d;
-        if (n > int.MaxValue) throw new ArgumentException($"A tensor of shape {Format(shape)} has {n} elements; at most {int.MaxValue} are supported.");
+        foreach (int d in shape)
+        {
+            n *= d;
+            if (n > Array.MaxLength || n < 0)
+                throw new ArgumentException($"A tensor of shape {Format(shape)} has more than {Array.MaxLength} elements, the most a .NET array holds.");
+        }
         return (int)n;
     }
 
