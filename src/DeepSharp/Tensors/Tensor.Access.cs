@@ -141,7 +141,9 @@ public sealed partial class Tensor
         bool summarise = NumEl > 1000;
         bool integral = !DType.IsFloatingPoint();
         bool allInts = integral || Enumerable.Range(0, Math.Min(NumEl, 1000)).All(i => { double v = GetFlat(i); return Math.Abs(v) < 1e15 && v == Math.Floor(v); });
-        FormatDim(sb, 0, _offset, summarise, integral, allInts, indent: 7);
+        // An empty tensor prints as [] (walking a huge leading dim of an empty tensor would take forever).
+        if (NumEl == 0) sb.Append("[]");
+        else FormatDim(sb, 0, _offset, summarise, integral, allInts, indent: 7);
         sb.Append(")");
         sb.Insert(sb.Length - 1, $", shape={ShapeUtil.Format(_shape)}, dtype={DType}");
         if (_gradFn is not null) sb.Insert(sb.Length - 1, $", grad_fn={_gradFn}");

@@ -63,7 +63,7 @@ public sealed partial class Tensor
     public int NumEl => ShapeUtil.Numel(_shape);
 
     /// <summary>The size of one dimension; negative dims count from the end.</summary>
-    public int Size(int dim) => _shape[ShapeUtil.WrapDim(dim, Dim, "Size")];
+    public int Size(int dim) => _shape[ShapeUtil.WrapExistingDim(dim, Dim, "Size")];
 
     /// <summary>True when the elements are laid out in row-major order without gaps.</summary>
     public bool IsContiguous => _isContiguous;
