@@ -11,6 +11,10 @@ public static class WorkloadRunner
     public static IReadOnlyList<IWorkload> All { get; } =
     [
         new SgemmWorkload(),
+        new MlpStepWorkload(),
+        new CnnStepWorkload(),
+        new ResnetStepWorkload(),
+        // encoder_step / encoder_infer (Transformer) go here.
     ];
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
