@@ -18,6 +18,8 @@ public abstract class TrainStepWorkload : IWorkload
     /// <summary>Builds the model (float32, seeded) and the input batch shape.</summary>
     protected abstract (Module<Tensor, Tensor> Model, int[] InputShape) Build(Generator g);
 
+    internal (Module<Tensor, Tensor> Model, int[] InputShape) BuildPublic(Generator g) => Build(g);
+
     /// <summary>Number of classes of the cross-entropy target.</summary>
     protected virtual int Classes => 10;
 
