@@ -9,6 +9,8 @@ internal static class Engine
 {
     /// <summary>Profiling hook (benchmarks only): called after each node's backward with its Stopwatch ticks.</summary>
     internal static Action<Node, long>? NodeTimer;
+    private static readonly Node s_sumToShapeNode = new("(engine) SumToShape", [], _ => [], null);
+    private static readonly Node s_deliverNode = new("(engine) Deliver to leaf", [], _ => [], null);
 
     public static void Backward(Tensor root, Tensor? gradient, bool retainGraph, bool createGraph)
     {
@@ -138,7 +140,9 @@ internal static class Engine
                 if (!edge.IsLive || (edge.Function is { } fn && !Receives(fn))) { inputGrads[i] = null; continue; }
                 if (!ShapeUtil.SameShape(g._shape, edge.Shape))
                 {
+                    long ts = NodeTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
                     var reduced = g.SumToShape(edge.Shape);
+                    if (NodeTimer is { } tm) tm(s_sumToShapeNode, System.Diagnostics.Stopwatch.GetTimestamp() - ts);
                     owned?.DropIfUnused(g);
                     inputGrads[i] = g = reduced;
                 }
@@ -166,7 +170,9 @@ internal static class Engine
                 else if (g is not null)
                 {
                     owned?.Drop(g, release: false);
+                    long ts = NodeTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
                     Deliver(edge.Leaf!, g, captureLeaves, captured, accumulate, createGraph, owned);
+                    if (NodeTimer is { } tm) tm(s_deliverNode, System.Diagnostics.Stopwatch.GetTimestamp() - ts);
                 }
             }
         }

@@ -55,6 +55,7 @@ public abstract class TrainStepWorkload : IWorkload
             }
             Counted();
         }, options);
+        while (steps < 20) Counted();   // at least 20 counted steps for the GC figures
         double per100 = 100.0 / Math.Max(1, steps);
         yield return new JsonObject
         {
