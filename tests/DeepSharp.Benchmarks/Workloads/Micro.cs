@@ -11,8 +11,16 @@ public static class Micro
         var g = new Generator(1);
         var x = Tensor.Randn([128, 784], DType.Float32, g);
         var dy = Tensor.Randn([128, 512], DType.Float32, g);
+        var w1 = Tensor.Randn([512, 784], DType.Float32, g) * 0.03;
+        var w2 = Tensor.Randn([512, 512], DType.Float32, g) * 0.04;
+        var h = x.MatMul(w1.T).Relu();
+        var hc = h.Clone();
+        var hn = Tensor.Randn([128, 512], DType.Float32, g);
         var cases = new (string Name, Action Body)[]
         {
+            ("fwd1: x W1^T", () => x.MatMul(w1.T)),
+            ("fwd2: relu(h) W2^T", () => h.MatMul(w2.T)),
+            ("fwd2: randn W2^T", () => hn.MatMul(w2.T)),
             ("dW old: (x^T dy)^T.Clone", () => x.MT.MatMul(dy).MT.Contiguous()),
             ("dW new: dy^T x", () => dy.MT.MatMul(x)),
             ("dW nn: plain [512,128]x[128,784]", () => dy.MT.Contiguous().MatMul(x)),
