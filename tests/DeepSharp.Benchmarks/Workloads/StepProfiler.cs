@@ -18,9 +18,10 @@ public static class StepProfiler
             else if (args[i] == "--threads") DeepSharp.Kernels.KernelSettings.NumThreads = int.Parse(args[++i]);
         }
         var w = (TrainStepWorkload)WorkloadRunner.All.First(x => x.Name == name);
-        var (model, shape) = w.BuildPublic(new Generator(1234));
+        var g = new Generator(1234);               // the workload's model and batch, exactly
+        var (model, shape) = w.BuildPublic(g);
+        model.Train();
         var seq = (Sequential)model;
-        var g = new Generator(1);
         var x = Tensor.Randn(shape, DType.Float32, g);
         var y = Tensor.RandInt(0, 10, [shape[0]], generator: g);
         var loss = new CrossEntropyLoss();
@@ -42,6 +43,13 @@ public static class StepProfiler
             l.Backward(); Add("backward total", Lap());
             opt.Step(); Add("adam step", Lap());
             Add("step total", (Stopwatch.GetTimestamp() - t0) * 1e3 / Stopwatch.Frequency);
+            if (s % 10 == 0 && Environment.GetEnvironmentVariable("PROFILE_DENORMALS") == "1")
+            {
+                int sub = 0, total = 0;
+                foreach (var p in model.Parameters())
+                    foreach (var v in p.Grad!.ToArray<float>()) { total++; if (float.IsSubnormal(v)) sub++; }
+                Console.WriteLine($"step {s}: loss {l.Item():G4}, subnormal grad elements {sub}/{total}");
+            }
             if (s < 5) continue;
             foreach (var (k, v) in stepAcc) { if (!times.TryGetValue(k, out var list)) times[k] = list = []; list.Add(v); }
         }
