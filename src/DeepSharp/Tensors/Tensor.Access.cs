@@ -17,6 +17,7 @@ public sealed partial class Tensor
     private Tensor CopyLayout(string name)
     {
         var result = Empty(_shape, DType, zeroed: false);
+        ThrowIfDisposed();
         switch (_storage)
         {
             case Storage<float> s: ElementwiseKernels.Copy<float>(_shape, s.Data, _offset, _strides, result.Span<float>()); break;
@@ -43,6 +44,7 @@ public sealed partial class Tensor
 
     private static void ConvertStorage(Storage from, int offset, Storage to, int n)
     {
+        if (from.IsReleased || to.IsReleased) ThrowDisposed();
         switch (from, to)
         {
             case (Storage<float> a, Storage<double> b): TensorPrimitives.ConvertChecked<float, double>(a.Data.AsSpan(offset, n), b.Data.AsSpan(0, n)); break;
@@ -106,6 +108,7 @@ public sealed partial class Tensor
             off += flat % size * _strides[d];
             flat /= size;
         }
+        ThrowIfDisposed();
         return _storage switch
         {
             Storage<float> s => s.Data[off],
@@ -120,6 +123,7 @@ public sealed partial class Tensor
     internal bool AllFinite()
     {
         var c = Contiguous();
+        c.ThrowIfDisposed();
         return c._storage switch
         {
             Storage<float> => IsAllFinite(c.ReadSpan<float>()),
@@ -155,6 +159,7 @@ public sealed partial class Tensor
     {
         if (dim == _shape.Length)
         {
+            ThrowIfDisposed();
             double v = _storage switch
             {
                 Storage<float> s => s.Data[offset],

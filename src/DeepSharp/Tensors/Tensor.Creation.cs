@@ -196,6 +196,7 @@ public sealed partial class Tensor
     // Raw element writes used by creation code (contiguous, fresh tensors only).
     internal void SetRaw(int index, double value)
     {
+        ThrowIfDisposed();
         switch (_storage)
         {
             case Storage<float> s: s.Data[_offset + index] = (float)value; break;
@@ -207,6 +208,7 @@ public sealed partial class Tensor
 
     internal void SetRaw(int index, long value)
     {
+        ThrowIfDisposed();
         switch (_storage)
         {
             case Storage<long> s: s.Data[_offset + index] = value; break;
@@ -216,6 +218,7 @@ public sealed partial class Tensor
 
     internal void FillRaw(double value)
     {
+        ThrowIfDisposed();
         switch (_storage)
         {
             case Storage<float> s: s.Data.AsSpan(_offset, NumEl).Fill((float)value); break;
