@@ -60,9 +60,53 @@ def sgemm(options):
         yield line
 
 
+def _encoder_layer(norm):
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(256, 4, dim_feedforward=1024, dropout=0.0, activation="relu",
+                                             batch_first=True, norm_first=(norm == "pre"))
+    x = torch.randn(32, 64, 256)
+    return layer, x
+
+
+def encoder_step(options):
+    """One training step of a TransformerEncoderLayer (d_model 256, 4 heads, feed-forward 1024, dropout 0,
+    ReLU, batch-first input [32, 64, 256]): forward, loss = mean(out^2), backward, Adam step."""
+    for norm in ["pre", "post"]:
+        layer, x = _encoder_layer(norm)
+        layer.train()
+        opt = torch.optim.Adam(layer.parameters(), lr=1e-4)
+
+        def step():
+            with torch.enable_grad():
+                opt.zero_grad(set_to_none=True)
+                loss = layer(x).pow(2).mean()
+                loss.backward()
+                opt.step()
+
+        seconds = median_seconds(step, options)
+        yield {"workload": "encoder_step", "norm": norm, "ms": round(seconds * 1e3, 2)}
+
+
+def encoder_infer(options):
+    """Forward of the same layer under no_grad (eval mode). In eval mode without grad PyTorch 1.13 may take
+    its fused "fast path" (torch._transformer_encoder_layer_fwd)."""
+    for norm in ["pre", "post"]:
+        layer, x = _encoder_layer(norm)
+        layer.eval()
+
+        def infer():
+            with torch.no_grad():
+                layer(x)
+
+        seconds = median_seconds(infer, options)
+        yield {"workload": "encoder_infer", "norm": norm, "ms": round(seconds * 1e3, 2)}
+
+
 # name -> generator(options); output order is this order.
 WORKLOADS = {
     "sgemm": sgemm,
+    "encoder_step": encoder_step,
+    "encoder_infer": encoder_infer,
 }
 
 

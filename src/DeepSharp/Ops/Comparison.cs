@@ -57,6 +57,22 @@ public sealed partial class Tensor
     /// <summary>True when any element is nonzero.</summary>
     public bool Any() { var s = To(DType.Bool).Contiguous().ReadSpan<bool>(); foreach (var v in s) if (v) return true; return false; }
 
+    /// <summary>True when both tensors have the same shape, dtype and exactly equal elements (<c>torch.equal</c>).</summary>
+    public bool Equal(Tensor other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (DType != other.DType || !ShapeUtil.SameShape(_shape, other._shape)) return false;
+        var a = Contiguous();
+        var b = other.Contiguous();
+        return DType switch
+        {
+            DType.Float32 => a.ReadSpan<float>().SequenceEqual(b.ReadSpan<float>()),
+            DType.Float64 => a.ReadSpan<double>().SequenceEqual(b.ReadSpan<double>()),
+            DType.Int64 => a.ReadSpan<long>().SequenceEqual(b.ReadSpan<long>()),
+            _ => a.ReadSpan<bool>().SequenceEqual(b.ReadSpan<bool>()),
+        };
+    }
+
     /// <summary>True when both tensors have the same shape and all elements are within atol + rtol·|other|.</summary>
     public bool AllClose(Tensor other, double rtol = 1e-5, double atol = 1e-8)
     {

@@ -11,6 +11,8 @@ public static class WorkloadRunner
     public static IReadOnlyList<IWorkload> All { get; } =
     [
         new SgemmWorkload(),
+        new EncoderStepWorkload(),
+        new EncoderInferWorkload(),
     ];
 
     public static int Run(string[] args, TextWriter output, TextWriter error)

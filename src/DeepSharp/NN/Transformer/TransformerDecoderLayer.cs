@@ -1,0 +1,158 @@
+namespace DeepSharp.NN;
+
+/// <summary>
+/// One Transformer decoder block (<c>nn.TransformerDecoderLayer</c>): (masked) self-attention over the target,
+/// cross-attention from the target to the encoder's output (the memory), and a feed-forward network, each inside a
+/// residual connection with LayerNorm.
+/// </summary>
+/// <remarks>
+/// <para>Post-LN: x = norm1(x + SA(x)); x = norm2(x + MHA(x, mem)); x = norm3(x + FF(x)). Pre-LN:
+/// x = x + SA(norm1(x)); x = x + MHA(norm2(x), mem); x = x + FF(norm3(x)).</para>
+/// <para>For causal (autoregressive) self-attention pass <c>tgtMask</c> =
+/// <see cref="Transformer.GenerateSquareSubsequentMask"/> (as in PyTorch), or <c>tgtIsCausal: true</c> without a mask.</para>
+/// <para>Children, in PyTorch's order: <c>self_attn</c>, <c>multihead_attn</c> (cross-attention), <c>linear1</c>,
+/// <c>dropout</c>, <c>linear2</c>, <c>norm1</c>, <c>norm2</c>, <c>norm3</c>, <c>dropout1</c>, <c>dropout2</c>, <c>dropout3</c>.</para>
+/// </remarks>
+public sealed class TransformerDecoderLayer : Module<Tensor, Tensor, Tensor>
+{
+    private readonly Generator? _generator;
+
+    /// <summary>Creates the block.</summary>
+    /// <param name="dModel">The model dim E.</param>
+    /// <param name="nHead">The number of attention heads.</param>
+    /// <param name="dimFeedforward">The hidden dim of the feed-forward network.</param>
+    /// <param name="dropout">Dropout probability.</param>
+    /// <param name="activation">"relu" or "gelu" (exact).</param>
+    /// <param name="layerNormEps">LayerNorm epsilon.</param>
+    /// <param name="batchFirst">Inputs are [N, T, E] instead of [T, N, E].</param>
+    /// <param name="normFirst">Pre-LN (true) or post-LN (false).</param>
+    /// <param name="dtype">Element type of the parameters.</param>
+    /// <param name="generator">Random source for initialisation and dropout.</param>
+    public TransformerDecoderLayer(int dModel, int nHead, int dimFeedforward = 2048, double dropout = 0.1, string activation = "relu",
+        double layerNormEps = 1e-5, bool batchFirst = false, bool normFirst = false, DType dtype = DType.Float32, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(activation);
+        if (activation is not ("relu" or "gelu"))
+            throw new ArgumentException($"TransformerDecoderLayer: activation should be \"relu\" or \"gelu\", not \"{activation}\".");
+        DModel = dModel;
+        NHead = nHead;
+        DimFeedforward = dimFeedforward;
+        DropoutP = dropout;
+        Activation = activation;
+        LayerNormEps = layerNormEps;
+        BatchFirst = batchFirst;
+        NormFirst = normFirst;
+        _generator = generator;
+        RegisterModule("self_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
+        RegisterModule("multihead_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
+        RegisterModule("linear1", new Linear(dModel, dimFeedforward, true, dtype, generator));
+        RegisterModule("dropout", new Dropout(dropout, generator));
+        RegisterModule("linear2", new Linear(dimFeedforward, dModel, true, dtype, generator));
+        RegisterModule("norm1", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        RegisterModule("norm2", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        RegisterModule("norm3", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        RegisterModule("dropout1", new Dropout(dropout, generator));
+        RegisterModule("dropout2", new Dropout(dropout, generator));
+        RegisterModule("dropout3", new Dropout(dropout, generator));
+    }
+
+    /// <summary>The model dim E.</summary>
+    public int DModel { get; }
+
+    /// <summary>The number of heads.</summary>
+    public int NHead { get; }
+
+    /// <summary>The feed-forward hidden dim.</summary>
+    public int DimFeedforward { get; }
+
+    /// <summary>The dropout probability.</summary>
+    public double DropoutP { get; }
+
+    /// <summary>"relu" or "gelu".</summary>
+    public string Activation { get; }
+
+    /// <summary>The LayerNorm epsilon.</summary>
+    public double LayerNormEps { get; }
+
+    /// <summary>Whether inputs are [N, T, E].</summary>
+    public bool BatchFirst { get; }
+
+    /// <summary>Pre-LN (true) or post-LN (false).</summary>
+    public bool NormFirst { get; }
+
+    /// <summary>The self-attention over the target (child <c>self_attn</c>).</summary>
+    public MultiheadAttention SelfAttn => (MultiheadAttention)GetChild("self_attn")!;
+
+    /// <summary>The cross-attention to the memory (child <c>multihead_attn</c>).</summary>
+    public MultiheadAttention MultiheadAttn => (MultiheadAttention)GetChild("multihead_attn")!;
+
+    /// <summary>The first feed-forward projection (child <c>linear1</c>).</summary>
+    public Linear Linear1 => (Linear)GetChild("linear1")!;
+
+    /// <summary>The second feed-forward projection (child <c>linear2</c>).</summary>
+    public Linear Linear2 => (Linear)GetChild("linear2")!;
+
+    /// <summary>LayerNorm of the self-attention sublayer (child <c>norm1</c>).</summary>
+    public LayerNorm Norm1 => (LayerNorm)GetChild("norm1")!;
+
+    /// <summary>LayerNorm of the cross-attention sublayer (child <c>norm2</c>).</summary>
+    public LayerNorm Norm2 => (LayerNorm)GetChild("norm2")!;
+
+    /// <summary>LayerNorm of the feed-forward sublayer (child <c>norm3</c>).</summary>
+    public LayerNorm Norm3 => (LayerNorm)GetChild("norm3")!;
+
+    private Dropout Drop => (Dropout)GetChild("dropout")!;
+    private Dropout Drop1 => (Dropout)GetChild("dropout1")!;
+    private Dropout Drop2 => (Dropout)GetChild("dropout2")!;
+    private Dropout Drop3 => (Dropout)GetChild("dropout3")!;
+
+    /// <summary>Decodes <paramref name="tgt"/> against <paramref name="memory"/> without masks.</summary>
+    public override Tensor Forward(Tensor tgt, Tensor memory) => Forward(tgt, memory, null);
+
+    /// <summary>Decodes (PyTorch's <c>forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+    /// memory_key_padding_mask, tgt_is_causal, memory_is_causal)</c>).</summary>
+    /// <param name="tgt">[T, N, E] ([N, T, E] with batchFirst).</param>
+    /// <param name="memory">[S, N, E] ([N, S, E] with batchFirst), the encoder's output.</param>
+    /// <param name="tgtMask">Self-attention mask [T, T] (e.g. the causal one) or [N·H, T, T].</param>
+    /// <param name="memoryMask">Cross-attention mask [T, S] or [N·H, T, S].</param>
+    /// <param name="tgtKeyPaddingMask">[N, T], true = padding.</param>
+    /// <param name="memoryKeyPaddingMask">[N, S], true = padding.</param>
+    /// <param name="tgtIsCausal">Causal self-attention when <paramref name="tgtMask"/> is null.</param>
+    /// <param name="memoryIsCausal">Causal cross-attention when <paramref name="memoryMask"/> is null (needs T = S).</param>
+    public Tensor Forward(Tensor tgt, Tensor memory, Tensor? tgtMask, Tensor? memoryMask = null, Tensor? tgtKeyPaddingMask = null,
+        Tensor? memoryKeyPaddingMask = null, bool tgtIsCausal = false, bool memoryIsCausal = false)
+    {
+        ArgumentNullException.ThrowIfNull(tgt);
+        ArgumentNullException.ThrowIfNull(memory);
+        var x = tgt;
+        if (NormFirst)
+        {
+            x = x + SelfAttentionBlock(FeedForward.Norm(Norm1, x), tgtMask, tgtKeyPaddingMask, tgtIsCausal);
+            x = x + CrossAttentionBlock(FeedForward.Norm(Norm2, x), memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal);
+            x = x + Drop3.Forward(FeedForward.Run(FeedForward.Norm(Norm3, x), Linear1, Linear2, Drop, Activation));
+        }
+        else
+        {
+            x = FeedForward.Norm(Norm1, x + SelfAttentionBlock(x, tgtMask, tgtKeyPaddingMask, tgtIsCausal));
+            x = FeedForward.Norm(Norm2, x + CrossAttentionBlock(x, memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal));
+            x = FeedForward.Norm(Norm3, x + Drop3.Forward(FeedForward.Run(x, Linear1, Linear2, Drop, Activation)));
+        }
+        return x;
+    }
+
+    private Tensor SelfAttentionBlock(Tensor x, Tensor? mask, Tensor? keyPaddingMask, bool isCausal) =>
+        Drop1.Forward(SelfAttn.Forward(x, x, x, keyPaddingMask, needWeights: false, attnMask: mask, isCausal: isCausal).Output);
+
+    private Tensor CrossAttentionBlock(Tensor x, Tensor mem, Tensor? mask, Tensor? keyPaddingMask, bool isCausal) =>
+        Drop2.Forward(MultiheadAttn.Forward(x, mem, mem, keyPaddingMask, needWeights: false, attnMask: mask, isCausal: isCausal).Output);
+
+    /// <summary>A copy with its own parameters (same values) and the same training mode, as PyTorch's deepcopy.</summary>
+    internal TransformerDecoderLayer DeepCopy()
+    {
+        var copy = new TransformerDecoderLayer(DModel, NHead, DimFeedforward, DropoutP, Activation, LayerNormEps, BatchFirst, NormFirst,
+            Linear1.Weight.DType, _generator);
+        copy.LoadStateDict(StateDict());
+        copy.Train(IsTraining);
+        return copy;
+    }
+}

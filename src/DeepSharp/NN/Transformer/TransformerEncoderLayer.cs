@@ -1,0 +1,163 @@
+namespace DeepSharp.NN;
+
+/// <summary>
+/// One Transformer encoder block (<c>nn.TransformerEncoderLayer</c>): self-attention then a position-wise
+/// feed-forward network, each inside a residual connection with LayerNorm.
+/// </summary>
+/// <remarks>
+/// <para>Post-LN (<c>normFirst</c> false, the original Transformer): x = norm1(x + SA(x)); x = norm2(x + FF(x)).
+/// Pre-LN (<c>normFirst</c> true): x = x + SA(norm1(x)); x = x + FF(norm2(x)) — its output is not normalised, so a
+/// pre-LN stack needs a final LayerNorm (<see cref="TransformerEncoder"/>'s <c>norm</c>).
+/// SA(x) = dropout1(self_attn(x, x, x)); FF(x) = dropout2(linear2(dropout(activation(linear1(x))))).</para>
+/// <para>Children, in PyTorch's order and names: <c>self_attn</c> (<see cref="MultiheadAttention"/>), <c>linear1</c>
+/// [dimFeedforward, dModel], <c>dropout</c>, <c>linear2</c> [dModel, dimFeedforward], <c>norm1</c>, <c>norm2</c>,
+/// <c>dropout1</c>, <c>dropout2</c>; so the state dict keys are <c>self_attn.in_proj_weight</c>, <c>self_attn.in_proj_bias</c>,
+/// <c>self_attn.out_proj.weight</c>, <c>self_attn.out_proj.bias</c>, <c>linear1.weight</c>, <c>linear1.bias</c>,
+/// <c>linear2.weight</c>, <c>linear2.bias</c>, <c>norm1.weight</c>, <c>norm1.bias</c>, <c>norm2.weight</c>, <c>norm2.bias</c>.</para>
+/// </remarks>
+public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
+{
+    private readonly Generator? _generator;
+
+    /// <summary>Creates the block.</summary>
+    /// <param name="dModel">The model dim E.</param>
+    /// <param name="nHead">The number of attention heads.</param>
+    /// <param name="dimFeedforward">The hidden dim of the feed-forward network.</param>
+    /// <param name="dropout">Dropout probability (attention weights, feed-forward hidden, both residual branches).</param>
+    /// <param name="activation">"relu" or "gelu" (exact).</param>
+    /// <param name="layerNormEps">LayerNorm epsilon.</param>
+    /// <param name="batchFirst">Inputs are [N, S, E] instead of [S, N, E].</param>
+    /// <param name="normFirst">Pre-LN (true) or post-LN (false).</param>
+    /// <param name="dtype">Element type of the parameters.</param>
+    /// <param name="generator">Random source for initialisation and dropout.</param>
+    public TransformerEncoderLayer(int dModel, int nHead, int dimFeedforward = 2048, double dropout = 0.1, string activation = "relu",
+        double layerNormEps = 1e-5, bool batchFirst = false, bool normFirst = false, DType dtype = DType.Float32, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(activation);
+        if (activation is not ("relu" or "gelu"))
+            throw new ArgumentException($"TransformerEncoderLayer: activation should be \"relu\" or \"gelu\", not \"{activation}\".");
+        DModel = dModel;
+        NHead = nHead;
+        DimFeedforward = dimFeedforward;
+        DropoutP = dropout;
+        Activation = activation;
+        LayerNormEps = layerNormEps;
+        BatchFirst = batchFirst;
+        NormFirst = normFirst;
+        _generator = generator;
+        RegisterModule("self_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
+        RegisterModule("linear1", new Linear(dModel, dimFeedforward, true, dtype, generator));
+        RegisterModule("dropout", new Dropout(dropout, generator));
+        RegisterModule("linear2", new Linear(dimFeedforward, dModel, true, dtype, generator));
+        RegisterModule("norm1", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        RegisterModule("norm2", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        RegisterModule("dropout1", new Dropout(dropout, generator));
+        RegisterModule("dropout2", new Dropout(dropout, generator));
+    }
+
+    /// <summary>The model dim E.</summary>
+    public int DModel { get; }
+
+    /// <summary>The number of heads.</summary>
+    public int NHead { get; }
+
+    /// <summary>The feed-forward hidden dim.</summary>
+    public int DimFeedforward { get; }
+
+    /// <summary>The dropout probability.</summary>
+    public double DropoutP { get; }
+
+    /// <summary>"relu" or "gelu".</summary>
+    public string Activation { get; }
+
+    /// <summary>The LayerNorm epsilon.</summary>
+    public double LayerNormEps { get; }
+
+    /// <summary>Whether inputs are [N, S, E].</summary>
+    public bool BatchFirst { get; }
+
+    /// <summary>Pre-LN (true) or post-LN (false).</summary>
+    public bool NormFirst { get; }
+
+    /// <summary>The self-attention (child <c>self_attn</c>).</summary>
+    public MultiheadAttention SelfAttn => (MultiheadAttention)GetChild("self_attn")!;
+
+    /// <summary>The first feed-forward projection (child <c>linear1</c>).</summary>
+    public Linear Linear1 => (Linear)GetChild("linear1")!;
+
+    /// <summary>The second feed-forward projection (child <c>linear2</c>).</summary>
+    public Linear Linear2 => (Linear)GetChild("linear2")!;
+
+    /// <summary>The LayerNorm of the attention sublayer (child <c>norm1</c>).</summary>
+    public LayerNorm Norm1 => (LayerNorm)GetChild("norm1")!;
+
+    /// <summary>The LayerNorm of the feed-forward sublayer (child <c>norm2</c>).</summary>
+    public LayerNorm Norm2 => (LayerNorm)GetChild("norm2")!;
+
+    private Dropout Drop => (Dropout)GetChild("dropout")!;
+    private Dropout Drop1 => (Dropout)GetChild("dropout1")!;
+    private Dropout Drop2 => (Dropout)GetChild("dropout2")!;
+
+    /// <summary>Encodes <paramref name="src"/> without masks.</summary>
+    public override Tensor Forward(Tensor src) => Forward(src, null, null, false);
+
+    /// <summary>Encodes <paramref name="src"/> (PyTorch's <c>forward(src, src_mask, src_key_padding_mask, is_causal)</c>).</summary>
+    /// <param name="src">[S, N, E] ([N, S, E] with batchFirst; [S, E] unbatched).</param>
+    /// <param name="srcMask">Attention mask [S, S] or [N·H, S, S], Bool (true = not allowed) or additive float.</param>
+    /// <param name="srcKeyPaddingMask">[N, S], Bool (true = padding) or additive float.</param>
+    /// <param name="isCausal">Use the causal mask when <paramref name="srcMask"/> is null.</param>
+    public Tensor Forward(Tensor src, Tensor? srcMask, Tensor? srcKeyPaddingMask = null, bool isCausal = false)
+    {
+        ArgumentNullException.ThrowIfNull(src);
+        var x = src;
+        if (NormFirst)
+        {
+            x = x + SelfAttentionBlock(FeedForward.Norm(Norm1, x), srcMask, srcKeyPaddingMask, isCausal);
+            x = x + FeedForwardBlock(FeedForward.Norm(Norm2, x));
+        }
+        else
+        {
+            x = FeedForward.Norm(Norm1, x + SelfAttentionBlock(x, srcMask, srcKeyPaddingMask, isCausal));
+            x = FeedForward.Norm(Norm2, x + FeedForwardBlock(x));
+        }
+        return x;
+    }
+
+    private Tensor SelfAttentionBlock(Tensor x, Tensor? mask, Tensor? keyPaddingMask, bool isCausal) =>
+        Drop1.Forward(SelfAttn.Forward(x, x, x, keyPaddingMask, needWeights: false, attnMask: mask, isCausal: isCausal).Output);
+
+    private Tensor FeedForwardBlock(Tensor x) => Drop2.Forward(FeedForward.Run(x, Linear1, Linear2, Drop, Activation));
+
+    /// <summary>A copy with its own parameters (same values) and the same training mode, as PyTorch's deepcopy.</summary>
+    internal TransformerEncoderLayer DeepCopy()
+    {
+        var copy = new TransformerEncoderLayer(DModel, NHead, DimFeedforward, DropoutP, Activation, LayerNormEps, BatchFirst, NormFirst,
+            Linear1.Weight.DType, _generator);
+        copy.LoadStateDict(StateDict());
+        copy.Train(IsTraining);
+        return copy;
+    }
+}
+
+/// <summary>The position-wise feed-forward network and the LayerNorm call shared by the encoder and decoder layers.</summary>
+internal static class FeedForward
+{
+    /// <summary>The LayerNorm module's normalisation through the fused LayerNorm op (one kernel forward and one
+    /// backward, rather than the composite of mean/variance ops).</summary>
+    public static Tensor Norm(LayerNorm norm, Tensor x) => x.LayerNorm(norm.NormalizedShape, norm.Weight, norm.Bias, norm.Eps);
+
+    /// <summary>linear2(dropout(activation(linear1(x)))) with the GEMMs on [rows, features] matrices (one GEMM each,
+    /// whatever the leading dims), viewed back to x's leading shape.</summary>
+    public static Tensor Run(Tensor x, Linear linear1, Linear linear2, Dropout dropout, string activation)
+    {
+        var shape = x.Shape;
+        var rows = x.Contiguous().View(-1, shape[^1]);
+        // ReLU is fused into the first projection (one pass for bias + ReLU, one for its backward mask).
+        var h = activation == "gelu" ? rows.LinearRows(linear1.Weight, linear1.Bias, relu: false).Gelu()
+                                     : rows.LinearRows(linear1.Weight, linear1.Bias, relu: true);
+        h = dropout.Forward(h);
+        var y = h.LinearRows(linear2.Weight, linear2.Bias, relu: false);
+        shape[^1] = y._shape[^1];
+        return y.View(shape);
+    }
+}
