@@ -7,7 +7,7 @@ namespace DeepSharp.Tests.Robustness;
 [TestFixture, NonParallelizable]
 public class DeterminismTests
 {
-    private const int Steps = 25;
+    private const int Steps = 15;
 
     [TestCase(1)]
     [TestCase(2)]

@@ -135,6 +135,6 @@ public class FuzzTests
         {
             var leak = c.i < Ops.Length ? OpCase(c.i, c.s) : ModuleCase(c.i - Ops.Length, c.s);
             return (leak is null).Label(leak ?? "");
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(400).WithQuietOnSuccess(true));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(300).WithQuietOnSuccess(true));
     }
 }
