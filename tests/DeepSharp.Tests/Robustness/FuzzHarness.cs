@@ -12,7 +12,8 @@ namespace DeepSharp.Tests.Robustness;
 /// </summary>
 internal static class FuzzHarness
 {
-    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+    // Generous: a hang never ends, while a legitimate large case on a loaded 2-core CI machine can take seconds.
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Tensors good and bad: dtypes, ranks 0–4, empty, non-contiguous, expanded, NaN/∞, requiring grad.</summary>
     private static readonly Func<Tensor>[] TensorPool =
@@ -204,19 +205,31 @@ internal static class FuzzHarness
         catch (ArgumentException) { return m.MakeGenericMethod(m.GetGenericArguments().Select(_ => typeof(float)).ToArray()); }
     }
 
-    /// <summary>Concrete public modules with one or two tensor inputs, from DeepSharp.NN.</summary>
+    /// <summary>Every concrete public module with a public Forward (any number of tensor, mask and option arguments).</summary>
     public static Type[] ModuleTypes() =>
         typeof(Module).Assembly.GetExportedTypes()
-            .Where(t => !t.IsAbstract && !t.IsGenericTypeDefinition && typeof(Module).IsAssignableFrom(t)
-                && (typeof(Module<Tensor, Tensor>).IsAssignableFrom(t) || typeof(Module<Tensor, Tensor, Tensor>).IsAssignableFrom(t)))
+            .Where(t => !t.IsAbstract && !t.IsGenericTypeDefinition && typeof(Module).IsAssignableFrom(t) && ForwardMethods(t).Length > 0)
             .OrderBy(t => t.FullName, StringComparer.Ordinal)
             .ToArray();
 
-    /// <summary>Forward with one or two random tensors.</summary>
+    private static MethodInfo[] ForwardMethods(Type t) =>
+        t.GetMethods(BindingFlags.Public | BindingFlags.Instance).Where(m => m.Name == "Forward" && !m.IsGenericMethodDefinition).ToArray();
+
+    /// <summary>Calls one of the module's Forward overloads with random arguments (tensors from the pool, masks,
+    /// nulls where allowed); the exception a Forward throws is rethrown as is, not wrapped by reflection.</summary>
     public static object? Forward(Module module, Random rng)
     {
-        if (module is Module<Tensor, Tensor> one) return one.Forward(TensorPool[rng.Next(TensorPool.Length)]());
-        var two = (Module<Tensor, Tensor, Tensor>)module;
-        return two.Forward(TensorPool[rng.Next(TensorPool.Length)](), TensorPool[rng.Next(TensorPool.Length)]());
+        var overloads = ForwardMethods(module.GetType());
+        var method = overloads[rng.Next(overloads.Length)];
+        var parameters = method.GetParameters();
+        var args = new object?[parameters.Length];
+        for (int i = 0; i < parameters.Length; i++)
+            if (!TryMakeArgument(parameters[i], rng, out args[i])) return null;
+        try { return method.Invoke(module, args); }
+        catch (TargetInvocationException e) when (e.InnerException is { } inner)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inner).Throw();
+            throw;
+        }
     }
 }
