@@ -100,11 +100,80 @@ def encoder_infer(options):
 
         seconds = median_seconds(infer, options)
         yield {"workload": "encoder_infer", "norm": norm, "ms": round(seconds * 1e3, 2)}
+def train_step(name, model, input_shape, classes=10):
+    """One training step as in DeepSharp's TrainStepWorkload: zero grads (set to None), forward,
+    cross-entropy, backward, Adam (lr 1e-3); float32, a fixed random batch."""
+    def run(options):
+        g = torch.Generator().manual_seed(1234)
+        x = torch.randn(*input_shape, generator=g)
+        y = torch.randint(0, classes, (input_shape[0],), generator=g)
+        model.train()
+        loss_fn = torch.nn.CrossEntropyLoss()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+
+        with torch.enable_grad():
+            seconds = median_seconds(step, options)
+        yield {"workload": name, "ms": round(seconds * 1e3, 2)}
+    return run
+
+
+def mlp_step(options):
+    """MLP 784-512-512-10 with ReLU, batch 128."""
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    yield from train_step("mlp_step", model, (128, 784))(options)
+
+
+def cnn_step(options):
+    """Conv2d(1,32,3)-ReLU-Conv2d(32,64,3)-ReLU-MaxPool2d(2)-Flatten-Linear(9216,128)-ReLU-Linear(128,10), batch 64."""
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, 10))
+    yield from train_step("cnn_step", model, (64, 1, 28, 28))(options)
+
+
+class ResidualBlock(torch.nn.Module):
+    """conv3x3-BN-ReLU-conv3x3-BN, plus the input, then ReLU (DeepSharp.NN.ResidualBlock, identity shortcut)."""
+
+    def __init__(self, c):
+        super().__init__()
+        nn = torch.nn
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        h = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(h)) + x)
+
+
+def resnet_step(options):
+    """Conv2d(1,32,3,pad 1,no bias)-BN-ReLU, residual block(32), MaxPool2d(2), residual block(32),
+    global average pool, Linear(32,10); batch 64 of 1x28x28."""
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                          ResidualBlock(32), nn.MaxPool2d(2), ResidualBlock(32),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+    yield from train_step("resnet_step", model, (64, 1, 28, 28))(options)
 
 
 # name -> generator(options); output order is this order.
 WORKLOADS = {
     "sgemm": sgemm,
+    "mlp_step": mlp_step,
+    "cnn_step": cnn_step,
+    "resnet_step": resnet_step,
     "encoder_step": encoder_step,
     "encoder_infer": encoder_infer,
 }

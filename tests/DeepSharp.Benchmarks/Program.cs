@@ -14,6 +14,10 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "workloads")
             return WorkloadRunner.Run(args.AsSpan(1).ToArray(), Console.Out, Console.Error);
+        if (args.Length > 0 && args[0] == "micro")
+            return Micro.Run(args.AsSpan(1).ToArray());
+        if (args.Length > 1 && args[0] == "profile")
+            return StepProfiler.Run(args.AsSpan(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -7,12 +7,19 @@ namespace DeepSharp;
 /// </summary>
 internal static class Engine
 {
+    /// <summary>Profiling hook (benchmarks only): called after each node's backward with its Stopwatch ticks.</summary>
+    internal static Action<Node, long>? NodeTimer;
+    private static readonly Node s_sumToShapeNode = new("(engine) SumToShape", [], _ => [], null);
+    private static readonly Node s_deliverNode = new("(engine) Deliver to leaf", [], _ => [], null);
+
     public static void Backward(Tensor root, Tensor? gradient, bool retainGraph, bool createGraph)
     {
         if (!root.RequiresGrad)
             throw new InvalidOperationException("Backward: the tensor does not require grad and has no GradFn (did you forget RequiresGrad, or run the forward under NoGrad?).");
+        long firstOwned = Storage.NextId;
         gradient = InitialGradient(root, gradient, "Backward");
-        Run([root], [gradient], captureFor: null, retainGraph, createGraph, accumulate: true);
+        Run([root], [gradient], captureFor: null, retainGraph, createGraph, accumulate: true,
+            owned: createGraph || Anomaly.IsEnabled ? null : new OwnedGradients(firstOwned));
     }
 
     public static Tensor?[] Grad(Tensor[] outputs, Tensor?[]? gradOutputs, Tensor[] inputs, bool retainGraph, bool createGraph, bool allowUnused)
@@ -28,7 +35,7 @@ internal static class Engine
         }
         foreach (var t in inputs)
             if (!t.RequiresGrad) throw new InvalidOperationException("Grad: one of the inputs does not require grad.");
-        var result = Run(outputs, grads, inputs, retainGraph, createGraph, accumulate: false)!;
+        var result = Run(outputs, grads, inputs, retainGraph, createGraph, accumulate: false, owned: null)!;
         if (!allowUnused)
             for (int i = 0; i < result.Length; i++)
                 if (result[i] is null)
@@ -50,7 +57,8 @@ internal static class Engine
         return gradient;
     }
 
-    private static Tensor?[]? Run(Tensor[] roots, Tensor[] rootGrads, Tensor[]? captureFor, bool retainGraph, bool createGraph, bool accumulate)
+    private static Tensor?[]? Run(Tensor[] roots, Tensor[] rootGrads, Tensor[]? captureFor, bool retainGraph, bool createGraph, bool accumulate,
+        OwnedGradients? owned)
     {
         using var mode = GradMode.Set(createGraph);
 
@@ -99,8 +107,8 @@ internal static class Engine
         for (int i = 0; i < roots.Length; i++)
         {
             var r = roots[i];
-            if (r._gradFn is { } fn) Accumulate(pending, fn, rootGrads[i]);
-            else Deliver(r, rootGrads[i], captureLeaves, captured, accumulate, createGraph);
+            if (r._gradFn is { } fn) Accumulate(pending, fn, rootGrads[i], owned);
+            else Deliver(r, rootGrads[i], captureLeaves, captured, accumulate, createGraph, owned);
         }
 
         // 3. Run nodes whose every consumer has already run.
@@ -116,21 +124,41 @@ internal static class Engine
                 foreach (int s in slots) captured![s] = gradOut;
             if (needed is not null && !needed.Contains(node)) continue;
 
+            long t0 = NodeTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             var inputGrads = node.Apply(gradOut);
+            if (NodeTimer is { } timer) timer(node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
             if (Anomaly.IsEnabled) Anomaly.CheckBackward(node, inputGrads);
             if (!retainGraph) node.Release();
+
+            // Reduce broadcast gradients first, and let the engine hold a reference to each before it lets go of
+            // gradOut: an input gradient may be gradOut itself or a view of it.
+            for (int i = 0; i < node.Inputs.Length && i < inputGrads.Length; i++)
+            {
+                var g = inputGrads[i];
+                if (g is null) continue;
+                var edge = node.Inputs[i];
+                if (!edge.IsLive || (edge.Function is { } fn && !Receives(fn))) { inputGrads[i] = null; continue; }
+                if (!ShapeUtil.SameShape(g._shape, edge.Shape))
+                {
+                    long ts = NodeTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+                    var reduced = g.SumToShape(edge.Shape);
+                    if (NodeTimer is { } tm) tm(s_sumToShapeNode, System.Diagnostics.Stopwatch.GetTimestamp() - ts);
+                    owned?.DropIfUnused(g);
+                    inputGrads[i] = g = reduced;
+                }
+                owned?.Hold(g);
+            }
+            owned?.Drop(gradOut);
 
             for (int i = 0; i < node.Inputs.Length; i++)
             {
                 var edge = node.Inputs[i];
                 if (!edge.IsLive) continue;
                 Tensor? g = i < inputGrads.Length ? inputGrads[i] : null;
-                if (g is not null && !ShapeUtil.SameShape(g._shape, edge.Shape))
-                    g = g.SumToShape(edge.Shape);
                 if (edge.Function is { } next)
                 {
                     if (!Receives(next)) continue;
-                    if (g is not null) Accumulate(pending, next, g);
+                    if (g is not null) { owned?.Drop(g, release: false); Accumulate(pending, next, g, owned); }
                     int left = dependencies[next] - 1;
                     dependencies[next] = left;
                     if (left == 0)
@@ -141,7 +169,10 @@ internal static class Engine
                 }
                 else if (g is not null)
                 {
-                    Deliver(edge.Leaf!, g, captureLeaves, captured, accumulate, createGraph);
+                    owned?.Drop(g, release: false);
+                    long ts = NodeTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+                    Deliver(edge.Leaf!, g, captureLeaves, captured, accumulate, createGraph, owned);
+                    if (NodeTimer is { } tm) tm(s_deliverNode, System.Diagnostics.Stopwatch.GetTimestamp() - ts);
                 }
             }
         }
@@ -204,10 +235,44 @@ internal static class Engine
         }
     }
 
-    private static void Accumulate(Dictionary<Node, Tensor> pending, Node node, Tensor g) =>
-        pending[node] = pending.TryGetValue(node, out var existing) ? existing + g : g;
+    // `owned` tracks references: a tensor handed to Accumulate/Deliver is no longer held by the caller.
+    private static void Accumulate(Dictionary<Node, Tensor> pending, Node node, Tensor g, OwnedGradients? owned)
+    {
+        if (!pending.TryGetValue(node, out var existing))
+        {
+            pending[node] = g;
+            owned?.Hold(g);
+            return;
+        }
+        if (owned is not null && owned.IsExclusive(existing) && existing._isContiguous && !ReferenceEquals(existing._storage, g._storage))
+        {
+            // The engine created `existing` and nothing else sees it: sum in place instead of allocating.
+            using (GradMode.Set(false)) existing.Add_(g);
+            owned.DropIfUnused(g);
+            return;
+        }
+        var sum = existing + g;
+        pending[node] = sum;
+        owned?.Hold(sum);
+        owned?.Drop(existing);
+        owned?.DropIfUnused(g);
+    }
 
-    private static void Deliver(Tensor leaf, Tensor g, Dictionary<Tensor, List<int>> captureLeaves, Tensor?[]? captured, bool accumulate, bool createGraph)
+    private static void Deliver(Tensor leaf, Tensor g, Dictionary<Tensor, List<int>> captureLeaves, Tensor?[]? captured, bool accumulate, bool createGraph,
+        OwnedGradients? owned)
+    {
+        if (owned is not null && accumulate && captured is null && leaf.Grad is null && owned.CanHandOver(g))
+        {
+            // A gradient the engine created and no one else references becomes the leaf's Grad without a copy.
+            leaf.Grad = g.Detach();
+            owned.Escape(g);
+            return;
+        }
+        DeliverCore(leaf, g, captureLeaves, captured, accumulate, createGraph);
+        owned?.DropIfUnused(g);
+    }
+
+    private static void DeliverCore(Tensor leaf, Tensor g, Dictionary<Tensor, List<int>> captureLeaves, Tensor?[]? captured, bool accumulate, bool createGraph)
     {
         if (captured is not null)
         {
@@ -235,5 +300,50 @@ internal static class Engine
     {
         if (!d.TryGetValue(key, out var list)) d[key] = list = [];
         return list;
+    }
+
+    /// <summary>
+    /// Gradient storages a plain <c>Backward()</c> created itself (ids at or after <c>firstId</c>): the tensors
+    /// the backward closures return and the sums the engine forms. The engine counts its own references to each
+    /// (pending sums, gradients being routed); when a count drops to zero the storage can be referenced by
+    /// nothing else — closures keep no gradients, and there are no hooks — so it goes back to the buffer pool.
+    /// Storages that existed before the pass (forward activations, the user's gradient, saved tensors returned
+    /// as gradients) and storages handed to a leaf's Grad are never released.
+    /// </summary>
+    private sealed class OwnedGradients(long firstId)
+    {
+        private readonly Dictionary<Storage, int> _refs = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<Storage> _escaped = new(ReferenceEqualityComparer.Instance);
+
+        private bool IsOurs(Tensor t) => t._storage.Id >= firstId && !_escaped.Contains(t._storage);
+
+        public void Hold(Tensor t)
+        {
+            if (IsOurs(t)) _refs[t._storage] = _refs.GetValueOrDefault(t._storage) + 1;
+        }
+
+        /// <summary>Removes one reference; releases the storage when it was the last (unless release is false).</summary>
+        public void Drop(Tensor t, bool release = true)
+        {
+            if (!IsOurs(t) || !_refs.TryGetValue(t._storage, out int n)) return;
+            if (n > 1) { _refs[t._storage] = n - 1; return; }
+            _refs.Remove(t._storage);
+            if (release) t._storage.Release();
+        }
+
+        /// <summary>Releases a storage of ours that the engine holds no reference to.</summary>
+        public void DropIfUnused(Tensor t)
+        {
+            if (IsOurs(t) && !_refs.ContainsKey(t._storage)) t._storage.Release();
+        }
+
+        /// <summary>True when t's storage is ours and held exactly once (by the caller).</summary>
+        public bool IsExclusive(Tensor t) => IsOurs(t) && _refs.GetValueOrDefault(t._storage) == 1;
+
+        /// <summary>True when g may become a leaf's Grad as is: ours, unreferenced, contiguous and covering its whole storage.</summary>
+        public bool CanHandOver(Tensor g) => IsOurs(g) && !_refs.ContainsKey(g._storage) && g._isContiguous
+            && g._offset == 0 && g.NumEl == g._storage.Length && !g.RequiresGrad;
+
+        public void Escape(Tensor g) => _escaped.Add(g._storage);
     }
 }

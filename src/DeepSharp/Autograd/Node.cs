@@ -48,6 +48,12 @@ public sealed class Node
 
     internal bool IsReleased => _backward is null;
 
+    // Returns buffers only the backward closure can see (e.g. max-pool argmax indices) once it can no longer run.
+    private Action? _onRelease;
+
+    /// <summary>Registers a callback run once when the node drops its closure (after a non-retained backward).</summary>
+    internal void OnRelease(Action action) => _onRelease = action;
+
     internal Tensor?[] Apply(Tensor gradOutput)
     {
         var backward = _backward ?? throw new InvalidOperationException(
@@ -70,6 +76,7 @@ public sealed class Node
     /// <summary>Drops the saved tensors and the backward closure (after a non-retained backward).</summary>
     internal void Release()
     {
+        if (_backward is not null) Interlocked.Exchange(ref _onRelease, null)?.Invoke();
         _backward = null;
         _saved = null;
         _savedVersions = null;

@@ -9,7 +9,19 @@ public sealed partial class Tensor
     public Tensor Relu()
     {
         var result = UnaryForward<ReluOp>(this, "Relu");
-        return Node.Record(result, "ReluBackward", [this], g => [g * result.StepMask(0)], result);
+        return Node.Record(result, "ReluBackward", [this], g => [ReluBackward(result, g)], result);
+    }
+
+    // dx = y > 0 ? dy : 0 in one pass; with createGraph, the composite form so the backward is differentiable.
+    private static Tensor ReluBackward(Tensor y, Tensor g)
+    {
+        if (GradMode.IsEnabled || g.DType != y.DType) return g * y.StepMask(0);
+        var dy = g.Contiguous();
+        var yc = y.Contiguous();
+        var dx = Empty(y._shape, y.DType, zeroed: false);
+        if (y.DType == DType.Float32) Kernels.ActivationKernels.ReluBackward(yc.ReadSpan<float>(), dy.ReadSpan<float>(), dx.Span<float>());
+        else Kernels.ActivationKernels.ReluBackward(yc.ReadSpan<double>(), dy.ReadSpan<double>(), dx.Span<double>());
+        return dx;
     }
 
     /// <summary>x for x &gt; 0, slope·x otherwise.</summary>

@@ -57,7 +57,7 @@ public sealed partial class Tensor
     /// <summary>Splits into pieces of <paramref name="splitSize"/> along dim (the last may be smaller); views.</summary>
     public Tensor[] Split(int splitSize, int dim = 0)
     {
-        int d = ShapeUtil.WrapDim(dim, Dim, "Split");
+        int d = ShapeUtil.WrapExistingDim(dim, Dim, "Split");
         if (splitSize <= 0) throw new ArgumentException($"Split: split size must be positive, got {splitSize}.");
         int size = _shape[d];
         var pieces = new List<Tensor>();
@@ -70,7 +70,7 @@ public sealed partial class Tensor
     public Tensor[] Split(int[] sizes, int dim = 0)
     {
         ArgumentNullException.ThrowIfNull(sizes);
-        int d = ShapeUtil.WrapDim(dim, Dim, "Split");
+        int d = ShapeUtil.WrapExistingDim(dim, Dim, "Split");
         if (sizes.Any(s => s < 0) || sizes.Sum() != _shape[d])
             throw new ArgumentException($"Split: split sizes {ShapeUtil.Format(sizes)} must be non-negative and sum to {_shape[d]}, the size of dimension {d} (shape {ShapeUtil.Format(_shape)}).");
         var pieces = new Tensor[sizes.Length];
@@ -83,7 +83,7 @@ public sealed partial class Tensor
     public Tensor[] Chunk(int chunks, int dim = 0)
     {
         if (chunks <= 0) throw new ArgumentException($"Chunk: number of chunks must be positive, got {chunks}.");
-        int d = ShapeUtil.WrapDim(dim, Dim, "Chunk");
+        int d = ShapeUtil.WrapExistingDim(dim, Dim, "Chunk");
         int size = (_shape[d] + chunks - 1) / chunks;
         return Split(Math.Max(size, 1), d);
     }

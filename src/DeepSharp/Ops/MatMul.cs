@@ -65,12 +65,19 @@ public sealed partial class Tensor
                 aData.Data<double>().AsSpan(aOff), lda, strideA, bData.Data<double>().AsSpan(bOff), ldb, strideB,
                 0.0, result.Span<double>(), m, n * m);
 
-        return Node.Record(result, batch == 1 && a.Dim == 2 && b.Dim == 2 ? "MmBackward" : "BmmBackward", [a, b], g =>
+        bool mm = batch == 1 && a.Dim == 2 && b.Dim == 2;
+        return Node.Record(result, mm ? "MmBackward" : "BmmBackward", [a, b], g =>
         [
-            a.RequiresGrad ? g.MatMul(b.MT) : null,
-            b.RequiresGrad ? a.MT.MatMul(g) : null,
+            // A 2-D operand stored transposed (Linear's Wᵀ) gets its gradient in the same layout, computed as
+            // (op)ᵀ of a row-major product: Wᵀ's gradient then reaches W contiguous, with no transposing copy.
+            !a.RequiresGrad ? null : mm && IsColumnMajor(a) ? b.MatMul(g.MT).MT : g.MatMul(b.MT),
+            !b.RequiresGrad ? null : mm && IsColumnMajor(b) ? g.MT.MatMul(a).MT : a.MT.MatMul(g),
         ], a, b);
     }
+
+    /// <summary>A 2-D tensor whose transpose is contiguous (and that is not itself contiguous).</summary>
+    private static bool IsColumnMajor(Tensor t) =>
+        t.Dim == 2 && !t._isContiguous && t._strides[0] == 1 && t._strides[1] == t._shape[0] && t._shape[0] > 1 && t._shape[1] > 1;
 
     /// <summary>
     /// Describes operand t ([..., rows, cols]) for the strided-batched GEMM: its matrices must be row-major or

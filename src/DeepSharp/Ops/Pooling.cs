@@ -17,19 +17,25 @@ public sealed partial class Tensor
         g.Validate("MaxPool2d");
         var x = Contiguous();
         var result = Empty([g.N, g.C, g.OutH, g.OutW], DType, zeroed: false);
-        var indices = new int[g.OutputLength];
-        if (DType == DType.Float32) PoolKernels.MaxPool2dForward(g, x.ReadSpan<float>(), result.Span<float>(), indices);
-        else PoolKernels.MaxPool2dForward(g, x.ReadSpan<double>(), result.Span<double>(), indices);
+        // The argmax indices are private to the backward closure: rent them, and return them when the node
+        // drops its closure (or at once when nothing is recorded).
+        int count = g.OutputLength;
+        var indices = System.Buffers.ArrayPool<int>.Shared.Rent(count);
+        if (DType == DType.Float32) PoolKernels.MaxPool2dForward(g, x.ReadSpan<float>(), result.Span<float>(), indices.AsSpan(0, count));
+        else PoolKernels.MaxPool2dForward(g, x.ReadSpan<double>(), result.Span<double>(), indices.AsSpan(0, count));
         var inputShape = _shape;
-        return Node.Record(result, "MaxPool2DWithIndicesBackward", [this], gradOut =>
+        var output = Node.Record(result, "MaxPool2DWithIndicesBackward", [this], gradOut =>
         {
             NoHigherOrder("MaxPool2d");
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
-            if (DType == DType.Float32) PoolKernels.MaxPool2dBackward(g, dy.ReadSpan<float>(), indices, dx.Span<float>());
-            else PoolKernels.MaxPool2dBackward(g, dy.ReadSpan<double>(), indices, dx.Span<double>());
+            if (DType == DType.Float32) PoolKernels.MaxPool2dBackward(g, dy.ReadSpan<float>(), indices.AsSpan(0, count), dx.Span<float>());
+            else PoolKernels.MaxPool2dBackward(g, dy.ReadSpan<double>(), indices.AsSpan(0, count), dx.Span<double>());
             return [dx];
         });
+        if (output._gradFn is { } node) node.OnRelease(() => System.Buffers.ArrayPool<int>.Shared.Return(indices));
+        else System.Buffers.ArrayPool<int>.Shared.Return(indices);
+        return output;
     }
 
     /// <summary>Average pooling (<c>avg_pool2d</c>); stride defaults to the kernel size.</summary>

@@ -70,6 +70,12 @@ public sealed partial class Tensor
     /// <summary>Sum along dims (all when null).</summary>
     public Tensor Sum(int[]? dims, bool keepDim = false)
     {
+        // Integer and Bool tensors sum to an Int64 count, as PyTorch's (pred == y).sum(); exact below 2^53.
+        if (DType is DType.Int64 or DType.Bool)
+        {
+            ReducedDims(dims, "Sum");
+            using (GradMode.Set(false)) return To(DType.Float64).Sum(dims, keepDim).To(DType.Int64);
+        }
         CheckFloating("Sum");
         var mask = ReducedDims(dims, "Sum");
         var keptShape = KeptShape(mask, true);

@@ -89,7 +89,7 @@ public sealed partial class Tensor
     /// <summary>Splits dim into the given sizes (one may be −1).</summary>
     public Tensor Unflatten(int dim, params int[] sizes)
     {
-        int d = ShapeUtil.WrapDim(dim, Dim, "Unflatten");
+        int d = ShapeUtil.WrapExistingDim(dim, Dim, "Unflatten");
         var inner = ShapeUtil.InferShape(sizes, _shape[d], "Unflatten", [_shape[d]]);
         var shape = new List<int>(_shape[..d]);
         shape.AddRange(inner);
@@ -160,7 +160,7 @@ public sealed partial class Tensor
     /// <summary>The slice start…start+length along dim (a view).</summary>
     public Tensor Narrow(int dim, int start, int length)
     {
-        int d = ShapeUtil.WrapDim(dim, Dim, "Narrow");
+        int d = ShapeUtil.WrapExistingDim(dim, Dim, "Narrow");
         if (start < 0) start += _shape[d];
         if (start < 0 || length < 0 || start + length > _shape[d])
             throw new ArgumentOutOfRangeException(nameof(start), $"Narrow: start ({start}) + length ({length}) exceeds dimension {d} of size {_shape[d]} (shape {ShapeUtil.Format(_shape)}).");
@@ -171,7 +171,7 @@ public sealed partial class Tensor
     /// Out-of-range bounds are clamped as in Python.</summary>
     public Tensor Slice(int dim, int? start = null, int? end = null, int step = 1)
     {
-        int d = ShapeUtil.WrapDim(dim, Dim, "Slice");
+        int d = ShapeUtil.WrapExistingDim(dim, Dim, "Slice");
         if (step <= 0) throw new ArgumentException($"Slice: step must be positive, got {step}.");
         int size = _shape[d];
         int s = start ?? 0, e = end ?? size;

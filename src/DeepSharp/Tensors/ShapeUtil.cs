@@ -7,9 +7,16 @@ internal static class ShapeUtil
 {
     public static int Numel(ReadOnlySpan<int> shape)
     {
+        // Any zero makes the tensor empty, whatever the other sizes; otherwise stop multiplying once past the limit so
+        // that many large dims cannot wrap around a long. The limit is the largest .NET array, not int.MaxValue.
+        foreach (int d in shape) if (d == 0) return 0;
         long n = 1;
-        foreach (int d in shape) n *= d;
-        if (n > int.MaxValue) throw new ArgumentException($"A tensor of shape {Format(shape)} has {n} elements; at most {int.MaxValue} are supported.");
+        foreach (int d in shape)
+        {
+            n *= d;
+            if (n > Array.MaxLength || n < 0)
+                throw new ArgumentException($"A tensor of shape {Format(shape)} has more than {Array.MaxLength} elements, the most a .NET array holds.");
+        }
         return (int)n;
     }
 
@@ -55,6 +62,15 @@ internal static class ShapeUtil
         if (dim < -r || dim >= r)
             throw new ArgumentOutOfRangeException(nameof(dim), $"{op}: dimension {dim} is out of range for a tensor of rank {rank} (expected to be in [{-r}, {r - 1}]).");
         return dim < 0 ? dim + r : dim;
+    }
+
+    /// <summary>Like <see cref="WrapDim"/> for ops that index the shape at the dim (size, narrow, slice, split, …),
+    /// which have no dim to index on a 0-d tensor.</summary>
+    public static int WrapExistingDim(int dim, int rank, string op)
+    {
+        if (rank == 0)
+            throw new ArgumentException($"{op}: dimension specified as {dim} but the tensor has no dimensions (it is 0-d).");
+        return WrapDim(dim, rank, op);
     }
 
     /// <summary>The NumPy/PyTorch broadcast of two shapes.</summary>

@@ -1,22 +1,47 @@
+using System.Runtime.CompilerServices;
+
 namespace DeepSharp;
 
 /// <summary>
 /// A flat buffer of elements shared by a tensor and all its views. The version counter is bumped by every
 /// in-place write so that autograd can detect saved tensors that were modified after being saved.
 /// </summary>
+/// <remarks>
+/// Large buffers come from <see cref="BufferPool{T}"/> and go back to it only through <see cref="Release"/>,
+/// which first detaches the array from the storage (so every tensor viewing this storage, and any stale
+/// reference, sees an empty buffer and throws instead of reading a reused one). Release is called only where
+/// the caller can prove no one else uses the storage: the autograd engine for gradients it created and
+/// consumed itself, and <see cref="Tensor.Dispose"/> for users who opt in. See docs/performance.md.
+/// </remarks>
 internal abstract class Storage
 {
+    private static long s_nextId;
+
     /// <summary>Incremented by each in-place modification of any tensor that views this storage.</summary>
     public int Version;
+
+    /// <summary>Creation order (monotonic, process-wide): the engine uses it to tell storages it created apart
+    /// from storages that existed before a backward pass started.</summary>
+    public readonly long Id = Interlocked.Increment(ref s_nextId);
+
+    /// <summary>The id the next storage will get.</summary>
+    public static long NextId => Volatile.Read(ref s_nextId) + 1;
 
     public abstract DType DType { get; }
     public abstract int Length { get; }
 
+    /// <summary>True once <see cref="Release"/> ran: the storage is empty.</summary>
+    public abstract bool IsReleased { get; }
+
+    /// <summary>Detaches the buffer (the storage becomes empty) and returns it to the pool if it came from there.
+    /// Idempotent and thread-safe. The caller guarantees no tensor in use views this storage.</summary>
+    public abstract void Release();
+
     public static Storage Allocate(DType dtype, int length) => dtype switch
     {
-        DType.Float32 => new Storage<float>(new float[length]),
-        DType.Float64 => new Storage<double>(new double[length]),
-        DType.Int64 => new Storage<long>(new long[length]),
+        DType.Float32 => Storage<float>.Rent(length, zeroed: true),
+        DType.Float64 => Storage<double>.Rent(length, zeroed: true),
+        DType.Int64 => Storage<long>.Rent(length, zeroed: true),
         DType.Bool => new Storage<bool>(new bool[length]),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
@@ -24,17 +49,153 @@ internal abstract class Storage
     /// <summary>Allocates without zeroing (the caller overwrites every element).</summary>
     public static Storage AllocateUninitialized(DType dtype, int length) => dtype switch
     {
-        DType.Float32 => new Storage<float>(GC.AllocateUninitializedArray<float>(length)),
-        DType.Float64 => new Storage<double>(GC.AllocateUninitializedArray<double>(length)),
-        DType.Int64 => new Storage<long>(GC.AllocateUninitializedArray<long>(length)),
+        DType.Float32 => Storage<float>.Rent(length, zeroed: false),
+        DType.Float64 => Storage<double>.Rent(length, zeroed: false),
+        DType.Int64 => Storage<long>.Rent(length, zeroed: false),
         DType.Bool => new Storage<bool>(new bool[length]),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 }
 
-internal sealed class Storage<T>(T[] data) : Storage where T : unmanaged
+internal sealed class Storage<T> : Storage where T : unmanaged
 {
-    public readonly T[] Data = data;
-    public override DType DType { get; } = DTypeExtensions.Of<T>();
+    private static readonly DType s_dtype = DTypeExtensions.Of<T>();
+
+    /// <summary>The elements; an empty array after <see cref="Release"/>.</summary>
+    public T[] Data;
+
+    // True when Data came from BufferPool<T> (arrays wrapped from user data never go to the pool).
+    private readonly bool _pooled;
+
+    public Storage(T[] data) => Data = data;
+
+    private Storage(T[] data, bool pooled)
+    {
+        Data = data;
+        _pooled = pooled;
+    }
+
+    /// <summary>A storage of exactly <paramref name="length"/> elements, from the pool when large enough.</summary>
+    public static Storage<T> Rent(int length, bool zeroed)
+    {
+        if (BufferPool<T>.Applies(length) && BufferPool<T>.TryRent(length) is { } pooled)
+        {
+            if (zeroed) Array.Clear(pooled);
+            return new Storage<T>(pooled, pooled: true);
+        }
+        var fresh = zeroed ? new T[length] : GC.AllocateUninitializedArray<T>(length);
+        return new Storage<T>(fresh, pooled: BufferPool<T>.Applies(length));
+    }
+
+    public override DType DType => s_dtype;
     public override int Length => Data.Length;
+    public override bool IsReleased => _released != 0;
+
+    private int _released;
+
+    public override void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0) return;
+        var data = Data;
+        Data = [];
+        Version++;
+        if (_pooled) BufferPool<T>.Return(data);
+    }
+}
+
+/// <summary>
+/// Process-wide pool of large element arrays, by exact length (a training loop asks for the same sizes every
+/// step, and exact lengths keep <c>Data.Length == numel</c> for every storage). Arrays of at least
+/// <see cref="BufferPoolSettings.MinPooledBytes"/> are pooled, up to <see cref="BufferPoolSettings.MaxPooledBytes"/> in
+/// total across element types; beyond that returned arrays are left to the GC.
+/// </summary>
+internal static class BufferPool<T> where T : unmanaged
+{
+    private static readonly Dictionary<int, Stack<T[]>> s_free = [];
+    private static readonly object s_lock = new();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Applies(int length) =>
+        (long)length * Unsafe.SizeOf<T>() >= BufferPoolSettings.MinPooledBytes && BufferPoolSettings.MaxPooledBytes > 0;
+
+    public static T[]? TryRent(int length)
+    {
+        lock (s_lock)
+        {
+            if (s_free.TryGetValue(length, out var stack) && stack.TryPop(out var a))
+            {
+                BufferPoolSettings.AddPooledBytes(-(long)length * Unsafe.SizeOf<T>());
+                Interlocked.Increment(ref BufferPoolSettings.s_hits);
+                return a;
+            }
+        }
+        Interlocked.Increment(ref BufferPoolSettings.s_misses);
+        return null;
+    }
+
+    public static void Return(T[] array)
+    {
+        long bytes = (long)array.Length * Unsafe.SizeOf<T>();
+        if (!Applies(array.Length)) return;
+        lock (s_lock)
+        {
+            if (!BufferPoolSettings.TryReserve(bytes)) return;
+            if (!s_free.TryGetValue(array.Length, out var stack)) s_free[array.Length] = stack = new Stack<T[]>();
+            stack.Push(array);
+        }
+    }
+
+    /// <summary>Drops every pooled array of this type (tests, or to give memory back).</summary>
+    public static void Clear()
+    {
+        lock (s_lock)
+        {
+            foreach (var (len, stack) in s_free)
+                BufferPoolSettings.AddPooledBytes(-(long)len * Unsafe.SizeOf<T>() * stack.Count);
+            s_free.Clear();
+        }
+    }
+}
+
+/// <summary>Limits and counters of the tensor buffer pool (<c>DEEPSHARP_POOL_MB</c> sets the cap; 0 disables pooling).</summary>
+public static class BufferPoolSettings
+{
+    private static long s_pooledBytes;
+    internal static long s_hits, s_misses;
+
+    /// <summary>Buffers smaller than this many bytes are plain GC arrays (default 64 KiB).</summary>
+    public static long MinPooledBytes { get; set; } = 64 << 10;
+
+    /// <summary>Upper bound on the bytes held by the pool (default 512 MiB, or <c>DEEPSHARP_POOL_MB</c>); 0 disables pooling.</summary>
+    public static long MaxPooledBytes { get; set; } =
+        long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_POOL_MB"), out long mb) && mb >= 0 ? mb << 20 : 512L << 20;
+
+    /// <summary>Bytes currently held by the pool, ready for reuse.</summary>
+    public static long PooledBytes => Interlocked.Read(ref s_pooledBytes);
+
+    /// <summary>Large allocations served from the pool since start.</summary>
+    public static long Hits => Interlocked.Read(ref s_hits);
+
+    /// <summary>Large allocations that found no pooled buffer.</summary>
+    public static long Misses => Interlocked.Read(ref s_misses);
+
+    /// <summary>Empties the pool.</summary>
+    public static void Clear()
+    {
+        BufferPool<float>.Clear();
+        BufferPool<double>.Clear();
+        BufferPool<long>.Clear();
+    }
+
+    internal static void AddPooledBytes(long delta) => Interlocked.Add(ref s_pooledBytes, delta);
+
+    internal static bool TryReserve(long bytes)
+    {
+        while (true)
+        {
+            long cur = Interlocked.Read(ref s_pooledBytes);
+            if (cur + bytes > MaxPooledBytes) return false;
+            if (Interlocked.CompareExchange(ref s_pooledBytes, cur + bytes, cur) == cur) return true;
+        }
+    }
 }

@@ -17,6 +17,7 @@ public sealed partial class Tensor
     private Tensor CopyLayout(string name)
     {
         var result = Empty(_shape, DType, zeroed: false);
+        ThrowIfDisposed();
         switch (_storage)
         {
             case Storage<float> s: ElementwiseKernels.Copy<float>(_shape, s.Data, _offset, _strides, result.Span<float>()); break;
@@ -43,6 +44,7 @@ public sealed partial class Tensor
 
     private static void ConvertStorage(Storage from, int offset, Storage to, int n)
     {
+        if (from.IsReleased || to.IsReleased) ThrowDisposed();
         switch (from, to)
         {
             case (Storage<float> a, Storage<double> b): TensorPrimitives.ConvertChecked<float, double>(a.Data.AsSpan(offset, n), b.Data.AsSpan(0, n)); break;
@@ -106,6 +108,7 @@ public sealed partial class Tensor
             off += flat % size * _strides[d];
             flat /= size;
         }
+        ThrowIfDisposed();
         return _storage switch
         {
             Storage<float> s => s.Data[off],
@@ -120,6 +123,7 @@ public sealed partial class Tensor
     internal bool AllFinite()
     {
         var c = Contiguous();
+        c.ThrowIfDisposed();
         return c._storage switch
         {
             Storage<float> => IsAllFinite(c.ReadSpan<float>()),
@@ -141,7 +145,9 @@ public sealed partial class Tensor
         bool summarise = NumEl > 1000;
         bool integral = !DType.IsFloatingPoint();
         bool allInts = integral || Enumerable.Range(0, Math.Min(NumEl, 1000)).All(i => { double v = GetFlat(i); return Math.Abs(v) < 1e15 && v == Math.Floor(v); });
-        FormatDim(sb, 0, _offset, summarise, integral, allInts, indent: 7);
+        // An empty tensor prints as [] (walking a huge leading dim of an empty tensor would take forever).
+        if (NumEl == 0) sb.Append("[]");
+        else FormatDim(sb, 0, _offset, summarise, integral, allInts, indent: 7);
         sb.Append(")");
         sb.Insert(sb.Length - 1, $", shape={ShapeUtil.Format(_shape)}, dtype={DType}");
         if (_gradFn is not null) sb.Insert(sb.Length - 1, $", grad_fn={_gradFn}");
@@ -153,6 +159,7 @@ public sealed partial class Tensor
     {
         if (dim == _shape.Length)
         {
+            ThrowIfDisposed();
             double v = _storage switch
             {
                 Storage<float> s => s.Data[offset],

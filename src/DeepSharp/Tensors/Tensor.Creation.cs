@@ -125,6 +125,7 @@ public sealed partial class Tensor
     public static Tensor RandPerm(int n, Generator? generator = null)
     {
         if (n < 0) throw new ArgumentException($"RandPerm: n must be non-negative, got {n}.");
+        ShapeUtil.CheckShape([n], "RandPerm");
         var data = new long[n];
         for (int i = 0; i < n; i++) data[i] = i;
         Generator.Use(generator, g =>
@@ -176,7 +177,9 @@ public sealed partial class Tensor
     public static Tensor FromBuffer<T>(T[] data, params int[] shape) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(shape);
         DTypeExtensions.Of<T>();
+        ShapeUtil.CheckShape(shape, "FromBuffer");
         if (ShapeUtil.Numel(shape) != data.Length)
             throw new ArgumentException($"FromBuffer: {data.Length} values cannot fill shape {ShapeUtil.Format(shape)}.");
         return Wrap(data, (int[])shape.Clone());
@@ -193,6 +196,7 @@ public sealed partial class Tensor
     // Raw element writes used by creation code (contiguous, fresh tensors only).
     internal void SetRaw(int index, double value)
     {
+        ThrowIfDisposed();
         switch (_storage)
         {
             case Storage<float> s: s.Data[_offset + index] = (float)value; break;
@@ -204,6 +208,7 @@ public sealed partial class Tensor
 
     internal void SetRaw(int index, long value)
     {
+        ThrowIfDisposed();
         switch (_storage)
         {
             case Storage<long> s: s.Data[_offset + index] = value; break;
@@ -213,6 +218,7 @@ public sealed partial class Tensor
 
     internal void FillRaw(double value)
     {
+        ThrowIfDisposed();
         switch (_storage)
         {
             case Storage<float> s: s.Data.AsSpan(_offset, NumEl).Fill((float)value); break;

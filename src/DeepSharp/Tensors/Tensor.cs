@@ -8,7 +8,7 @@ namespace DeepSharp;
 /// A tensor is a view (shape, strides, offset) onto a <see cref="Storage"/> that views share.
 /// This file holds the layout and autograd state; ops live in the <c>Ops/</c> folder as partials.
 /// </summary>
-public sealed partial class Tensor
+public sealed partial class Tensor : IDisposable
 {
     internal readonly Storage _storage;
     internal readonly int[] _shape;
@@ -63,7 +63,7 @@ public sealed partial class Tensor
     public int NumEl => ShapeUtil.Numel(_shape);
 
     /// <summary>The size of one dimension; negative dims count from the end.</summary>
-    public int Size(int dim) => _shape[ShapeUtil.WrapDim(dim, Dim, "Size")];
+    public int Size(int dim) => _shape[ShapeUtil.WrapExistingDim(dim, Dim, "Size")];
 
     /// <summary>True when the elements are laid out in row-major order without gaps.</summary>
     public bool IsContiguous => _isContiguous;
@@ -118,7 +118,32 @@ public sealed partial class Tensor
 
     // ---------------------------------------------------------------- typed access (internal)
 
-    internal T[] Data<T>() where T : unmanaged => ((Storage<T>)_storage).Data;
+    internal T[] Data<T>() where T : unmanaged
+    {
+        var data = ((Storage<T>)_storage).Data;
+        if (data.Length == 0 && _storage.IsReleased) ThrowDisposed();
+        return data;
+    }
+
+    internal void ThrowIfDisposed()
+    {
+        if (_storage.IsReleased) ThrowDisposed();
+    }
+
+    private static void ThrowDisposed() =>
+        throw new ObjectDisposedException(nameof(Tensor), "The tensor's storage was released (Tensor.Dispose() on it or on a view sharing its storage).");
+
+    /// <summary>
+    /// Releases the storage now, so a large buffer goes back to DeepSharp's buffer pool instead of waiting for
+    /// the GC. Every tensor sharing the storage (views, <see cref="Detach"/>ed copies, the base) becomes unusable
+    /// and throws <see cref="ObjectDisposedException"/> on access. Optional: tensors you do not dispose are
+    /// reclaimed by the GC as usual. Do not dispose a tensor that an autograd graph still needs (a saved input of
+    /// an op whose backward has not run) or that another thread is using. See docs/performance.md.
+    /// </summary>
+    public void Dispose() => _storage.Release();
+
+    /// <summary>True once this tensor's storage was released by <see cref="Dispose"/>.</summary>
+    public bool IsDisposed => _storage.IsReleased;
 
     /// <summary>The elements of a contiguous tensor as a span (caller guarantees contiguity).</summary>
     internal Span<T> Span<T>() where T : unmanaged

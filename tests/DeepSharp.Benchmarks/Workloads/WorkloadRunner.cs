@@ -11,6 +11,9 @@ public static class WorkloadRunner
     public static IReadOnlyList<IWorkload> All { get; } =
     [
         new SgemmWorkload(),
+        new MlpStepWorkload(),
+        new CnnStepWorkload(),
+        new ResnetStepWorkload(),
         new EncoderStepWorkload(),
         new EncoderInferWorkload(),
     ];

@@ -21,6 +21,7 @@ public class OpCoverageTests
         ["OnesLike"] = "creation", ["FullLike"] = "creation", ["RandLike"] = "creation", ["RandnLike"] = "creation", ["Arange"] = "creation",
         ["Linspace"] = "creation", ["Eye"] = "creation", ["Rand"] = "creation", ["Randn"] = "creation", ["RandInt"] = "creation",
         ["RandPerm"] = "creation", ["FromArray"] = "creation", ["FromBuffer"] = "creation",
+        ["FromTensor"] = "interop creation (shares the buffer)", ["FromTensorSpan"] = "interop creation (a copy)",
     };
 
     /// <summary>Public methods, operators and properties of <see cref="Tensor"/> that return a tensor, tensors or a tuple holding one.</summary>
@@ -28,7 +29,7 @@ public class OpCoverageTests
     {
         static bool ReturnsTensor(Type t) =>
             t == typeof(Tensor) || t == typeof(Tensor[]) ||
-            (t.IsGenericType && t.FullName!.StartsWith("System.ValueTuple", StringComparison.Ordinal) && t.GetGenericArguments().Any(ReturnsTensor));
+            (t.IsGenericType && (t.FullName ?? t.Name).StartsWith("System.ValueTuple", StringComparison.Ordinal) && t.GetGenericArguments().Any(ReturnsTensor));
         var flags = BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
         var names = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var m in typeof(Tensor).GetMethods(flags))

@@ -69,3 +69,19 @@ public class ReductionValueTests
         Assert.That(Grad(t => t.Max(0).Values, x), Is.EqualTo(new[] { 0.0, 1.0, 0.0 }), "max(dim) sends it to the returned index");
     }
 }
+
+[TestFixture]
+public class IntegralSumTests
+{
+    [Test]
+    public void SumOfBoolAndInt64CountsAsInt64()
+    {
+        var a = Tensor.FromArray(new long[] { 1, 2, 3 });
+        var b = Tensor.FromArray(new long[] { 1, 0, 3 });
+        var count = a.Eq(b).Sum();
+        Assert.That(count.DType, Is.EqualTo(DType.Int64));
+        Assert.That(count.Item<long>(), Is.EqualTo(2L));
+        Assert.That(a.Sum().Item<long>(), Is.EqualTo(6L));
+        Assert.That(Tensor.FromArray(new long[,] { { 1, 2 }, { 3, 4 } }).Sum(0).ToArray<long>(), Is.EqualTo(new long[] { 4, 6 }));
+    }
+}

@@ -40,7 +40,9 @@ public sealed class PositionalEncoding : Module<Tensor, Tensor>
     /// <summary>The sinusoidal table [maxLen, dModel] in float64.</summary>
     public static Tensor Table(int maxLen, int dModel)
     {
-        var data = new double[maxLen * dModel];
+        if (maxLen <= 0 || dModel <= 0) throw new ArgumentOutOfRangeException(nameof(maxLen), $"PositionalEncoding: dModel and maxLen must be positive, got {dModel} and {maxLen}.");
+        // Checked element count: maxLen·dModel can overflow an int (the fuzz test found it).
+        var data = new double[ShapeUtil.Numel([maxLen, dModel])];
         for (int pos = 0; pos < maxLen; pos++)
             for (int i = 0; i < dModel; i += 2)
             {
