@@ -5,10 +5,10 @@ public static class Autograd
 {
     /// <summary>Disables graph recording in the enclosed scope: <c>using (Autograd.NoGrad()) { … }</c>.
     /// The setting flows with async code and does not affect other threads.</summary>
-    public static GradModeScope NoGrad() => GradMode.Set(false);
+    public static GradModeScope NoGrad() => GradMode.SetPublic(false);
 
     /// <summary>Re-enables graph recording inside a <see cref="NoGrad"/> scope.</summary>
-    public static GradModeScope EnableGrad() => GradMode.Set(true);
+    public static GradModeScope EnableGrad() => GradMode.SetPublic(true);
 
     /// <summary>Sets grad mode for the scope (PyTorch's <c>set_grad_enabled</c>).</summary>
     public static GradModeScope SetGradEnabled(bool enabled) => GradMode.Set(enabled);

@@ -89,7 +89,7 @@ public static class GradCheck
                 int pos = StorageIndex(x, e);
                 double orig = data[pos];
                 Tensor[] plus, minus;
-                using (Autograd.NoGrad())
+                using (GradMode.Set(false))
                 {
                     data[pos] = orig + eps; plus = f(inputs).Select(Snapshot).ToArray();
                     data[pos] = orig - eps; minus = f(inputs).Select(Snapshot).ToArray();
@@ -129,7 +129,7 @@ public static class GradCheck
         ArgumentNullException.ThrowIfNull(inputs);
         var gen = new Generator(seed);
         Tensor probe;
-        using (Autograd.NoGrad()) probe = f(inputs);
+        using (GradMode.Set(false)) probe = f(inputs);
         var gradOut = Tensor.Randn(probe.Shape, DType.Float64, gen).RequiresGrad_();
         int n = inputs.Length;
         var diff = Enumerable.Range(0, n).Where(i => inputs[i].RequiresGrad).ToArray();

@@ -71,7 +71,7 @@ public static partial class F
         input.CheckFloating("Dropout");
         if (p == 1) return input * 0.0;
         Tensor mask;
-        using (Autograd.NoGrad())
+        using (GradMode.Set(false))
             mask = Tensor.Rand(input._shape, input.DType, generator).Lt(1 - p).To(input.DType) * (1.0 / (1 - p));
         return input * mask;
     }

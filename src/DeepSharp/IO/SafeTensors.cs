@@ -161,7 +161,7 @@ public static class SafeTensors
             if (src.DType != dst.DType && !(src.DType.IsFloatingPoint() && dst.DType.IsFloatingPoint()))
                 throw new InvalidDataException($"SafeTensors file '{path}': entry '{name}' has dtype {src.DType}, the target has {dst.DType}.");
         }
-        using (Autograd.NoGrad())
+        using (GradMode.Set(false))
             foreach (var (name, dst) in target)
                 if (loaded.TryGetValue(name, out var src))
                 {

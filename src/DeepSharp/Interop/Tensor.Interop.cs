@@ -24,6 +24,7 @@ public sealed partial class Tensor
         CheckElementType<T>("AsSpan");
         if (!_isContiguous)
             throw new InvalidOperationException($"AsSpan: the tensor (shape {ShapeUtil.Format(_shape)}, strides {ShapeUtil.Format(_strides)}) is not contiguous; call Contiguous() first (a copy) or use AsTensorSpan<T>(), which handles any layout.");
+        _storage.MarkExposed();     // the caller may keep the span after dropping the tensor
         return Data<T>().AsSpan(_offset, NumEl);
     }
 
@@ -40,6 +41,7 @@ public sealed partial class Tensor
     {
         CheckElementType<T>("AsTensorSpan");
         var (start, lengths, strides) = InteropLayout();
+        _storage.MarkExposed();
         return new TensorSpan<T>(Data<T>(), start, lengths, strides);
     }
 
@@ -56,6 +58,7 @@ public sealed partial class Tensor
     {
         CheckElementType<T>("ToTensor");
         var (start, lengths, strides) = InteropLayout();
+        _storage.MarkExposed();
         return System.Numerics.Tensors.Tensor.Create(Data<T>(), start, lengths, strides);
     }
 

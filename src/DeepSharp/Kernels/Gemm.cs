@@ -187,7 +187,7 @@ internal static partial class Gemm
             return;
         }
         var job = new Job<T>(transA, transB, m, n, k, alpha, (nint)a, lda, (nint)b, ldb, beta, (nint)c, ldc, t, splitM);
-        KernelParallel.For(0, t, new ParallelOptions { MaxDegreeOfParallelism = t }, part => RunPart(in job, part));
+        KernelParallel.For(0, t, t, part => RunPart(in job, part));
     }
 
     /// <summary>Runs part <paramref name="part"/> of <see cref="Job{T}.Parts"/>: a contiguous range of whole micro-panels.</summary>
@@ -237,7 +237,7 @@ internal static partial class Gemm
         int t = Math.Min(byBatch, batch);
         var job = new Job<T>(transA, transB, m, n, k, alpha, (nint)a, lda, (nint)b, ldb, beta, (nint)c, ldc,
             t, false, strideA, strideB, strideC);
-        KernelParallel.For(0, t, new ParallelOptions { MaxDegreeOfParallelism = t }, part => RunBatchPart(in job, batch, part));
+        KernelParallel.For(0, t, t, part => RunBatchPart(in job, batch, part));
     }
 
     private static unsafe void RunBatchPart<T>(in Job<T> job, int batch, int part) where T : unmanaged, IFloatingPointIeee754<T>

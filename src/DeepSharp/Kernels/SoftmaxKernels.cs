@@ -144,7 +144,7 @@ internal static unsafe class FusedRowParallel
     internal static void ForChunks(int chunks, int rows, Action<int, int, int> body)
     {
         if (chunks <= 1) { body(0, 0, rows); return; }
-        KernelParallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks },
+        KernelParallel.For(0, chunks, chunks,
             c => body(c, (int)((long)rows * c / chunks), (int)((long)rows * (c + 1) / chunks)));
     }
 

@@ -88,7 +88,7 @@ public static class Init
     public static Tensor Constant(Tensor tensor, double value)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        using (Autograd.NoGrad()) tensor.Fill_(value);
+        using (GradMode.Set(false)) tensor.Fill_(value);
         return tensor;
     }
 
@@ -162,7 +162,7 @@ public static class Init
 
     private static Tensor Fill(Tensor tensor, Func<Tensor> values)
     {
-        using (Autograd.NoGrad()) tensor.Copy_(values());
+        using (GradMode.Set(false)) tensor.Copy_(values());
         return tensor;
     }
 }

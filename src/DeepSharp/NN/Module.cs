@@ -226,7 +226,7 @@ public abstract class Module
     public Module To(DType dtype)
     {
         if (!dtype.IsFloatingPoint()) throw new ArgumentException($"Module.To: only floating-point dtypes are allowed, got {dtype}.");
-        using var _ = Autograd.NoGrad();
+        using var _ = GradMode.Set(false);
         // One replacement per tensor, so a tensor shared by several modules (tied weights) stays shared.
         var replaced = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         foreach (var m in Modules())
@@ -316,7 +316,7 @@ public abstract class Module
             foreach (var m in mismatched) sb.Append("\n  size mismatch for ").Append(m).Append('.');
             throw new ArgumentException(sb.ToString());
         }
-        using (Autograd.NoGrad())
+        using (GradMode.Set(false))
         {
             foreach (var (name, target) in own)
                 if (stateDict.TryGetValue(name, out var src))

@@ -70,7 +70,7 @@ public abstract class BatchNorm : Module<Tensor, Tensor>
     /// <summary>Resets the running statistics to mean 0, variance 1 and zero batches.</summary>
     public void ResetRunningStats()
     {
-        using var _ = Autograd.NoGrad();
+        using var _ = GradMode.Set(false);
         RunningMean?.Zero_();
         RunningVar?.Fill_(1);
         NumBatchesTracked?.Fill_(0);
@@ -89,7 +89,7 @@ public abstract class BatchNorm : Module<Tensor, Tensor>
         double factor = Momentum ?? 0.0;
         if (IsTraining && TrackRunningStats && NumBatchesTracked is { } nbt)
         {
-            using (Autograd.NoGrad()) nbt.Fill_(nbt.Item() + 1);
+            using (GradMode.Set(false)) nbt.Fill_(nbt.Item() + 1);
             if (Momentum is null) factor = 1.0 / nbt.Item();
         }
         bool useBatchStats = IsTraining || (RunningMean is null && RunningVar is null);

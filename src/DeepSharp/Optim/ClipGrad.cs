@@ -43,7 +43,7 @@ public static class ClipGrad
         double coef = maxNorm / (total + 1e-6);
         if (coef < 1 || double.IsNaN(coef))
         {
-            using var _ = Autograd.NoGrad();
+            using var _ = GradMode.Set(false);
             foreach (var g in grads) Scale(g, coef);
         }
         return total;
@@ -56,7 +56,7 @@ public static class ClipGrad
     {
         ArgumentNullException.ThrowIfNull(parameters);
         if (!(clipValue >= 0)) throw new ArgumentException($"ClipGradValue: clipValue must be non-negative, got {clipValue}.");
-        using var _ = Autograd.NoGrad();
+        using var _ = GradMode.Set(false);
         foreach (var p in parameters)
         {
             var g = p.Grad;

@@ -77,8 +77,9 @@ public abstract class Optimizer
             {
                 if (p.Grad is null) continue;
                 if (setToNone) p.Grad = null;
-                else using (Autograd.NoGrad()) p.Grad.Zero_();
+                else using (GradMode.Set(false)) p.Grad.Zero_();
             }
+        Recycler.SafePoint();   // called from user code: no op of this thread is running (see Recycler)
     }
 
     /// <summary>Performs one update of every parameter that has a gradient.</summary>
@@ -114,7 +115,7 @@ public abstract class Optimizer
 
     private static Tensor CloneNoGrad(Tensor t)
     {
-        using var _ = Autograd.NoGrad();
+        using var _ = GradMode.Set(false);
         return t.Clone();
     }
 
@@ -202,7 +203,7 @@ public abstract class Optimizer
             newState.Add((p, s));
         }
         // All checks passed: mutate.
-        using var _ = Autograd.NoGrad();
+        using var _ = GradMode.Set(false);
         _state.Clear();
         foreach (var (p, saved) in newState)
         {

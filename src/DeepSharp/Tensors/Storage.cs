@@ -30,6 +30,29 @@ internal abstract class Storage
     public abstract DType DType { get; }
     public abstract int Length { get; }
 
+    /// <summary>Set for pooled buffers: returns the buffer to the pool (via <see cref="Recycler"/>) once this storage
+    /// is unreachable. Null for small, user-supplied and non-recyclable buffers.</summary>
+    private protected Reclaimer? _reclaimer;
+
+    /// <summary>Called by every typed access: a buffer touched by a thread other than the one that created it is
+    /// never recycled (only its creator's safe points can prove no span into it is in use).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void NoteAccess()
+    {
+        var r = _reclaimer;
+        if (r is not null && !r.Shared && r.Owner.ThreadId != Environment.CurrentManagedThreadId) r.Shared = true;
+    }
+
+    /// <summary>True when the buffer will not be recycled because another thread touched it or it was exposed.</summary>
+    public bool IsShared => _reclaimer?.Shared ?? false;
+
+    /// <summary>The buffer is handed out beyond DeepSharp's control (a public span, array or Tensor&lt;T&gt; view):
+    /// it is never recycled, only collected by the GC.</summary>
+    public void MarkExposed()
+    {
+        if (_reclaimer is { } r) r.Shared = true;
+    }
+
     /// <summary>True once <see cref="Release"/> ran: the storage is empty.</summary>
     public abstract bool IsReleased { get; }
 
@@ -78,13 +101,20 @@ internal sealed class Storage<T> : Storage where T : unmanaged
     /// <summary>A storage of exactly <paramref name="length"/> elements, from the pool when large enough.</summary>
     public static Storage<T> Rent(int length, bool zeroed)
     {
-        if (BufferPool<T>.Applies(length) && BufferPool<T>.TryRent(length) is { } pooled)
+        if (!BufferPool<T>.Applies(length))
+            return new Storage<T>(zeroed ? new T[length] : GC.AllocateUninitializedArray<T>(length));
+        long bytes = (long)length * Unsafe.SizeOf<T>();
+        var owner = Recycler.NoteRent(bytes);
+        var array = BufferPool<T>.TryRent(length);
+        if (array is null)
         {
-            if (zeroed) Array.Clear(pooled);
-            return new Storage<T>(pooled, pooled: true);
+            array = zeroed ? new T[length] : GC.AllocateUninitializedArray<T>(length);
+            owner?.NoteFresh(bytes);
         }
-        var fresh = zeroed ? new T[length] : GC.AllocateUninitializedArray<T>(length);
-        return new Storage<T>(fresh, pooled: BufferPool<T>.Applies(length));
+        else if (zeroed) Array.Clear(array);
+        var storage = new Storage<T>(array, pooled: true);
+        if (owner is not null) storage._reclaimer = new Reclaimer<T>(array, owner);
+        return storage;
     }
 
     public override DType DType => s_dtype;
@@ -99,6 +129,7 @@ internal sealed class Storage<T> : Storage where T : unmanaged
         var data = Data;
         Data = [];
         Version++;
+        if (_reclaimer is Reclaimer<T> r) r.Disarm();   // returned now, not again when this storage dies
         if (_pooled) BufferPool<T>.Return(data);
     }
 }
@@ -169,6 +200,15 @@ public static class BufferPoolSettings
     /// <summary>Upper bound on the bytes held by the pool (default 512 MiB, or <c>DEEPSHARP_POOL_MB</c>); 0 disables pooling.</summary>
     public static long MaxPooledBytes { get; set; } =
         long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_POOL_MB"), out long mb) && mb >= 0 ? mb << 20 : 512L << 20;
+
+    /// <summary>
+    /// Whether buffers of tensors that became unreachable return to the pool at the next safe point of the thread
+    /// that created them (the end of <see cref="Tensor.Backward"/> and of <c>Optimizer.ZeroGrad</c>), running a
+    /// young-generation GC there when the pool runs low. Default true; <c>DEEPSHARP_RECYCLE=0</c> turns it off.
+    /// See docs/performance.md.
+    /// </summary>
+    public static bool RecycleUnreachable { get; set; } =
+        Environment.GetEnvironmentVariable("DEEPSHARP_RECYCLE") is not ("0" or "false");
 
     /// <summary>Bytes currently held by the pool, ready for reuse.</summary>
     public static long PooledBytes => Interlocked.Read(ref s_pooledBytes);

@@ -44,6 +44,8 @@ public sealed partial class Tensor
 
     private static void ConvertStorage(Storage from, int offset, Storage to, int n)
     {
+        from.NoteAccess();
+        to.NoteAccess();
         if (from.IsReleased || to.IsReleased) ThrowDisposed();
         switch (from, to)
         {

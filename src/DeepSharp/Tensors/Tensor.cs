@@ -113,20 +113,26 @@ public sealed partial class Tensor : IDisposable
     /// <param name="gradient">d(something)/d(this); may be omitted only for a single-element tensor.</param>
     /// <param name="retainGraph">Keep the saved tensors so the graph can be differentiated again.</param>
     /// <param name="createGraph">Record the backward pass itself, for higher-order gradients.</param>
-    public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false) =>
+    public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false)
+    {
         Engine.Backward(this, gradient, retainGraph, createGraph);
+        Recycler.SafePoint();   // called from user code: no op of this thread is running (see Recycler)
+    }
 
     // ---------------------------------------------------------------- typed access (internal)
 
     internal T[] Data<T>() where T : unmanaged
     {
-        var data = ((Storage<T>)_storage).Data;
+        var storage = (Storage<T>)_storage;
+        storage.NoteAccess();
+        var data = storage.Data;
         if (data.Length == 0 && _storage.IsReleased) ThrowDisposed();
         return data;
     }
 
     internal void ThrowIfDisposed()
     {
+        _storage.NoteAccess();
         if (_storage.IsReleased) ThrowDisposed();
     }
 

@@ -285,7 +285,7 @@ public sealed class MultiheadAttention : Module
     {
         if (mask.DType == DType.Bool)
         {
-            using (Autograd.NoGrad()) return Tensor.Zeros(mask._shape, dtype).MaskedFill(mask, double.NegativeInfinity);
+            using (GradMode.Set(false)) return Tensor.Zeros(mask._shape, dtype).MaskedFill(mask, double.NegativeInfinity);
         }
         if (!mask.DType.IsFloatingPoint())
             throw new ArgumentException($"MultiheadAttention: {name} must be Bool or floating-point, got {mask.DType}.");

@@ -1,0 +1,168 @@
+using DeepSharp.NN;
+using DeepSharp.Optim;
+
+namespace DeepSharp.Tests;
+
+/// <summary>Buffers of unreachable tensors return to the pool at safe points (end of Backward, ZeroGrad, end of a
+/// user's NoGrad scope): a training loop stops allocating, results do not change, and no buffer a user can still
+/// see (a live tensor, a span handed out, a tensor another thread touched) is ever reused.</summary>
+[TestFixture, NonParallelizable]
+public class RecyclerTests
+{
+    private long _min, _max;
+    private bool _recycle;
+
+    [SetUp]
+    public void Save()
+    {
+        _min = BufferPoolSettings.MinPooledBytes; _max = BufferPoolSettings.MaxPooledBytes;
+        _recycle = BufferPoolSettings.RecycleUnreachable;
+    }
+
+    [TearDown]
+    public void Restore()
+    {
+        BufferPoolSettings.MinPooledBytes = _min; BufferPoolSettings.MaxPooledBytes = _max;
+        BufferPoolSettings.RecycleUnreachable = _recycle;
+    }
+
+    private static (float[] Losses, float[] Weights) Train(int steps, Action<int>? afterStep = null)
+    {
+        var g = new Generator(3);
+        var model = new Sequential(new Linear(64, 128, generator: g), new ReLU(), new Linear(128, 128, generator: g),
+            new ReLU(), new Linear(128, 10, generator: g));
+        var opt = new Adam(model.Parameters(), lr: 1e-3);
+        var x = Tensor.Randn([96, 64], DType.Float32, g);
+        var y = Tensor.RandInt(0, 10, [96], generator: g);
+        var losses = new float[steps];
+        for (int s = 0; s < steps; s++)
+        {
+            opt.ZeroGrad();
+            var l = F.CrossEntropy(model.Forward(x), y);
+            l.Backward();
+            opt.Step();
+            losses[s] = (float)l.Item();
+            afterStep?.Invoke(s);
+        }
+        return (losses, [.. model.Parameters().SelectMany(p => p.ToArray<float>())]);
+    }
+
+    [Test]
+    public void TrainingLoopStopsAllocatingAndMatchesTheRunWithoutRecycling()
+    {
+        BufferPoolSettings.MinPooledBytes = 16 << 10;          // activations [96,128] floats = 48 KiB are pooled
+        BufferPoolSettings.RecycleUnreachable = false;
+        var reference = Train(40);
+
+        BufferPoolSettings.RecycleUnreachable = true;
+        long freshAfterWarmup = 0;
+        var recycled = Train(40, s =>
+        {
+            if (s == 9) freshAfterWarmup = Recycler.Current!.FreshTotal;
+        });
+        long freshAtEnd = Recycler.Current!.FreshTotal;
+
+        Assert.That(recycled.Losses, Is.EqualTo(reference.Losses));
+        Assert.That(recycled.Weights, Is.EqualTo(reference.Weights));
+        // After ten warm-up steps the 30 remaining steps take every pooled buffer from the pool: a few fresh
+        // arrays at most (a GC may promote a live activation and delay its recovery), not ~30 steps' worth.
+        long perStep = freshAfterWarmup / 10;
+        Assert.That(freshAfterWarmup, Is.GreaterThan(0));
+        Assert.That(freshAtEnd - freshAfterWarmup, Is.LessThan(3 * perStep),
+            $"fresh pooled bytes: {freshAfterWarmup} in the first 10 steps, {freshAtEnd - freshAfterWarmup} in the next 30");
+    }
+
+    [Test]
+    public void TensorsTheUserKeepsAreNeverRecycled()
+    {
+        BufferPoolSettings.MinPooledBytes = 1 << 10;
+        var kept = new List<(Tensor T, float[] Values)>();
+        var g = new Generator(5);
+        var w = Tensor.Randn([64, 64], DType.Float32, g).RequiresGrad_();
+        for (int s = 0; s < 30; s++)
+        {
+            var h = (Tensor.Randn([64, 64], DType.Float32, g).MatMul(w)).Relu();   // an intermediate the user keeps
+            var l = (h * h).Mean();
+            l.Backward();
+            w.Grad = null;
+            if (s % 3 == 0) kept.Add((h, h.ToArray<float>()));
+            GC.Collect();                                       // make unreachable tensors eligible as early as possible
+            GC.WaitForPendingFinalizers();
+        }
+        foreach (var (t, values) in kept) Assert.That(t.ToArray<float>(), Is.EqualTo(values));
+    }
+
+    [Test]
+    public void ASpanHandedOutOutlivesItsTensor()
+    {
+        BufferPoolSettings.MinPooledBytes = 1 << 10;
+        float[] expected = [.. Enumerable.Range(0, 4096).Select(i => (float)i)];
+        var backing = MakeExposedSpan(expected);               // the tensor is unreachable from here on
+        var w = Tensor.Randn([64, 64], DType.Float32).RequiresGrad_();
+        for (int s = 0; s < 20; s++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            ((Tensor.Ones([64, 64], DType.Float32) * 7).MatMul(w)).Sum().Backward();   // safe points that reuse buffers
+        }
+        Assert.That(backing.AsSpan(0, 4096).ToArray(), Is.EqualTo(expected));
+    }
+
+    // Hands out a span of a pooled, library-owned buffer and returns the array behind it (what a caller holding
+    // the span keeps alive), dropping the tensor.
+    private static float[] MakeExposedSpan(float[] values)
+    {
+        var t = Tensor.FromArray(values).Reshape(64, 64) * 1;
+        Assert.That(t.AsSpan<float>().Length, Is.EqualTo(4096));
+        Assert.That(t._storage.IsShared, Is.True);
+        return t.Data<float>();
+    }
+
+    [Test]
+    public void ATensorTouchedByAnotherThreadIsNotRecycled()
+    {
+        BufferPoolSettings.MinPooledBytes = 1 << 10;
+        var t = Tensor.Randn([64, 64], DType.Float32) * 1;
+        var other = new Thread(() => t.Sum());
+        other.Start();
+        other.Join();
+        var storage = t._storage;
+        Assert.That(storage.IsShared, Is.True);
+        var mine = Tensor.Randn([64, 64], DType.Float32) * 1;
+        Assert.That(mine._storage.IsShared, Is.False);
+    }
+
+    [Test]
+    public void NoGradInferenceLoopReusesBuffers()
+    {
+        BufferPoolSettings.MinPooledBytes = 16 << 10;
+        var g = new Generator(9);
+        var model = new Sequential(new Linear(64, 256, generator: g), new ReLU(), new Linear(256, 10, generator: g));
+        var x = Tensor.Randn([64, 64], DType.Float32, g);
+        float[] first = [];
+        long freshAfterWarmup = 0;
+        for (int s = 0; s < 40; s++)
+        {
+            using (Autograd.NoGrad())
+            {
+                var y = model.Forward(x).ToArray<float>();
+                if (s == 0) first = y;
+                else Assert.That(y, Is.EqualTo(first));
+            }
+            if (s == 9) freshAfterWarmup = Recycler.Current!.FreshTotal;
+        }
+        long perStep = freshAfterWarmup / 10;
+        Assert.That(Recycler.Current!.FreshTotal - freshAfterWarmup, Is.LessThan(3 * perStep + 1));
+    }
+
+    [Test]
+    public void ALoopWithoutSafePointsHoardsNothing()
+    {
+        BufferPoolSettings.MinPooledBytes = 1 << 10;
+        BufferPoolSettings.MaxPooledBytes = 1 << 20;
+        for (int s = 0; s < 200; s++) _ = (Tensor.Ones([128, 128], DType.Float32) * 2).Sum();   // no Backward, no NoGrad scope
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.That(Recycler.Current!.PendingBytes, Is.LessThanOrEqualTo(1 << 20));
+    }
+}
