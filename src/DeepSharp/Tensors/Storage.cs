@@ -43,8 +43,9 @@ internal abstract class Storage
         if (r is not null && !r.Shared && r.Owner.ThreadId != Environment.CurrentManagedThreadId) r.Shared = true;
     }
 
-    /// <summary>True when the buffer will not be recycled because another thread touched it or it was exposed.</summary>
-    public bool IsShared => _reclaimer?.Shared ?? false;
+    /// <summary>True when the buffer returns to the pool once this storage is unreachable (see <see cref="Recycler"/>):
+    /// pooled, created on a thread that reaches safe points, never touched by another thread nor exposed.</summary>
+    public bool IsRecyclable => _reclaimer is { Shared: false };
 
     /// <summary>The buffer is handed out beyond DeepSharp's control (a public span, array or Tensor&lt;T&gt; view):
     /// it is never recycled, only collected by the GC.</summary>

@@ -17,13 +17,18 @@ public class RecyclerTests
     {
         _min = BufferPoolSettings.MinPooledBytes; _max = BufferPoolSettings.MaxPooledBytes;
         _recycle = BufferPoolSettings.RecycleUnreachable;
+        _every = Recycler.CollectEveryBytes;
+        Recycler.CollectEveryBytes = 256 << 10;                 // these small models collect every step or two
     }
+
+    private long _every;
 
     [TearDown]
     public void Restore()
     {
         BufferPoolSettings.MinPooledBytes = _min; BufferPoolSettings.MaxPooledBytes = _max;
         BufferPoolSettings.RecycleUnreachable = _recycle;
+        Recycler.CollectEveryBytes = _every;
     }
 
     private static (float[] Losses, float[] Weights) Train(int steps, Action<int>? afterStep = null)
@@ -112,9 +117,11 @@ public class RecyclerTests
     // the span keeps alive), dropping the tensor.
     private static float[] MakeExposedSpan(float[] values)
     {
+        using (Autograd.NoGrad()) { }                          // a safe point: this thread's buffers become recyclable
         var t = Tensor.FromArray(values).Reshape(64, 64) * 1;
+        Assert.That(t._storage.IsRecyclable, Is.True);
         Assert.That(t.AsSpan<float>().Length, Is.EqualTo(4096));
-        Assert.That(t._storage.IsShared, Is.True);
+        Assert.That(t._storage.IsRecyclable, Is.False);
         return t.Data<float>();
     }
 
@@ -122,14 +129,15 @@ public class RecyclerTests
     public void ATensorTouchedByAnotherThreadIsNotRecycled()
     {
         BufferPoolSettings.MinPooledBytes = 1 << 10;
+        using (Autograd.NoGrad()) { }                          // a safe point: this thread's buffers become recyclable
         var t = Tensor.Randn([64, 64], DType.Float32) * 1;
+        Assert.That(t._storage.IsRecyclable, Is.True);
         var other = new Thread(() => t.Sum());
         other.Start();
         other.Join();
-        var storage = t._storage;
-        Assert.That(storage.IsShared, Is.True);
+        Assert.That(t._storage.IsRecyclable, Is.False);
         var mine = Tensor.Randn([64, 64], DType.Float32) * 1;
-        Assert.That(mine._storage.IsShared, Is.False);
+        Assert.That(mine._storage.IsRecyclable, Is.True);
     }
 
     [Test]
