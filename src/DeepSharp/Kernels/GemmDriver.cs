@@ -20,7 +20,7 @@ internal static partial class Gemm
 
         // Near BLIS's Zen3 values: the MC×KC block of A (≈144 KiB) sits in L2, a KC×NR micro-panel of
         // B (16 KiB) in L1, the KC×NC panel of B in L3.
-        private static readonly Blocking Avx32 = new(6, 16, 144, 256, 4080, true);
+        private static readonly Blocking Avx32 = new(6, 16, 144, 384, 4080, true);
         private static readonly Blocking Avx64 = new(6, 8, 72, 256, 4080, true);
         private static readonly Blocking Portable32 = new(6, 8, 144, 256, 4080, false);
         private static readonly Blocking Portable64 = new(6, 4, 72, 256, 4080, false);

@@ -179,6 +179,12 @@ internal static unsafe class PoolKernels
         int p0, int p1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (g.KernelH == 2 && g.KernelW == 2 && g.StrideH == 2 && g.StrideW == 2 && g.PadH == 0 && g.PadW == 0
+            && g.DilationH == 1 && g.DilationW == 1 && 2 * g.OutH <= g.H && 2 * g.OutW <= g.W)
+        {
+            MaxForwardPlanes2x2(g, input, output, indices, p0, p1);
+            return;
+        }
         int h = g.H, w = g.W, oh = g.OutH, ow = g.OutW, inPlane = h * w, outPlane = oh * ow;
         int dh = g.DilationH, dw = g.DilationW;
         for (int p = p0; p < p1; p++)
@@ -215,6 +221,43 @@ internal static unsafe class PoolKernels
                     }
                     dst[y * ow + x] = maxVal;
                     idx[y * ow + x] = maxIndex;
+                }
+            }
+        }
+    }
+
+    /// <summary>The common 2×2, stride 2 window without padding: branch-free selects (the generic loop's
+    /// data-dependent branches mispredict on activations, which are half zeros after a ReLU). Same semantics:
+    /// scan order (0,0), (0,1), (1,0), (1,1); a later value wins only if strictly greater or NaN.</summary>
+    private static void MaxForwardPlanes2x2<T>(in Pool2dGeometry g, ReadOnlySpan<T> input, Span<T> output, Span<int> indices,
+        int p0, int p1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int h = g.H, w = g.W, oh = g.OutH, ow = g.OutW, inPlane = h * w, outPlane = oh * ow;
+        for (int p = p0; p < p1; p++)
+        {
+            ref T src = ref MemoryMarshal.GetReference(input.Slice(p * inPlane, inPlane));
+            ref T dst = ref MemoryMarshal.GetReference(output.Slice(p * outPlane, outPlane));
+            ref int idx = ref MemoryMarshal.GetReference(indices.Slice(p * outPlane, outPlane));
+            for (int y = 0; y < oh; y++)
+            {
+                int r0 = 2 * y * w, r1 = r0 + w, o = y * ow;
+                for (int x = 0; x < ow; x++)
+                {
+                    int i0 = r0 + 2 * x, i2 = r1 + 2 * x;
+                    T m = Unsafe.Add(ref src, i0);
+                    int mi = i0;
+                    T v = Unsafe.Add(ref src, i0 + 1);
+                    bool t = v > m || T.IsNaN(v);
+                    m = t ? v : m; mi = t ? i0 + 1 : mi;
+                    v = Unsafe.Add(ref src, i2);
+                    t = v > m || T.IsNaN(v);
+                    m = t ? v : m; mi = t ? i2 : mi;
+                    v = Unsafe.Add(ref src, i2 + 1);
+                    t = v > m || T.IsNaN(v);
+                    m = t ? v : m; mi = t ? i2 + 1 : mi;
+                    Unsafe.Add(ref dst, o + x) = m;
+                    Unsafe.Add(ref idx, o + x) = mi;
                 }
             }
         }
