@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DeepSharp.Kernels;
 
@@ -182,7 +184,10 @@ internal static unsafe class PoolKernels
         if (g.KernelH == 2 && g.KernelW == 2 && g.StrideH == 2 && g.StrideW == 2 && g.PadH == 0 && g.PadW == 0
             && g.DilationH == 1 && g.DilationW == 1 && 2 * g.OutH <= g.H && 2 * g.OutW <= g.W)
         {
-            MaxForwardPlanes2x2(g, input, output, indices, p0, p1);
+            if (typeof(T) == typeof(float) && KernelSettings.UseAvx2Fma)
+                MaxForwardPlanes2x2Avx(g, MemoryMarshal.Cast<T, float>(input), MemoryMarshal.Cast<T, float>(output), indices, p0, p1);
+            else
+                MaxForwardPlanes2x2(g, input, output, indices, p0, p1);
             return;
         }
         int h = g.H, w = g.W, oh = g.OutH, ow = g.OutW, inPlane = h * w, outPlane = oh * ow;
@@ -256,6 +261,69 @@ internal static unsafe class PoolKernels
                     v = Unsafe.Add(ref src, i2 + 1);
                     t = v > m || T.IsNaN(v);
                     m = t ? v : m; mi = t ? i2 + 1 : mi;
+                    Unsafe.Add(ref dst, o + x) = m;
+                    Unsafe.Add(ref idx, o + x) = mi;
+                }
+            }
+        }
+    }
+
+    /// <summary><see cref="MaxForwardPlanes2x2{T}"/> for float with AVX2, 8 windows at a time: the two input rows
+    /// are split into even and odd columns (a permute per 8 inputs), then the four candidates of each window are
+    /// compared in the same order with the same rule (strictly greater, or NaN), selecting values and indices
+    /// with masks.</summary>
+    private static void MaxForwardPlanes2x2Avx(in Pool2dGeometry g, ReadOnlySpan<float> input, Span<float> output,
+        Span<int> indices, int p0, int p1)
+    {
+        int h = g.H, w = g.W, oh = g.OutH, ow = g.OutW, inPlane = h * w, outPlane = oh * ow;
+        var evenOdd = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
+        var twoStep = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        for (int p = p0; p < p1; p++)
+        {
+            ref float src = ref MemoryMarshal.GetReference(input.Slice(p * inPlane, inPlane));
+            ref float dst = ref MemoryMarshal.GetReference(output.Slice(p * outPlane, outPlane));
+            ref int idx = ref MemoryMarshal.GetReference(indices.Slice(p * outPlane, outPlane));
+            for (int y = 0; y < oh; y++)
+            {
+                int r0 = 2 * y * w, r1 = r0 + w, o = y * ow;
+                int x = 0;
+                for (; x + 8 <= ow && 2 * x + 16 <= w; x += 8)
+                {
+                    int i0 = r0 + 2 * x, i2 = r1 + 2 * x;
+                    // a = columns 2x..2x+7, b = 2x+8..2x+15 of each row; after the permute the lower half holds
+                    // the even columns and the upper half the odd ones.
+                    var a0 = Avx2.PermuteVar8x32(Vector256.LoadUnsafe(ref src, (nuint)i0), evenOdd);
+                    var b0 = Avx2.PermuteVar8x32(Vector256.LoadUnsafe(ref src, (nuint)(i0 + 8)), evenOdd);
+                    var a1 = Avx2.PermuteVar8x32(Vector256.LoadUnsafe(ref src, (nuint)i2), evenOdd);
+                    var b1 = Avx2.PermuteVar8x32(Vector256.LoadUnsafe(ref src, (nuint)(i2 + 8)), evenOdd);
+                    var e0 = Vector256.Create(a0.GetLower(), b0.GetLower());   // (0,0) of 8 windows
+                    var d0 = Vector256.Create(a0.GetUpper(), b0.GetUpper());   // (0,1)
+                    var e1 = Vector256.Create(a1.GetLower(), b1.GetLower());   // (1,0)
+                    var d1 = Vector256.Create(a1.GetUpper(), b1.GetUpper());   // (1,1)
+                    var base0 = Vector256.Create(i0) + twoStep;
+                    var base1 = Vector256.Create(i2) + twoStep;
+                    var m = e0;
+                    var mi = base0;
+                    var t = Vector256.GreaterThan(d0, m) | ~Vector256.Equals(d0, d0);
+                    m = Vector256.ConditionalSelect(t, d0, m); mi = Vector256.ConditionalSelect(t.AsInt32(), base0 + Vector256<int>.One, mi);
+                    t = Vector256.GreaterThan(e1, m) | ~Vector256.Equals(e1, e1);
+                    m = Vector256.ConditionalSelect(t, e1, m); mi = Vector256.ConditionalSelect(t.AsInt32(), base1, mi);
+                    t = Vector256.GreaterThan(d1, m) | ~Vector256.Equals(d1, d1);
+                    m = Vector256.ConditionalSelect(t, d1, m); mi = Vector256.ConditionalSelect(t.AsInt32(), base1 + Vector256<int>.One, mi);
+                    m.StoreUnsafe(ref dst, (nuint)(o + x));
+                    mi.StoreUnsafe(ref idx, (nuint)(o + x));
+                }
+                for (; x < ow; x++)
+                {
+                    int i0 = r0 + 2 * x, i2 = r1 + 2 * x;
+                    float m = Unsafe.Add(ref src, i0);
+                    int mi = i0;
+                    float v = Unsafe.Add(ref src, i0 + 1);
+                    if (v > m || float.IsNaN(v)) { m = v; mi = i0 + 1; }
+                    v = Unsafe.Add(ref src, i2);
+                    if (v > m || float.IsNaN(v)) { m = v; mi = i2; }
+                    v = Unsafe.Add(ref src, i2 + 1);
+                    if (v > m || float.IsNaN(v)) { m = v; mi = i2 + 1; }
                     Unsafe.Add(ref dst, o + x) = m;
                     Unsafe.Add(ref idx, o + x) = mi;
                 }

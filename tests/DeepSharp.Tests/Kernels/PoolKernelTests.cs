@@ -476,4 +476,42 @@ public class PoolKernelTests
             "adaptive_avg_pool2d:", "(0, 2)");
         Expect(() => PoolKernels.MaxPool2dForward<float>(ok, new float[25], new float[3], ibuf), "output has 3 elements, expected 4");
     }
+
+    /// <summary>The 2×2/stride-2 fast paths (scalar, and 8 windows at a time with AVX2) against the window rule
+    /// written out: scan order (0,0), (0,1), (1,0), (1,1), a later value wins only if strictly greater or NaN.
+    /// Values come from a small set so that ties, NaN and −∞ occur often; odd sizes leave a remainder.</summary>
+    [TestCase(1, 2, 4, 16), TestCase(2, 3, 7, 35), TestCase(1, 1, 24, 24), TestCase(2, 2, 5, 17), TestCase(1, 1, 2, 2)]
+    public void MaxPool2x2FastPathFollowsTheWindowRule(int n, int c, int h, int w)
+    {
+        float[] palette = [0f, 0f, 1f, 2f, -1f, float.NaN, float.NegativeInfinity, 2f];
+        var rng = new Random(h * 100 + w);
+        var input = new float[n * c * h * w];
+        for (int i = 0; i < input.Length; i++) input[i] = palette[rng.Next(palette.Length)];
+        var g = new Pool2dGeometry(n, c, h, w, 2, 2, 2, 2);
+        int oh = h / 2, ow = w / 2;
+        var output = new float[n * c * oh * ow];
+        var indices = new int[output.Length];
+        PoolKernels.MaxPool2dForward<float>(g, input, output, indices);
+        for (int p = 0; p < n * c; p++)
+            for (int y = 0; y < oh; y++)
+                for (int x = 0; x < ow; x++)
+                {
+                    float m = float.NegativeInfinity;
+                    int mi = 2 * y * w + 2 * x;
+                    foreach (var (dy, dx) in new[] { (0, 0), (0, 1), (1, 0), (1, 1) })
+                    {
+                        int k = (2 * y + dy) * w + 2 * x + dx;
+                        float v = input[p * h * w + k];
+                        if (v > m || float.IsNaN(v)) { m = v; mi = k; }
+                    }
+                    int o = p * oh * ow + y * ow + x;
+                    Assert.That(indices[o], Is.EqualTo(mi), $"index of window ({p}, {y}, {x})");
+                    Assert.That(output[o], Is.EqualTo(m), $"value of window ({p}, {y}, {x})");
+                }
+        // float64 takes the generic fast path: same answers.
+        var output64 = new double[output.Length];
+        var indices64 = new int[output.Length];
+        PoolKernels.MaxPool2dForward<double>(g, input.Select(v => (double)v).ToArray(), output64, indices64);
+        Assert.That(indices64, Is.EqualTo(indices));
+    }
 }
