@@ -21,8 +21,13 @@ public static partial class F
             throw new ArgumentException($"Linear: input shape {ShapeUtil.Format(input._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (the last input dimension must be in_features = {weight._shape[1]}).");
         if (bias is not null && (bias.Dim != 1 || bias._shape[0] != weight._shape[0]))
             throw new ArgumentException($"Linear: bias shape {ShapeUtil.Format(bias._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (expected [{weight._shape[0]}]).");
-        var y = input.MatMul(weight.T);
-        return bias is null ? y : y + bias;
+        // One fused op on rows (GEMM, bias added in place; the backward runs the two GEMMs and the bias column
+        // sums directly, PyTorch's AddmmBackward) instead of MatMul + broadcast add.
+        if (input.Dim == 2) return input.LinearRows(weight, bias, relu: false);
+        int outFeatures = weight._shape[0];
+        if (input.Dim == 1) return input.Unsqueeze(0).LinearRows(weight, bias, relu: false).Squeeze(0);
+        int[] outShape = [.. input._shape[..^1], outFeatures];
+        return input.Reshape(-1, weight._shape[1]).LinearRows(weight, bias, relu: false).View(outShape);
     }
 
     /// <summary>max(x, 0).</summary>

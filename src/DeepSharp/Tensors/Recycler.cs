@@ -15,12 +15,14 @@ namespace DeepSharp;
 /// 5–17 ms a step, against 3 ms without them).</para>
 /// <para>How: each pooled buffer's storage carries a finalizable <see cref="Reclaimer"/>. When the GC finds the
 /// storage unreachable, the finalizer queues the array on its creating thread's pending queue; the array enters
-/// the pool only at a <b>safe point</b> of that thread — the end of <see cref="Tensor.Backward"/> and
-/// <c>Optimizer.ZeroGrad</c>, public calls made from user code, where no kernel of that thread can still hold a
-/// span into it. A buffer that another thread touched, or that was handed out as a public span, array or
-/// <c>Tensor&lt;T&gt;</c>, is never recycled (it is left to the GC). At a safe point, when the pool holds less than
-/// the last interval's demand, a gen-1 collection finds the previous step's dead activations while they are still
-/// young; a collection that recovers little backs off exponentially (a user who keeps every tensor pays nothing).</para>
+/// the pool only at a <b>safe point</b> of that thread — the end of <see cref="Tensor.Backward"/>, of
+/// <c>Optimizer.ZeroGrad</c> and of a user's <see cref="Autograd.NoGrad"/> scope, public calls made from user code,
+/// where no kernel of that thread can still hold a span into it (library code uses an internal no-grad scope that
+/// is not a safe point). A buffer that another thread touched, or that was handed out as a public span, array or
+/// <c>Tensor&lt;T&gt;</c>, is never recycled (it is left to the GC). Once per <see cref="CollectEveryBytes"/> of
+/// large buffers rented, a safe point runs a gen-1 collection that finds the dead activations of the last steps
+/// while they are still young; a collection that recovers little backs off exponentially (a user who keeps every
+/// tensor pays almost nothing). Only threads that reach safe points get recyclable buffers.</para>
 /// <para><c>DEEPSHARP_RECYCLE=0</c> (or <see cref="BufferPoolSettings.RecycleUnreachable"/> = false) turns it off.</para>
 /// </remarks>
 internal static class Recycler
@@ -84,8 +86,9 @@ internal static class Recycler
         return o.SafePoints > 0 && o.Rented <= o.PendingCap ? o : null;
     }
 
-    /// <summary>Pooled bytes rented between collections (default 4 MiB).</summary>
-    internal static long CollectEveryBytes = 4L << 20;
+    /// <summary>Pooled bytes rented between collections (default 16 MiB: the pool then holds about that much beyond
+    /// the live tensors, and a small model's step pays a fraction of a collection).</summary>
+    internal static long CollectEveryBytes = 16L << 20;
 
     /// <summary>Collections run by safe points since start (diagnostics and tests).</summary>
     internal static long Collections;
@@ -103,7 +106,7 @@ internal static class Recycler
         // A young-generation collection once every CollectEveryBytes of demand finds the dead arrays of the
         // intervals since the last one (still in gen 0/1); the pool then serves the next intervals without fresh
         // arrays, and holds about that much memory. Memory stays flat; the cost is one gen-1 GC per interval
-        // (0.1–0.2 ms measured) for steps that use at least CollectEveryBytes of large buffers.
+        // (0.1–0.2 ms measured) per CollectEveryBytes of large buffers rented.
         o.SinceCollect += demand;
         if (o.SinceCollect < CollectEveryBytes) return;
         if (o.Skip > 0) { o.Skip--; return; }

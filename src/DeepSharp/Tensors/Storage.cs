@@ -204,8 +204,8 @@ public static class BufferPoolSettings
 
     /// <summary>
     /// Whether buffers of tensors that became unreachable return to the pool at the next safe point of the thread
-    /// that created them (the end of <see cref="Tensor.Backward"/> and of <c>Optimizer.ZeroGrad</c>), running a
-    /// young-generation GC there when the pool runs low. Default true; <c>DEEPSHARP_RECYCLE=0</c> turns it off.
+    /// that created them (the end of <see cref="Tensor.Backward"/>, of <c>Optimizer.ZeroGrad</c> and of a
+    /// <see cref="Autograd.NoGrad"/> scope), with a young-generation GC there once per 16 MiB of large buffers rented. Default true; <c>DEEPSHARP_RECYCLE=0</c> turns it off.
     /// See docs/performance.md.
     /// </summary>
     public static bool RecycleUnreachable { get; set; } =
