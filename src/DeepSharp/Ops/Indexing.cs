@@ -105,18 +105,41 @@ public sealed partial class Tensor
         int d = ShapeUtil.WrapDim(dim, Dim, "IndexSelect");
         if (index.Dim > 1) throw new ArgumentException($"IndexSelect: index must be 0-D or 1-D, got shape {ShapeUtil.Format(index._shape)}.");
         var idx = index.Contiguous().ReadSpan<long>().ToArray();
+        // As torch.index_select: indices must lie in [0, size) (negative indices are an error, not wrapped).
         foreach (long j in idx)
-            if (j < -_shape[d] || j >= _shape[d])
-                throw new ArgumentOutOfRangeException(nameof(index), $"IndexSelect: index {j} is out of range for dimension {d} with size {_shape[d]} (shape {ShapeUtil.Format(_shape)}).");
+            if (j < 0 || j >= _shape[d])
+                throw new ArgumentOutOfRangeException(nameof(index), $"IndexSelect: index {j} is out of range for dimension {d} with size {_shape[d]} (shape {ShapeUtil.Format(_shape)}); indices must be in [0, {_shape[d]}).");
         var shape = (int[])_shape.Clone();
         shape[d] = idx.Length;
         var result = Empty(shape, DType, zeroed: false);
-        using (GradMode.Set(false))
-            for (int i = 0; i < idx.Length; i++)
-                result.Narrow(d, i, 1).CopyFromNoGrad(Narrow(d, (int)(idx[i] < 0 ? idx[i] + _shape[d] : idx[i]), 1));
+        if (d == 0 && _isContiguous)
+        {
+            // Whole rows (a data loader's batch, an embedding lookup): one block copy per index.
+            int row = _shape[0] == 0 ? 0 : NumEl / _shape[0];
+            switch (DType)
+            {
+                case DType.Float32: CopyRows<float>(this, result, idx, row); break;
+                case DType.Float64: CopyRows<double>(this, result, idx, row); break;
+                case DType.Int64: CopyRows<long>(this, result, idx, row); break;
+                default: CopyRows<bool>(this, result, idx, row); break;
+            }
+        }
+        else
+        {
+            using (GradMode.Set(false))
+                for (int i = 0; i < idx.Length; i++)
+                    result.Narrow(d, i, 1).CopyFromNoGrad(Narrow(d, (int)idx[i], 1));
+        }
         if (!DType.IsFloatingPoint()) return result;
         var inputShape = _shape;
         return Node.Record(result, "IndexSelectBackward", [this], g => [Zeros(inputShape, g.DType).IndexAdd(d, index, g)]);
+    }
+
+    private static void CopyRows<T>(Tensor src, Tensor dst, long[] idx, int row) where T : unmanaged
+    {
+        var s = src.ReadSpan<T>();
+        var d = dst.Span<T>();
+        for (int i = 0; i < idx.Length; i++) s.Slice((int)idx[i] * row, row).CopyTo(d.Slice(i * row, row));
     }
 
     /// <summary>A copy of this tensor with the slices of src added at the positions index names along dim (<c>index_add</c>).</summary>

@@ -111,6 +111,7 @@ public class BadInputTests
         yield return Case("ScatterAdd dtype", () => D(2).ScatterAdd(0, L(0), F(1)), "ScatterAdd", "Float64", "Float32");
         yield return Case("IndexSelect range", () => D(2, 3).IndexSelect(1, L(0, 3)), "IndexSelect", "index 3", "size 3");
         yield return Case("IndexSelect negative range", () => D(2, 3).IndexSelect(0, L(-3)), "IndexSelect", "-3");
+        yield return Case("IndexSelect negative index (torch rejects it)", () => D(2, 3).IndexSelect(0, L(-1)), "IndexSelect", "-1", "[0, 2)");
         yield return Case("IndexSelect index rank", () => D(2, 3).IndexSelect(0, Tensor.Zeros([1, 1], DType.Int64)), "IndexSelect", "[1, 1]");
         yield return Case("IndexSelect index dtype", () => D(2, 3).IndexSelect(0, F(1)), "IndexSelect", "Int64", "Float32");
         yield return Case("IndexAdd range", () => D(2, 3).IndexAdd(0, L(2), D(1, 3)), "IndexAdd", "index 2", "size 2");
