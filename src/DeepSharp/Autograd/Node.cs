@@ -106,7 +106,7 @@ public sealed class Node
     internal static bool NeedsGrad(Tensor a, Tensor b) => GradMode.IsEnabled && (a.RequiresGrad || b.RequiresGrad);
 
     internal static Edge EdgeTo(Tensor t) =>
-        !t.RequiresGrad ? new Edge(null, null, t._shape)
+        !t.RequiresGrad ? new Edge(null, null, t._shape)   // RequiresGrad also refreshes a stale view's history
         : t._gradFn is not null ? new Edge(t._gradFn, null, t._shape)
         : new Edge(null, t, t._shape);
 }

@@ -34,6 +34,12 @@ public sealed partial class Tensor
     public Tensor Fill_(double value)
     {
         CheckInPlaceAllowed("Fill_", null);
+        if (_base is not null && GradMode.IsEnabled && _base.RequiresGrad && DType.IsFloatingPoint())
+        {
+            // The base's history must learn that this region is now a constant (CopySlices with no gradient).
+            var fill = Scalar(value, DType);
+            return InPlaceOnView(fill, "Fill_", (a, b) => Full(a._shape, value, a.DType), (self, _) => self.FillRawAny(value));
+        }
         if (_isContiguous) FillRaw(value);
         else CopyFromNoGrad(Full(_shape, value, DType));
         BumpVersion();
@@ -99,8 +105,7 @@ public sealed partial class Tensor
             BumpVersion();
             return this;
         }
-        if (_base is not null)
-            throw new NotSupportedException($"{op}: in-place operations on a view of a tensor that takes part in autograd are not supported; use the out-of-place op.");
+        if (_base is not null) return InPlaceOnView(other, op, outOfPlace, raw);
 
         // Rebase: compute out of place from a snapshot (so the op's saved input is never the modified
         // buffer), write the result into this storage and adopt the new node as this tensor's history.
@@ -131,4 +136,108 @@ public sealed partial class Tensor
     }
 
     private static void BinaryInPlaceCopy(Tensor self, Tensor other) => self.CopyFromNoGrad(other.Expand(self._shape));
+
+    private void FillRawAny(double value)
+    {
+        if (_isContiguous) FillRaw(value);
+        else CopyFromNoGrad(Full(_shape, value, DType));
+    }
+
+    // ---------------------------------------------------------------- in-place ops on views (PyTorch's CopySlices)
+
+    /// <summary>
+    /// An in-place op on a view of a tensor that takes part in autograd. As in PyTorch: the op is computed out of
+    /// place from a snapshot of the view, written into the shared storage, and the <b>base</b> gets a new history,
+    /// CopySlices(old base history, op result): its gradient flows to the old base everywhere except in the view's
+    /// region, and from the region to the op's result. The view's own history becomes "a strided view of the new
+    /// base"; other views of the same base regenerate theirs on next use (<see cref="RefreshViewHistory"/>).
+    /// </summary>
+    private Tensor InPlaceOnView(Tensor other, string op, Func<Tensor, Tensor, Tensor> outOfPlace, RawInPlace raw)
+    {
+        var root = _base!;
+        if (root.IsLeaf && root.RequiresGrad)
+            throw new InvalidOperationException($"{op}: a view of a leaf tensor that requires grad is being used in an in-place operation; wrap it in Autograd.NoGrad() or work on a Clone().");
+        for (int i = 0; i < _shape.Length; i++)
+            if (_strides[i] == 0 && _shape[i] > 1)
+                throw new InvalidOperationException($"{op}: more than one element of the written-to tensor (shape {ShapeUtil.Format(_shape)}, strides {ShapeUtil.Format(_strides)}) refers to a single memory location; Clone() it before the in-place operation.");
+        if (!root._isContiguous)
+            throw new NotSupportedException($"{op}: in-place operations on a view of a non-contiguous base (shape {ShapeUtil.Format(root._shape)}, strides {ShapeUtil.Format(root._strides)}) with autograd are not supported; use the out-of-place op.");
+        RefreshViewHistory();
+        if (!RequiresGrad && !other.RequiresGrad)
+        {
+            raw(this, other);
+            BumpVersion();
+            return this;
+        }
+
+        var snapshot = Clone();                                  // differentiable: the view's current history
+        var result = outOfPlace(snapshot, other);
+        using (GradMode.Set(false)) CopyFromNoGrad(result);
+        BumpVersion();
+
+        var index = ViewIndex(root);
+        var rootShape = root._shape;
+        var keep = Tensor.Ones(rootShape, DType);                // 0 inside the view's region, 1 elsewhere
+        using (GradMode.Set(false)) keep.Reshape(-1).IndexFill0(index);
+        var baseOld = new Tensor(root._storage, root._shape, root._strides, root._offset) { _gradFn = root._gradFn };
+        var viewShape = _shape;
+        var alias = new Tensor(root._storage, root._shape, root._strides, root._offset);
+        var copySlices = Node.Record(alias, "CopySlices", [baseOld, result], g =>
+        [
+            baseOld.RequiresGrad ? g * keep : null,
+            result.RequiresGrad ? g.Reshape(-1).IndexSelect(0, index).View(viewShape) : null,
+        ]);
+        root._gradFn = copySlices._gradFn;
+        RefreshViewHistory();
+        return this;
+    }
+
+    /// <summary>Regenerates this view's history when its base's history changed since it was made (an in-place op on
+    /// the base or on another view of it): the view is then a strided view of the base as it is now.</summary>
+    internal void RefreshViewHistory()
+    {
+        var root = _base;
+        if (root is null || ReferenceEquals(root._gradFn, _viewOfBaseFn)) return;
+        _viewOfBaseFn = root._gradFn;
+        if (root._gradFn is null || !root._isContiguous)
+        {
+            if (root._gradFn is null) _gradFn = null;             // the base is a constant now (e.g. filled)
+            return;
+        }
+        var index = ViewIndex(root);
+        var rootShape = root._shape;
+        // Built directly (not through Node.Record): the history must exist whatever the grad mode of the caller.
+        _gradFn = new Node("AsStridedBackward", [Node.EdgeTo(root)], g =>
+            [Zeros(rootShape, g.DType).Reshape(-1).IndexAdd(0, index, g.Reshape(-1)).View(rootShape)], null);
+    }
+
+    /// <summary>The flat positions, in the contiguous base, of this view's elements in row-major order.</summary>
+    private Tensor ViewIndex(Tensor root)
+    {
+        int n = NumEl, rank = _shape.Length;
+        var positions = new long[n];
+        var idx = new int[rank];
+        long rel = _offset - root._offset;
+        for (int e = 0; e < n; e++)
+        {
+            long p = rel;
+            for (int k = 0; k < rank; k++) p += (long)idx[k] * _strides[k];
+            positions[e] = p;
+            for (int k = rank - 1; k >= 0; k--)
+            {
+                if (++idx[k] < _shape[k]) break;
+                idx[k] = 0;
+            }
+        }
+        return FromArray(positions);
+    }
+
+    /// <summary>Sets the elements of this flat contiguous tensor at <paramref name="index"/> to 0 (no autograd).</summary>
+    private void IndexFill0(Tensor index)
+    {
+        var positions = index.ReadSpan<long>();
+        if (DType == DType.Float32) { var d = Span<float>(); foreach (long p in positions) d[(int)p] = 0; }
+        else { var d = Span<double>(); foreach (long p in positions) d[(int)p] = 0; }
+    }
 }
+

@@ -7,7 +7,8 @@ public sealed partial class Tensor
 {
     private Tensor MakeView(int[] shape, int[] strides, int offset, string name, BackwardFunction backward)
     {
-        var view = new Tensor(_storage, shape, strides, offset) { _base = _base ?? this };
+        var root = _base ?? this;
+        var view = new Tensor(_storage, shape, strides, offset) { _base = root, _viewOfBaseFn = root._gradFn };
         return Node.Record(view, name, [this], backward);
     }
 

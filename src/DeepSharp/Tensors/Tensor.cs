@@ -23,6 +23,11 @@ public sealed partial class Tensor : IDisposable
     /// <summary>The tensor this one is a view of, if any (PyTorch's <c>._base</c>).</summary>
     internal Tensor? _base;
 
+    /// <summary>For a view: its base's history when the view's own history was made. When an in-place op changes
+    /// the base's history (on the base or through another view), the view's history is regenerated from the base
+    /// on next use (<see cref="RefreshViewHistory"/>), as PyTorch does.</summary>
+    internal Node? _viewOfBaseFn;
+
     internal Tensor(Storage storage, int[] shape, int[] strides, int offset)
     {
         _storage = storage;
@@ -79,7 +84,11 @@ public sealed partial class Tensor : IDisposable
     /// </summary>
     public bool RequiresGrad
     {
-        get => _requiresGrad || _gradFn is not null;
+        get
+        {
+            if (_base is not null) RefreshViewHistory();
+            return _requiresGrad || _gradFn is not null;
+        }
         set
         {
             if (_gradFn is not null && !value)
@@ -101,7 +110,14 @@ public sealed partial class Tensor : IDisposable
     public Tensor? Grad { get; set; }
 
     /// <summary>The node that produced this tensor in the autograd graph (null for leaves).</summary>
-    public Node? GradFn => _gradFn;
+    public Node? GradFn
+    {
+        get
+        {
+            RefreshViewHistory();
+            return _gradFn;
+        }
+    }
 
     /// <summary>True when this tensor was not produced by a recorded op.</summary>
     public bool IsLeaf => _gradFn is null;
@@ -115,6 +131,7 @@ public sealed partial class Tensor : IDisposable
     /// <param name="createGraph">Record the backward pass itself, for higher-order gradients.</param>
     public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false)
     {
+        RefreshViewHistory();
         Engine.Backward(this, gradient, retainGraph, createGraph);
         Recycler.SafePoint();   // called from user code: no op of this thread is running (see Recycler)
     }
