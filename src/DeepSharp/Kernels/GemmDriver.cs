@@ -74,6 +74,9 @@ internal static partial class Gemm
         T* bufA = Buffers<T>.A(mcMax * kcMax);
         T* bufB = Buffers<T>.B(((Min(ncMax, n) + nr - 1) / nr * nr) * kcMax);
 
+        // With few rows of A, each packed B panel would be used by only a few micro-kernel calls and packing B
+        // (a full read and write of it) costs about as much as the arithmetic: read a row-major B in place.
+        bool inPlaceB = !transB && bl.Avx && m <= UnpackedBMaxM;
         for (int jc = 0; jc < n; jc += ncMax)
         {
             int nc = Min(ncMax, n - jc);
@@ -81,15 +84,38 @@ internal static partial class Gemm
             {
                 int kc = Min(kcMax, k - pc);
                 T* bSrc = transB ? b + (long)jc * ldb + pc : b + (long)pc * ldb + jc;
-                PackB(transB, kc, nc, bSrc, ldb, nr, bufB, bl.Avx);
+                int fullCols = inPlaceB ? nc / nr * nr : 0;
+                if (fullCols < nc)   // pack what is not read in place (all of B, or the last partial panel)
+                    PackB(transB, kc, nc - fullCols, transB ? bSrc + (long)fullCols * ldb : bSrc + fullCols, ldb, nr, bufB, bl.Avx);
                 T betaEff = pc == 0 ? beta : T.One;
                 for (int ic = 0; ic < m; ic += mcMax)
                 {
                     int mc = Min(mcMax, m - ic);
                     T* aSrc = transA ? a + (long)pc * lda + ic : a + (long)ic * lda + pc;
                     PackA(transA, mc, kc, aSrc, lda, mr, bufA, bl.Avx);
-                    MacroKernel(mc, nc, kc, alpha, bufA, bufB, betaEff, c + (long)ic * ldc + jc, ldc, in bl);
+                    T* cBlock = c + (long)ic * ldc + jc;
+                    if (fullCols > 0) MacroKernelInPlaceB(mc, fullCols, kc, alpha, bufA, bSrc, ldb, betaEff, cBlock, ldc, in bl);
+                    if (fullCols < nc) MacroKernel(mc, nc - fullCols, kc, alpha, bufA, bufB, betaEff, cBlock + fullCols, ldc, in bl);
                 }
+            }
+        }
+    }
+
+    /// <summary>A GEMM with at most this many rows reads a non-transposed B in place instead of packing it (AVX path).</summary>
+    internal static int UnpackedBMaxM = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_B_M"), out int v) ? v : 160;
+
+    /// <summary><see cref="MacroKernel{T}"/> over full NR-wide panels of a row-major B read in place (row stride ldb).</summary>
+    private static unsafe void MacroKernelInPlaceB<T>(int mc, int nc, int kc, T alpha, T* pa, T* b, int ldb, T beta, T* c, int ldc, in Blocking bl)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mr = bl.MR, nr = bl.NR;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            T* bPanel = b + jr;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int mrEff = Min(mr, mc - ir);
+                MicroKernelAvx(kc, pa + (long)ir * kc, bPanel, ldb, c + (long)ir * ldc + jr, ldc, alpha, beta, mrEff, nr);
             }
         }
     }

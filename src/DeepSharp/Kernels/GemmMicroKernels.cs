@@ -33,6 +33,12 @@ internal static partial class Gemm
     /// not read). <paramref name="a"/> is a packed 6×kc micro-panel, <paramref name="b"/> a packed kc×NR one.
     /// </summary>
     private static unsafe void MicroKernelAvx<T>(int kc, T* a, T* b, T* c, int ldc, T alpha, T beta, int mr, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        MicroKernelAvx(kc, a, b, 2 * Vector256<T>.Count, c, ldc, alpha, beta, mr, nr);
+
+    /// <summary>As above with B read in place: row p of the kc×NR panel starts at b + p·<paramref name="bs"/> (bs = NR
+    /// for a packed panel, ldb for an unpacked row-major B whose panel columns are contiguous).</summary>
+    private static unsafe void MicroKernelAvx<T>(int kc, T* a, T* b, int bs, T* c, int ldc, T alpha, T beta, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count;
@@ -55,7 +61,7 @@ internal static partial class Gemm
             av = Broadcast256(a + 5);
             c50 = Fmadd(av, b0, c50); c51 = Fmadd(av, b1, c51);
 
-            b0 = Vector256.Load(b + 2 * w); b1 = Vector256.Load(b + 3 * w);
+            b0 = Vector256.Load(b + bs); b1 = Vector256.Load(b + bs + w);
             av = Broadcast256(a + 6);
             c00 = Fmadd(av, b0, c00); c01 = Fmadd(av, b1, c01);
             av = Broadcast256(a + 7);
@@ -68,7 +74,7 @@ internal static partial class Gemm
             c40 = Fmadd(av, b0, c40); c41 = Fmadd(av, b1, c41);
             av = Broadcast256(a + 11);
             c50 = Fmadd(av, b0, c50); c51 = Fmadd(av, b1, c51);
-            a += 12; b += 4 * w;
+            a += 12; b += 2 * bs;
         }
         if (p < kc)
         {
