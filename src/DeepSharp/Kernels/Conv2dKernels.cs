@@ -209,31 +209,45 @@ internal static unsafe class Conv2dKernels
             return;
         }
 
+        // Each worker accumulates the transposed gradient dWᵀ = cols·dYᵀ ([groups][C/groups·kH·kW][O/groups]): the big
+        // column matrix is then the GEMM's A, read in place, and only the small dY is packed (the dW = dY·colsᵀ form
+        // packs the transposed column matrix). The transposes are summed into gradWeight in worker order
+        // (deterministic for a given thread count).
         var plan = Plan.Create<T>(g, splitRows: true);
-        if (plan.Workers == 1)
-        {
-            BackwardWeightWorker(g, plan, input, gradOutput, gradWeight, 0);
-            return;
-        }
         int wlen = gradWeight.Length;
-        T[] partial = ArrayPool<T>.Shared.Rent((plan.Workers - 1) * wlen);
+        T[] partial = ArrayPool<T>.Shared.Rent(plan.Workers * wlen);
         try
         {
-            fixed (T* pi = input, pg = gradOutput, pw = gradWeight, pp = partial)
+            partial.AsSpan(0, plan.Workers * wlen).Clear();
+            if (plan.Workers == 1)
             {
-                nint ip = (nint)pi, gp = (nint)pg, wp = (nint)pw, pq = (nint)pp;
-                int il = input.Length, gl = gradOutput.Length;
-                KernelParallel.For(0, plan.Workers, w =>
-                {
-                    // Worker 0 accumulates straight into gradWeight, the others into their own partial sums.
-                    var dst = w == 0 ? new Span<T>((void*)wp, wlen) : new Span<T>((void*)pq, partial.Length).Slice((w - 1) * wlen, wlen);
-                    if (w != 0) dst.Clear();
-                    BackwardWeightWorker(g, plan, new ReadOnlySpan<T>((void*)ip, il),
-                        new ReadOnlySpan<T>((void*)gp, gl), dst, w);
-                });
+                BackwardWeightWorker(g, plan, input, gradOutput, partial.AsSpan(0, wlen), 0);
             }
-            for (int w = 1; w < plan.Workers; w++)
-                TensorPrimitives.Add(gradWeight, partial.AsSpan((w - 1) * wlen, wlen), gradWeight);
+            else
+            {
+                fixed (T* pi = input, pg = gradOutput, pp = partial)
+                {
+                    nint ip = (nint)pi, gp = (nint)pg, pq = (nint)pp;
+                    int il = input.Length, gl = gradOutput.Length;
+                    KernelParallel.For(0, plan.Workers, w =>
+                        BackwardWeightWorker(g, plan, new ReadOnlySpan<T>((void*)ip, il),
+                            new ReadOnlySpan<T>((void*)gp, gl), new Span<T>((void*)pq, plan.Workers * wlen).Slice(w * wlen, wlen), w));
+                }
+            }
+            int og = g.OutCPerGroup, kdim = g.InCPerGroup * g.KernelH * g.KernelW;
+            for (int w = 0; w < plan.Workers; w++)
+            {
+                ReadOnlySpan<T> t = partial.AsSpan(w * wlen, wlen);
+                for (int gr = 0; gr < g.Groups; gr++)
+                {
+                    int b0 = gr * og * kdim;
+                    for (int o = 0; o < og; o++)
+                    {
+                        Span<T> row = gradWeight.Slice(b0 + o * kdim, kdim);
+                        for (int kk = 0; kk < kdim; kk++) row[kk] += t[b0 + kk * og + o];
+                    }
+                }
+            }
         }
         finally
         {
@@ -361,7 +375,7 @@ internal static unsafe class Conv2dKernels
     }
 
     private static void BackwardWeightWorker<T>(Conv2dGeometry g, Plan plan, ReadOnlySpan<T> input,
-        ReadOnlySpan<T> gradOutput, Span<T> gradWeight, int worker)
+        ReadOnlySpan<T> gradOutput, Span<T> gradWeightT, int worker)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int inPlane = g.H * g.W, ohow = g.OutH * g.OutW;
@@ -393,12 +407,12 @@ internal static unsafe class Conv2dKernels
                     ldb = ncols;
                     groupStride = kdim * ncols;
                 }
-                // dW_g[Og, Kdim] += dY_g[Og, ncols] · cols_gᵀ
+                // dWᵀ_g[Kdim, Og] += cols_g[Kdim, ncols] · dY_g[Og, ncols]ᵀ
                 for (int gr = 0; gr < g.Groups; gr++)
-                    Gemm.Compute(false, true, og, kdim, ncols, T.One,
-                        dy.Slice(gr * og * ohow + colOff, (og - 1) * ohow + ncols), ohow,
+                    Gemm.Compute(false, true, kdim, og, ncols, T.One,
                         cols.Slice(gr * groupStride, (kdim - 1) * ldb + ncols), ldb,
-                        T.One, gradWeight.Slice(gr * og * kdim, og * kdim), kdim);
+                        dy.Slice(gr * og * ohow + colOff, (og - 1) * ohow + ncols), ohow,
+                        T.One, gradWeightT.Slice(gr * og * kdim, og * kdim), og);
             }
         }
         finally

@@ -77,6 +77,9 @@ internal static partial class Gemm
         // With few rows of A, each packed B panel would be used by only a few micro-kernel calls and packing B
         // (a full read and write of it) costs about as much as the arithmetic: read a row-major B in place.
         bool inPlaceB = !transB && bl.Avx && m <= UnpackedBMaxM;
+        // Symmetrically, with few columns each packed A panel serves only a few micro-kernel calls: read a
+        // row-major A in place (B is then always packed: the in-place-A kernel reads a packed B panel).
+        bool inPlaceA = !transA && bl.Avx && n <= UnpackedAMaxN && !inPlaceB;
         for (int jc = 0; jc < n; jc += ncMax)
         {
             int nc = Min(ncMax, n - jc);
@@ -92,8 +95,13 @@ internal static partial class Gemm
                 {
                     int mc = Min(mcMax, m - ic);
                     T* aSrc = transA ? a + (long)pc * lda + ic : a + (long)ic * lda + pc;
-                    PackA(transA, mc, kc, aSrc, lda, mr, bufA, bl.Avx);
                     T* cBlock = c + (long)ic * ldc + jc;
+                    if (inPlaceA)
+                    {
+                        MacroKernelInPlaceA(mc, nc - fullCols, kc, alpha, aSrc, lda, bufB, betaEff, cBlock + fullCols, ldc, in bl);
+                        continue;
+                    }
+                    PackA(transA, mc, kc, aSrc, lda, mr, bufA, bl.Avx);
                     if (fullCols > 0) MacroKernelInPlaceB(mc, fullCols, kc, alpha, bufA, bSrc, ldb, betaEff, cBlock, ldc, in bl);
                     if (fullCols < nc) MacroKernel(mc, nc - fullCols, kc, alpha, bufA, bufB, betaEff, cBlock + fullCols, ldc, in bl);
                 }
@@ -103,6 +111,26 @@ internal static partial class Gemm
 
     /// <summary>A GEMM with at most this many rows reads a non-transposed B in place instead of packing it (AVX path).</summary>
     internal static int UnpackedBMaxM = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_B_M"), out int v) ? v : 160;
+
+    /// <summary>A GEMM with at most this many columns reads a non-transposed A in place instead of packing it (AVX path).</summary>
+    internal static int UnpackedAMaxN = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_A_N"), out int v2) ? v2 : 128;
+
+    /// <summary><see cref="MacroKernel{T}"/> with A read in place (row-major, row stride lda) and B packed.</summary>
+    private static unsafe void MacroKernelInPlaceA<T>(int mc, int nc, int kc, T alpha, T* a, int lda, T* pb, T beta, T* c, int ldc, in Blocking bl)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mr = bl.MR, nr = bl.NR;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int nrEff = Min(nr, nc - jr);
+            T* bPanel = pb + (long)jr * kc;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int mrEff = Min(mr, mc - ir);
+                MicroKernelAvxInPlaceA(kc, a + (long)ir * lda, lda, bPanel, nr, c + (long)ir * ldc + jr, ldc, alpha, beta, mrEff, nrEff);
+            }
+        }
+    }
 
     /// <summary><see cref="MacroKernel{T}"/> over full NR-wide panels of a row-major B read in place (row stride ldb).</summary>
     private static unsafe void MacroKernelInPlaceB<T>(int mc, int nc, int kc, T alpha, T* pa, T* b, int ldb, T beta, T* c, int ldc, in Blocking bl)

@@ -140,6 +140,87 @@ internal static partial class Gemm
         }
     }
 
+    /// <summary>
+    /// The AVX2 tile with A read in place: row r of the 6×kc micro-panel starts at a + r·<paramref name="lda"/>
+    /// (a row-major A, not packed). Rows at and beyond <paramref name="mr"/> repeat the last valid row (so no read
+    /// leaves A); the edge store writes only mr rows. B as in the other variant (row stride <paramref name="bs"/>).
+    /// </summary>
+    private static unsafe void MicroKernelAvxInPlaceA<T>(int kc, T* a, int lda, T* b, int bs, T* c, int ldc, T alpha, T beta, int mr, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector256<T>.Count;
+        T* a0 = a;
+        T* a1 = a + (long)Math.Min(1, mr - 1) * lda;
+        T* a2 = a + (long)Math.Min(2, mr - 1) * lda;
+        T* a3 = a + (long)Math.Min(3, mr - 1) * lda;
+        T* a4 = a + (long)Math.Min(4, mr - 1) * lda;
+        T* a5 = a + (long)Math.Min(5, mr - 1) * lda;
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector256<T> b0 = Vector256.Load(b), b1 = Vector256.Load(b + w);
+            Vector256<T> av = Broadcast256(a0 + p);
+            c00 = Fmadd(av, b0, c00); c01 = Fmadd(av, b1, c01);
+            av = Broadcast256(a1 + p);
+            c10 = Fmadd(av, b0, c10); c11 = Fmadd(av, b1, c11);
+            av = Broadcast256(a2 + p);
+            c20 = Fmadd(av, b0, c20); c21 = Fmadd(av, b1, c21);
+            av = Broadcast256(a3 + p);
+            c30 = Fmadd(av, b0, c30); c31 = Fmadd(av, b1, c31);
+            av = Broadcast256(a4 + p);
+            c40 = Fmadd(av, b0, c40); c41 = Fmadd(av, b1, c41);
+            av = Broadcast256(a5 + p);
+            c50 = Fmadd(av, b0, c50); c51 = Fmadd(av, b1, c51);
+            b += bs;
+        }
+
+        if (mr == 6 && nr == 2 * w)
+        {
+            Vector256<T> va = Vector256.Create(alpha);
+            if (beta == T.Zero)
+            {
+                StoreAvx0(c, w, va, c00, c01); c += ldc;
+                StoreAvx0(c, w, va, c10, c11); c += ldc;
+                StoreAvx0(c, w, va, c20, c21); c += ldc;
+                StoreAvx0(c, w, va, c30, c31); c += ldc;
+                StoreAvx0(c, w, va, c40, c41); c += ldc;
+                StoreAvx0(c, w, va, c50, c51);
+            }
+            else if (beta == T.One)
+            {
+                StoreAvx1(c, w, va, c00, c01); c += ldc;
+                StoreAvx1(c, w, va, c10, c11); c += ldc;
+                StoreAvx1(c, w, va, c20, c21); c += ldc;
+                StoreAvx1(c, w, va, c30, c31); c += ldc;
+                StoreAvx1(c, w, va, c40, c41); c += ldc;
+                StoreAvx1(c, w, va, c50, c51);
+            }
+            else
+            {
+                Vector256<T> vb = Vector256.Create(beta);
+                StoreAvxB(c, w, va, vb, c00, c01); c += ldc;
+                StoreAvxB(c, w, va, vb, c10, c11); c += ldc;
+                StoreAvxB(c, w, va, vb, c20, c21); c += ldc;
+                StoreAvxB(c, w, va, vb, c30, c31); c += ldc;
+                StoreAvxB(c, w, va, vb, c40, c41); c += ldc;
+                StoreAvxB(c, w, va, vb, c50, c51);
+            }
+        }
+        else
+        {
+            int nrFull = 2 * w;
+            T* tile = stackalloc T[6 * 16];
+            Vector256.Store(c00, tile + 0 * nrFull); Vector256.Store(c01, tile + 0 * nrFull + w);
+            Vector256.Store(c10, tile + 1 * nrFull); Vector256.Store(c11, tile + 1 * nrFull + w);
+            Vector256.Store(c20, tile + 2 * nrFull); Vector256.Store(c21, tile + 2 * nrFull + w);
+            Vector256.Store(c30, tile + 3 * nrFull); Vector256.Store(c31, tile + 3 * nrFull + w);
+            Vector256.Store(c40, tile + 4 * nrFull); Vector256.Store(c41, tile + 4 * nrFull + w);
+            Vector256.Store(c50, tile + 5 * nrFull); Vector256.Store(c51, tile + 5 * nrFull + w);
+            StoreEdge(tile, nrFull, c, ldc, alpha, beta, mr, nr);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void StoreAvx0<T>(T* c, int w, Vector256<T> va, Vector256<T> x0, Vector256<T> x1) where T : unmanaged
     {
