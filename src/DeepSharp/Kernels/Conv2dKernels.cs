@@ -264,13 +264,65 @@ internal static unsafe class Conv2dKernels
         CheckLength(op, nameof(gradOutput), gradOutput.Length, g.OutputLength);
         CheckLength(op, nameof(gradBias), gradBias.Length, g.OutC);
         int plane = g.OutH * g.OutW;
-        for (int o = 0; o < g.OutC; o++)
+        // Per channel: the plane sums of every image, added in image order (the same bits for any thread count).
+        // Planes are short (H·W), so the sum is an inline vector loop rather than one library call per plane.
+        long work = (long)g.N * g.OutC * plane;
+        int workers = work < (1 << 18) ? 1 : Math.Min(KernelSettings.NumThreads, g.OutC);
+        if (workers == 1)
+        {
+            BiasChannels(g, gradOutput, gradBias, 0, g.OutC);
+            return;
+        }
+        fixed (T* pg = gradOutput, pb = gradBias)
+        {
+            nint gp = (nint)pg, bp = (nint)pb;
+            int gl = gradOutput.Length, bl = gradBias.Length, oc = g.OutC;
+            KernelParallel.For(0, workers, w => BiasChannels(g, new ReadOnlySpan<T>((void*)gp, gl), new Span<T>((void*)bp, bl),
+                (int)((long)oc * w / workers), (int)((long)oc * (w + 1) / workers)));
+        }
+    }
+
+    private static void BiasChannels<T>(in Conv2dGeometry g, ReadOnlySpan<T> gradOutput, Span<T> gradBias, int o0, int o1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int plane = g.OutH * g.OutW;
+        for (int o = o0; o < o1; o++)
         {
             T s = T.Zero;
-            for (int n = 0; n < g.N; n++)
-                s += TensorPrimitives.Sum(gradOutput.Slice((n * g.OutC + o) * plane, plane));
+            for (int n = 0; n < g.N; n++) s += PlaneSum(gradOutput.Slice((n * g.OutC + o) * plane, plane));
             gradBias[o] = s;
         }
+    }
+
+    private static T PlaneSum<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T r = ref MemoryMarshal.GetReference(x);
+        int i = 0, n = x.Length;
+        T s = T.Zero;
+        if (KernelSettings.UseAvx2Fma && n >= 2 * Vector256<T>.Count)
+        {
+            Vector256<T> a0 = Vector256<T>.Zero, a1 = Vector256<T>.Zero;
+            int w = Vector256<T>.Count;
+            for (; i <= n - 2 * w; i += 2 * w)
+            {
+                a0 += Vector256.LoadUnsafe(ref r, (nuint)i);
+                a1 += Vector256.LoadUnsafe(ref r, (nuint)(i + w));
+            }
+            s = Vector256.Sum(a0 + a1);
+        }
+        else if (Vector128.IsHardwareAccelerated && n >= 2 * Vector128<T>.Count)
+        {
+            Vector128<T> a0 = Vector128<T>.Zero, a1 = Vector128<T>.Zero;
+            int w = Vector128<T>.Count;
+            for (; i <= n - 2 * w; i += 2 * w)
+            {
+                a0 += Vector128.LoadUnsafe(ref r, (nuint)i);
+                a1 += Vector128.LoadUnsafe(ref r, (nuint)(i + w));
+            }
+            s = Vector128.Sum(a0 + a1);
+        }
+        for (; i < n; i++) s += Unsafe.Add(ref r, i);
+        return s;
     }
 
     // ---------------------------------------------------------------- workers

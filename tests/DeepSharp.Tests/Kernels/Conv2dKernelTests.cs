@@ -400,4 +400,29 @@ public class Conv2dKernelTests
             Conv2dKernels.Forward<float>(g, new float[9], new float[4], [], new float[5]));
         Assert.That(ex!.Message, Does.Contain("output has 5 elements, expected 4"));
     }
+
+    [TestCase(1), TestCase(2)]
+    public void BackwardBiasOnALargeOutputMatchesTheDoubleSumForAnyThreadCount(int threads)
+    {
+        int saved = KernelSettings.NumThreads;
+        try
+        {
+            KernelSettings.NumThreads = threads;
+            var g = new Conv2dGeometry(8, 1, 66, 66, 9, 3, 3, 1, 1, 0, 0, 1, 1, 1);   // 8·9·64·64 ≥ 2¹⁸: parallel over channels
+            var rng = new Random(3);
+            var dy = new float[g.OutputLength];
+            for (int i = 0; i < dy.Length; i++) dy[i] = (float)(rng.NextDouble() - 0.5);
+            var db = new float[g.OutC];
+            Conv2dKernels.BackwardBias<float>(g, dy, db);
+            int plane = g.OutH * g.OutW;
+            for (int o = 0; o < g.OutC; o++)
+            {
+                double s = 0;
+                for (int n = 0; n < g.N; n++)
+                    for (int i = 0; i < plane; i++) s += dy[(n * g.OutC + o) * plane + i];
+                Assert.That(db[o], Is.EqualTo(s).Within(1e-3), $"channel {o}");
+            }
+        }
+        finally { KernelSettings.NumThreads = saved; }
+    }
 }
