@@ -93,51 +93,7 @@ internal static partial class Gemm
             c50 = Fmadd(av, b0, c50); c51 = Fmadd(av, b1, c51);
         }
 
-        if (mr == 6 && nr == 2 * w)
-        {
-            Vector256<T> va = Vector256.Create(alpha);
-            if (beta == T.Zero)
-            {
-                StoreAvx0(c, w, va, c00, c01); c += ldc;
-                StoreAvx0(c, w, va, c10, c11); c += ldc;
-                StoreAvx0(c, w, va, c20, c21); c += ldc;
-                StoreAvx0(c, w, va, c30, c31); c += ldc;
-                StoreAvx0(c, w, va, c40, c41); c += ldc;
-                StoreAvx0(c, w, va, c50, c51);
-            }
-            else if (beta == T.One)
-            {
-                StoreAvx1(c, w, va, c00, c01); c += ldc;
-                StoreAvx1(c, w, va, c10, c11); c += ldc;
-                StoreAvx1(c, w, va, c20, c21); c += ldc;
-                StoreAvx1(c, w, va, c30, c31); c += ldc;
-                StoreAvx1(c, w, va, c40, c41); c += ldc;
-                StoreAvx1(c, w, va, c50, c51);
-            }
-            else
-            {
-                Vector256<T> vb = Vector256.Create(beta);
-                StoreAvxB(c, w, va, vb, c00, c01); c += ldc;
-                StoreAvxB(c, w, va, vb, c10, c11); c += ldc;
-                StoreAvxB(c, w, va, vb, c20, c21); c += ldc;
-                StoreAvxB(c, w, va, vb, c30, c31); c += ldc;
-                StoreAvxB(c, w, va, vb, c40, c41); c += ldc;
-                StoreAvxB(c, w, va, vb, c50, c51);
-            }
-        }
-        else
-        {
-            // Edge tile: spill the accumulators, then update only the valid mr×nr corner.
-            int nrFull = 2 * w;
-            T* tile = stackalloc T[6 * 16];
-            Vector256.Store(c00, tile + 0 * nrFull); Vector256.Store(c01, tile + 0 * nrFull + w);
-            Vector256.Store(c10, tile + 1 * nrFull); Vector256.Store(c11, tile + 1 * nrFull + w);
-            Vector256.Store(c20, tile + 2 * nrFull); Vector256.Store(c21, tile + 2 * nrFull + w);
-            Vector256.Store(c30, tile + 3 * nrFull); Vector256.Store(c31, tile + 3 * nrFull + w);
-            Vector256.Store(c40, tile + 4 * nrFull); Vector256.Store(c41, tile + 4 * nrFull + w);
-            Vector256.Store(c50, tile + 5 * nrFull); Vector256.Store(c51, tile + 5 * nrFull + w);
-            StoreEdge(tile, nrFull, c, ldc, alpha, beta, mr, nr);
-        }
+        StoreTileAvx(c, ldc, alpha, beta, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
     }
 
     /// <summary>
@@ -175,6 +131,18 @@ internal static partial class Gemm
             b += bs;
         }
 
+        StoreTileAvx(c, ldc, alpha, beta, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+    }
+
+    /// <summary>Writes a 6×(2·Vector256) accumulator tile: C = alpha·acc + beta·C (beta = 0: C is not read), only the
+    /// valid mr×nr corner of an edge tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreTileAvx<T>(T* c, int ldc, T alpha, T beta, int mr, int nr,
+        Vector256<T> c00, Vector256<T> c01, Vector256<T> c10, Vector256<T> c11, Vector256<T> c20, Vector256<T> c21,
+        Vector256<T> c30, Vector256<T> c31, Vector256<T> c40, Vector256<T> c41, Vector256<T> c50, Vector256<T> c51)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector256<T>.Count;
         if (mr == 6 && nr == 2 * w)
         {
             Vector256<T> va = Vector256.Create(alpha);
@@ -209,16 +177,29 @@ internal static partial class Gemm
         }
         else
         {
-            int nrFull = 2 * w;
-            T* tile = stackalloc T[6 * 16];
-            Vector256.Store(c00, tile + 0 * nrFull); Vector256.Store(c01, tile + 0 * nrFull + w);
-            Vector256.Store(c10, tile + 1 * nrFull); Vector256.Store(c11, tile + 1 * nrFull + w);
-            Vector256.Store(c20, tile + 2 * nrFull); Vector256.Store(c21, tile + 2 * nrFull + w);
-            Vector256.Store(c30, tile + 3 * nrFull); Vector256.Store(c31, tile + 3 * nrFull + w);
-            Vector256.Store(c40, tile + 4 * nrFull); Vector256.Store(c41, tile + 4 * nrFull + w);
-            Vector256.Store(c50, tile + 5 * nrFull); Vector256.Store(c51, tile + 5 * nrFull + w);
-            StoreEdge(tile, nrFull, c, ldc, alpha, beta, mr, nr);
+            StoreEdgeTileAvx(c, ldc, alpha, beta, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
         }
+    }
+
+    /// <summary>Edge tile: spill the accumulators, then update only the valid mr×nr corner (kept out of line: the
+    /// stackalloc would stop the full-tile store from being inlined).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void StoreEdgeTileAvx<T>(T* c, int ldc, T alpha, T beta, int mr, int nr,
+        Vector256<T> c00, Vector256<T> c01, Vector256<T> c10, Vector256<T> c11, Vector256<T> c20, Vector256<T> c21,
+        Vector256<T> c30, Vector256<T> c31, Vector256<T> c40, Vector256<T> c41, Vector256<T> c50, Vector256<T> c51)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector256<T>.Count;
+        // Edge tile: spill the accumulators, then update only the valid mr×nr corner.
+        int nrFull = 2 * w;
+        T* tile = stackalloc T[6 * 16];
+        Vector256.Store(c00, tile + 0 * nrFull); Vector256.Store(c01, tile + 0 * nrFull + w);
+        Vector256.Store(c10, tile + 1 * nrFull); Vector256.Store(c11, tile + 1 * nrFull + w);
+        Vector256.Store(c20, tile + 2 * nrFull); Vector256.Store(c21, tile + 2 * nrFull + w);
+        Vector256.Store(c30, tile + 3 * nrFull); Vector256.Store(c31, tile + 3 * nrFull + w);
+        Vector256.Store(c40, tile + 4 * nrFull); Vector256.Store(c41, tile + 4 * nrFull + w);
+        Vector256.Store(c50, tile + 5 * nrFull); Vector256.Store(c51, tile + 5 * nrFull + w);
+        StoreEdge(tile, nrFull, c, ldc, alpha, beta, mr, nr);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
