@@ -174,6 +174,11 @@ internal static partial class Gemm
             return;
         }
         Blocking bl = Blocking.For<T>();
+        if (k >= KSplitMinK && k >= 4L * Math.Max(m, n) && (long)m * n <= KSplitMaxC)
+        {
+            RunKSplit(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+            return;
+        }
         int t = ThreadsFor(2L * m * n * k, threads);
         // Split the larger of M and N: each part packs all of the other operand, so the redundant
         // packing is the smaller one. Parts are whole micro-panels.
@@ -188,6 +193,64 @@ internal static partial class Gemm
         }
         var job = new Job<T>(transA, transB, m, n, k, alpha, (nint)a, lda, (nint)b, ldb, beta, (nint)c, ldc, t, splitM);
         KernelParallel.For(0, t, t, part => RunPart(in job, part));
+    }
+
+    /// <summary>A GEMM whose K is at least this long (and 4× its M and N) is split along K.</summary>
+    internal static int KSplitMinK = 2048;
+
+    /// <summary>… when C has at most this many elements (the partial results are added afterwards).</summary>
+    internal const long KSplitMaxC = 512 * 512;
+
+    /// <summary>
+    /// Small C, long K (a weight gradient over many rows: 256×256 from 2048 rows): splitting M or N would make every
+    /// thread pack the whole long operand again, so split K instead into fixed parts of about 1024 — the same parts
+    /// whatever the thread count, so the result has the same bits for any thread count. Part 0 accumulates into C
+    /// (with beta), the others into scratch, added to C in part order.
+    /// </summary>
+    private static unsafe void RunKSplit<T>(bool transA, bool transB, int m, int n, int k,
+        T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int parts = Math.Min(8, k / 1024);
+        long cLen = (long)m * n;
+        T[] scratch = System.Buffers.ArrayPool<T>.Shared.Rent((int)(cLen * (parts - 1)));
+        try
+        {
+            fixed (T* ps = scratch)
+            {
+                var job = new Job<T>(transA, transB, m, n, k, alpha, (nint)a, lda, (nint)b, ldb, beta, (nint)c, ldc, parts, false);
+                nint sp = (nint)ps;
+                KernelParallel.For(0, parts, Math.Min(threads, parts), part => RunKPart(in job, part, sp));
+                for (int part = 1; part < parts; part++)
+                {
+                    T* src = ps + (part - 1) * cLen;
+                    for (int i = 0; i < m; i++)
+                    {
+                        var row = new Span<T>(c + (long)i * ldc, n);
+                        System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<T>(src + (long)i * n, n), row);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(scratch);
+        }
+    }
+
+    private static unsafe void RunKPart<T>(in Job<T> job, int part, nint scratch) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Blocking bl = Blocking.For<T>();
+        int k0 = (int)((long)job.K * part / job.Parts), k1 = (int)((long)job.K * (part + 1) / job.Parts);
+        T* a = (T*)job.A, b = (T*)job.B;
+        T* aPart = job.TransA ? a + (long)k0 * job.Lda : a + k0;
+        T* bPart = job.TransB ? b + k0 : b + (long)k0 * job.Ldb;
+        if (part == 0)
+            Sequential(job.TransA, job.TransB, job.M, job.N, k1 - k0, job.Alpha, aPart, job.Lda, bPart, job.Ldb,
+                job.Beta, (T*)job.C, job.Ldc, in bl);
+        else
+            Sequential(job.TransA, job.TransB, job.M, job.N, k1 - k0, job.Alpha, aPart, job.Lda, bPart, job.Ldb,
+                T.Zero, (T*)scratch + (long)(part - 1) * job.M * job.N, job.N, in bl);
     }
 
     /// <summary>Runs part <paramref name="part"/> of <see cref="Job{T}.Parts"/>: a contiguous range of whole micro-panels.</summary>

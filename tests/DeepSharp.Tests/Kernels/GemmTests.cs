@@ -122,6 +122,7 @@ public class GemmTests
         (1, 1, 1), (1, 1, 7), (2, 3, 1), (5, 7, 3), (6, 16, 8), (7, 17, 9), (6, 8, 5), (12, 32, 2),
         (11, 15, 31), (13, 9, 257), (1, 70, 40), (70, 1, 40), (1, 1, 300),
         (145, 17, 20), (73, 30, 513), (150, 70, 260), (70, 150, 260), (2, 4100, 3), (97, 101, 103),
+        (13, 9, 2100), (40, 33, 4096), (1, 300, 2048),   // long K: split along K
     ];
 
     private static IEnumerable<TestCaseData> ShapeCases()
@@ -321,4 +322,33 @@ public class GemmTests
                 string? e2 = Check(Case<double>.Make(rng, ta, tb, m, n, k, alpha, beta, pa % 3, pb % 3, pc % 3));
                 return (e1 is null && e2 is null).Label(e1 ?? e2 ?? "");
             });
+
+    [Test]
+    public void LongKSplitGivesTheSameBitsForAnyThreadCount()
+    {
+        var rng = new Random(11);
+        int m = 64, n = 48, k = 3000;
+        var a = new float[m * k]; var b = new float[k * n];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() - 0.5);
+        for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() - 0.5);
+        float[] Run(int threads)
+        {
+            KernelSettings.NumThreads = threads;
+            var c = new float[m * n];
+            for (int i = 0; i < c.Length; i++) c[i] = 1f;
+            Gemm.Compute(false, false, m, n, k, 0.5f, a, k, b, n, 2f, c, n);
+            return c;
+        }
+        var one = Run(1);
+        Assert.That(Run(2), Is.EqualTo(one));
+        Assert.That(Run(3), Is.EqualTo(one));
+        // and the values: alpha·A·B + beta·C against a double reference
+        for (int i = 0; i < m; i += 7)
+            for (int j = 0; j < n; j += 5)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++) s += (double)a[i * k + p] * b[p * n + j];
+                Assert.That(one[i * n + j], Is.EqualTo(0.5 * s + 2.0).Within(1e-3));
+            }
+    }
 }
