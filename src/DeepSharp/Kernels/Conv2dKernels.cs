@@ -327,6 +327,29 @@ internal static unsafe class Conv2dKernels
 
     // ---------------------------------------------------------------- workers
 
+    /// <summary>
+    /// The column matrix [C·kH·kW, rows·OW] of output rows [oh0, oh0+rows) of one image: the image itself for a
+    /// pointwise conv (no copy, row stride H·W), else im2col into <paramref name="colsArr"/>. <paramref name="ldb"/> is
+    /// its row stride and <paramref name="groupStride"/> the offset between groups.
+    /// </summary>
+    private static ReadOnlySpan<T> Columns<T>(in Conv2dGeometry g, in Plan plan, ReadOnlySpan<T> img, T[]? colsArr,
+        int oh0, int rows, out int ldb, out int groupStride)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int ncols = rows * g.OutW;
+        if (colsArr is null)
+        {
+            ldb = g.H * g.W;
+            groupStride = g.InCPerGroup * ldb;
+            return img.Slice(oh0 * g.OutW);
+        }
+        Span<T> c = colsArr.AsSpan(0, plan.ColRows * ncols);
+        Im2Col(g, img, oh0, rows, c);
+        ldb = ncols;
+        groupStride = g.InCPerGroup * g.KernelH * g.KernelW * ncols;
+        return c;
+    }
+
     private static void ForwardWorker<T>(Conv2dGeometry g, Plan plan, ReadOnlySpan<T> input, ReadOnlySpan<T> weight,
         ReadOnlySpan<T> bias, Span<T> output, int worker)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -344,22 +367,7 @@ internal static unsafe class Conv2dKernels
                 ReadOnlySpan<T> img = input.Slice(n * g.InC * inPlane, g.InC * inPlane);
                 Span<T> outImg = output.Slice(n * g.OutC * ohow, g.OutC * ohow);
 
-                ReadOnlySpan<T> cols;
-                int ldb, groupStride;
-                if (colsArr is null)
-                {
-                    cols = img.Slice(colOff);
-                    ldb = inPlane;
-                    groupStride = cg * inPlane;
-                }
-                else
-                {
-                    Span<T> c = colsArr.AsSpan(0, plan.ColRows * ncols);
-                    Im2Col(g, img, oh0, rows, c);
-                    cols = c;
-                    ldb = ncols;
-                    groupStride = kdim * ncols;
-                }
+                var cols = Columns(g, plan, img, colsArr, oh0, rows, out int ldb, out int groupStride);
 
                 T beta = T.Zero;
                 if (!bias.IsEmpty)
@@ -443,22 +451,7 @@ internal static unsafe class Conv2dKernels
                 ReadOnlySpan<T> img = input.Slice(n * g.InC * inPlane, g.InC * inPlane);
                 ReadOnlySpan<T> dy = gradOutput.Slice(n * g.OutC * ohow, g.OutC * ohow);
 
-                ReadOnlySpan<T> cols;
-                int ldb, groupStride;
-                if (colsArr is null)
-                {
-                    cols = img.Slice(colOff);
-                    ldb = inPlane;
-                    groupStride = cg * inPlane;
-                }
-                else
-                {
-                    Span<T> c = colsArr.AsSpan(0, plan.ColRows * ncols);
-                    Im2Col(g, img, oh0, rows, c);
-                    cols = c;
-                    ldb = ncols;
-                    groupStride = kdim * ncols;
-                }
+                var cols = Columns(g, plan, img, colsArr, oh0, rows, out int ldb, out int groupStride);
                 // dWᵀ_g[Kdim, Og] += cols_g[Kdim, ncols] · dY_g[Og, ncols]ᵀ
                 for (int gr = 0; gr < g.Groups; gr++)
                     Gemm.Compute(false, true, kdim, og, ncols, T.One,
