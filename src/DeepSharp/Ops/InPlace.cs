@@ -178,7 +178,7 @@ public sealed partial class Tensor
         var index = ViewIndex(root);
         var rootShape = root._shape;
         var keep = Tensor.Ones(rootShape, DType);                // 0 inside the view's region, 1 elsewhere
-        using (GradMode.Set(false)) keep.Reshape(-1).IndexFill0(index);
+        ZeroViewRegion(root, keep);
         var baseOld = new Tensor(root._storage, root._shape, root._strides, root._offset) { _gradFn = root._gradFn };
         var viewShape = _shape;
         var alias = new Tensor(root._storage, root._shape, root._strides, root._offset);
@@ -211,33 +211,20 @@ public sealed partial class Tensor
             [Zeros(rootShape, g.DType).Reshape(-1).IndexAdd(0, index, g.Reshape(-1)).View(rootShape)], null);
     }
 
-    /// <summary>The flat positions, in the contiguous base, of this view's elements in row-major order.</summary>
+    /// <summary>The flat positions, in the contiguous base, of this view's elements in row-major order: the view's
+    /// geometry applied to 0, 1, 2, … (one strided copy by the element-wise kernels).</summary>
     private Tensor ViewIndex(Tensor root)
     {
-        int n = NumEl, rank = _shape.Length;
-        var positions = new long[n];
-        var idx = new int[rank];
-        long rel = _offset - root._offset;
-        for (int e = 0; e < n; e++)
-        {
-            long p = rel;
-            for (int k = 0; k < rank; k++) p += (long)idx[k] * _strides[k];
-            positions[e] = p;
-            for (int k = rank - 1; k >= 0; k--)
-            {
-                if (++idx[k] < _shape[k]) break;
-                idx[k] = 0;
-            }
-        }
-        return FromArray(positions);
+        var positions = Arange(0, root.NumEl, dtype: DType.Int64);
+        return new Tensor(positions._storage, _shape, _strides, _offset - root._offset).Contiguous().View(-1);
     }
 
-    /// <summary>Sets the elements of this flat contiguous tensor at <paramref name="index"/> to 0 (no autograd).</summary>
-    private void IndexFill0(Tensor index)
+    /// <summary>Zeros the elements this view covers in <paramref name="like"/>, a contiguous tensor of the base's shape
+    /// (no autograd).</summary>
+    private void ZeroViewRegion(Tensor root, Tensor like)
     {
-        var positions = index.ReadSpan<long>();
-        if (DType == DType.Float32) { var d = Span<float>(); foreach (long p in positions) d[(int)p] = 0; }
-        else { var d = Span<double>(); foreach (long p in positions) d[(int)p] = 0; }
+        var region = new Tensor(like._storage, _shape, _strides, _offset - root._offset);
+        region.CopyFromNoGrad(Zeros(_shape, like.DType));
     }
 }
 
