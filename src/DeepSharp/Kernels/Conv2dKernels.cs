@@ -140,6 +140,11 @@ internal static unsafe class Conv2dKernels
             Conv2dDepthwise.Forward(g, input, weight, bias, output);
             return;
         }
+        if (Conv2dWinograd.Applies(g))
+        {
+            Conv2dWinograd.Forward(g, input, weight, bias, output);
+            return;
+        }
 
         var plan = Plan.Create<T>(g, splitRows: true);
         if (plan.Workers == 1)
@@ -171,6 +176,11 @@ internal static unsafe class Conv2dKernels
         if (Conv2dDepthwise.Applies(g))
         {
             Conv2dDepthwise.BackwardInput(g, gradOutput, weight, gradInput);
+            return;
+        }
+        if (Conv2dWinograd.Applies(g))
+        {
+            Conv2dWinograd.BackwardInput(g, gradOutput, weight, gradInput);
             return;
         }
 
@@ -206,6 +216,11 @@ internal static unsafe class Conv2dKernels
         if (Conv2dDepthwise.Applies(g))
         {
             Conv2dDepthwise.BackwardWeight(g, input, gradOutput, gradWeight);
+            return;
+        }
+        if (Conv2dWinograd.Applies(g))
+        {
+            Conv2dWinograd.BackwardWeight(g, input, gradOutput, gradWeight);
             return;
         }
 

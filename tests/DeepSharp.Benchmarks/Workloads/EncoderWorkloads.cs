@@ -87,8 +87,17 @@ public sealed class EncoderStepWorkload : IWorkload
     {
         var phases = new Dictionary<string, List<double>>();
         void Add(string k, double ms) { if (!phases.TryGetValue(k, out var l)) phases[k] = l = []; l.Add(ms); }
+        // Backward nodes by name: summed within a step, median over steps.
+        var nodes = new Dictionary<string, double[]>();
+        int step = 0;
+        Engine.NodeTimer = (n, ticks) =>
+        {
+            if (!nodes.TryGetValue(n.Name, out var a)) nodes[n.Name] = a = new double[15];
+            a[step] += ticks * 1e3 / Stopwatch.Frequency;
+        };
         for (int it = 0; it < 15; it++)
         {
+            step = it;
             opt.ZeroGrad();
             var sw = Stopwatch.StartNew();
             Tensor h = x;
@@ -123,7 +132,13 @@ public sealed class EncoderStepWorkload : IWorkload
             var steps = Enumerable.Range(0, 15).Select(i => p.Value.Skip(i * per).Take(per).Sum()).OrderBy(v => v).ToList();
             return $"{p.Key} {steps[7]:F1}";
         });
+        Engine.NodeTimer = null;
         Console.Error.WriteLine($"profile encoder_step norm={norm} (median ms): " + string.Join(", ", parts));
+        foreach (var (name, a) in nodes.OrderByDescending(kv => kv.Value.Sum()))
+        {
+            Array.Sort(a);
+            Console.Error.WriteLine($"  bwd {name,-28} {a[7],7:F2}");
+        }
     }
 }
 

@@ -425,4 +425,102 @@ public class Conv2dKernelTests
         }
         finally { KernelSettings.NumThreads = saved; }
     }
+
+    // ------------------------------------------------------------ Winograd F(2×2, 3×3)
+
+    /// <summary>A random 3×3 stride-1 geometry that the Winograd path takes (channels ≥ 8, padding ≤ 2, odd and even sizes).</summary>
+    private static Conv2dGeometry RandomWinogradGeometry(Random rng)
+    {
+        while (true)
+        {
+            var g = new Conv2dGeometry(N: rng.Next(1, 4), InC: rng.Next(8, 13), H: rng.Next(1, 12), W: rng.Next(1, 12),
+                OutC: rng.Next(8, 13), KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1,
+                PadH: rng.Next(0, 3), PadW: rng.Next(0, 3), DilationH: 1, DilationW: 1, Groups: 1);
+            if (rng.Next(3) == 0) g = g with { PadBottom = rng.Next(0, 3), PadRight = rng.Next(0, 3) };
+            if (g.OutH >= 1 && g.OutW >= 1) return g;
+        }
+    }
+
+    [Test]
+    public void Winograd_RandomGeometriesMatchTheDirectSum([Values(1, 3)] int threads, [Values(1, 5, 128)] int targetTiles)
+    {
+        // targetTiles 1 and 5 cut the tiles into many chunks (chunks spanning images and ending mid-image).
+        int savedThreads = KernelSettings.NumThreads, savedTiles = Conv2dWinograd.TargetTiles;
+        long savedMin = Conv2dKernels.ParallelMinMacs;
+        try
+        {
+            KernelSettings.NumThreads = threads;
+            Conv2dWinograd.TargetTiles = targetTiles;
+            Conv2dKernels.ParallelMinMacs = 0;
+            var rng = new Random(100 * threads + targetTiles);
+            for (int i = 0; i < 25; i++)
+            {
+                var g = RandomWinogradGeometry(rng);
+                Assert.That(Conv2dWinograd.Applies(g), Is.True, g.ToString());
+                CheckAll<float>(g, rng);
+                CheckAll<double>(g, rng);
+            }
+        }
+        finally
+        {
+            KernelSettings.NumThreads = savedThreads;
+            Conv2dWinograd.TargetTiles = savedTiles;
+            Conv2dKernels.ParallelMinMacs = savedMin;
+        }
+    }
+
+    [Test]
+    public void Winograd_TheNetworkShapesMatchIm2ColInFloat()
+    {
+        // The convolutions of the cnn/resnet workloads (batch cut to 2), Winograd against the im2col path.
+        var shapes = new[]
+        {
+            new Conv2dGeometry(2, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0, 1, 1, 1),
+            new Conv2dGeometry(2, 32, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+            new Conv2dGeometry(2, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+        };
+        var rng = new Random(11);
+        foreach (var g in shapes)
+        {
+            float[] x = Random<float>(rng, g.InputLength), w = Random<float>(rng, g.WeightLength);
+            float[] b = Random<float>(rng, g.OutC), dy = Random<float>(rng, g.OutputLength);
+            float[] Run(bool winograd, int pass)
+            {
+                bool saved = Conv2dWinograd.Enabled;
+                try
+                {
+                    Conv2dWinograd.Enabled = winograd;
+                    Assert.That(Conv2dWinograd.Applies(g), Is.EqualTo(winograd));
+                    switch (pass)
+                    {
+                        case 0: { var y = new float[g.OutputLength]; Conv2dKernels.Forward<float>(g, x, w, b, y); return y; }
+                        case 1: { var dx = new float[g.InputLength]; Conv2dKernels.BackwardInput<float>(g, dy, w, dx); return dx; }
+                        default: { var dw = new float[g.WeightLength]; Conv2dKernels.BackwardWeight<float>(g, x, dy, dw); return dw; }
+                    }
+                }
+                finally { Conv2dWinograd.Enabled = saved; }
+            }
+            for (int pass = 0; pass < 3; pass++)
+            {
+                float[] a = Run(true, pass), e = Run(false, pass);
+                double maxErr = 0, maxVal = 0;
+                for (int i = 0; i < a.Length; i++) { maxErr = Math.Max(maxErr, Math.Abs(a[i] - e[i])); maxVal = Math.Max(maxVal, Math.Abs(e[i])); }
+                // A few float32 ulps of the largest value: the transforms only add and halve.
+                Assert.That(maxErr, Is.LessThan(maxVal * 2e-6), $"{g} pass {pass}: max |winograd − im2col| {maxErr} of max {maxVal}");
+            }
+        }
+    }
+
+    [Test]
+    public void Winograd_IsNotTakenOutsideItsDomain()
+    {
+        var baseG = new Conv2dGeometry(1, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        Assert.That(Conv2dWinograd.Applies(baseG), Is.True);
+        Assert.That(Conv2dWinograd.Applies(baseG with { StrideH = 2 }), Is.False);
+        Assert.That(Conv2dWinograd.Applies(baseG with { DilationW = 2 }), Is.False);
+        Assert.That(Conv2dWinograd.Applies(baseG with { KernelH = 5 }), Is.False);
+        Assert.That(Conv2dWinograd.Applies(baseG with { Groups = 2 }), Is.False);
+        Assert.That(Conv2dWinograd.Applies(baseG with { InC = 4 }), Is.False);
+        Assert.That(Conv2dWinograd.Applies(baseG with { PadH = 3 }), Is.False);
+    }
 }

@@ -23,6 +23,23 @@ public class ConvolutionGradTests
         GradCheck.Check(xs => xs[0].Conv2d(xs[1], xs[2], stride, pad, dil, groups), [x, weight, bias]);
     }
 
+    /// <summary>3×3 stride-1 convs with ≥ 8 channels on both sides take the Winograd F(2×2, 3×3) kernels: gradcheck
+    /// them with every padding 0–2, odd and even sizes, and the "same" padding of the residual blocks.</summary>
+    [FsCheck.NUnit.Property(MaxTest = 6)]
+    public void Conv2dGradientsOnTheWinogradPath(PositiveInt seed)
+    {
+        var g = new Generator(seed.Get);
+        int n = 1 + (int)g.NextInt64(0, 2), cin = 8 + (int)g.NextInt64(0, 2), cout = 8 + (int)g.NextInt64(0, 2);
+        int pad = (int)g.NextInt64(0, 3), h = 3 + (int)g.NextInt64(0, 3), w = 3 + (int)g.NextInt64(0, 3);
+        Assert.That(DeepSharp.Kernels.Conv2dWinograd.Applies(
+            new DeepSharp.Kernels.Conv2dGeometry(n, cin, h, w, cout, 3, 3, 1, 1, pad, pad, 1, 1, 1)), Is.True);
+        var x = R(g, n, cin, h, w);
+        var weight = R(g, cout, cin, 3, 3);
+        var bias = R(g, cout);
+        GradCheck.Check(xs => xs[0].Conv2d(xs[1], xs[2], 1, pad), [x, weight, bias]);
+        GradCheck.Check(xs => xs[0].Conv2d(xs[1], null, "same"), [x, weight]);
+    }
+
     [Test]
     public void Conv2dSamePaddingKeepsTheSizeAndChecksGradients()
     {
