@@ -39,6 +39,7 @@ internal static unsafe class Conv2dWinograd
     /// <summary>Tiles per chunk (rounded to whole tile rows): the GEMMs' N. ~100–200 keeps a worker's
     /// transformed tiles (16·(C_in + C_out)·tiles values) in L2 while N stays wide enough for the micro-kernel.</summary>
     internal static int TargetTiles = 256;
+    internal static long[] Prof = new long[8];
 
     /// <summary>True when this geometry is computed with Winograd F(2×2, 3×3).</summary>
     public static bool Applies(in Conv2dGeometry g) => Enabled && g.Groups == 1
@@ -143,23 +144,32 @@ internal static unsafe class Conv2dWinograd
     {
         var plan = Plan.Create(g);
         var gg = g;
-        if (plan.Workers == 1)
+        // Each U[ξ] packed once into micro-kernel panels, shared read-only by the workers.
+        int o = g.OutC, c = g.InC, plen = Gemm.PackedALength<T>(o, c);
+        T[] up = ArrayPool<T>.Shared.Rent(16 * plen);
+        try
         {
-            ForwardWorker(gg, plan, input, u, bias, output, 0);
-            return;
+            fixed (T* pu = u, pp = up)
+                for (int xi = 0; xi < 16; xi++) Gemm.PackAPanels(o, c, pu + xi * o * c, c, pp + xi * plen);
+            if (plan.Workers == 1)
+            {
+                ForwardWorker(gg, plan, input, up, plen, bias, output, 0);
+                return;
+            }
+            fixed (T* pi = input, pb = bias, po = output)
+            {
+                nint ip = (nint)pi, bp = (nint)pb, op = (nint)po;
+                int il = input.Length, bl = bias.Length, ol = output.Length;
+                KernelParallel.For(0, plan.Workers, w => ForwardWorker(gg, plan, new ReadOnlySpan<T>((void*)ip, il), up, plen,
+                    new ReadOnlySpan<T>((void*)bp, bl), new Span<T>((void*)op, ol), w));
+            }
         }
-        fixed (T* pi = input, pb = bias, po = output)
-        {
-            nint ip = (nint)pi, bp = (nint)pb, op = (nint)po;
-            int il = input.Length, bl = bias.Length, ol = output.Length;
-            KernelParallel.For(0, plan.Workers, w => ForwardWorker(gg, plan, new ReadOnlySpan<T>((void*)ip, il), u,
-                new ReadOnlySpan<T>((void*)bp, bl), new Span<T>((void*)op, ol), w));
-        }
+        finally { ArrayPool<T>.Shared.Return(up); }
     }
 
     // ------------------------------------------------------------------ workers
 
-    private static void ForwardWorker<T>(Conv2dGeometry g, Plan plan, ReadOnlySpan<T> input, T[] u,
+    private static void ForwardWorker<T>(Conv2dGeometry g, Plan plan, ReadOnlySpan<T> input, T[] up, int plen,
         ReadOnlySpan<T> bias, Span<T> output, int worker)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -173,13 +183,17 @@ internal static unsafe class Conv2dWinograd
             {
                 int r0 = chunk * plan.RowsPerChunk, r1 = Math.Min(r0 + plan.RowsPerChunk, g.N * plan.TY);
                 int tiles = (r1 - r0) * plan.TX;
+                long ts0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 InputTransform(g, plan, input, r0, r1, v, rows);
+                long ts1 = System.Diagnostics.Stopwatch.GetTimestamp();
                 // M[o][ξ][t] = U[ξ][o][c] · V[c][ξ][t] for the 16 ξ
-                Gemm.ComputeStridedBatched(16, false, false, o, tiles, c, T.One,
-                    u.AsSpan(0, 16 * o * c), c, o * c,
-                    v.AsSpan(0, 16 * c * ld), 16 * ld, ld,
-                    T.Zero, m.AsSpan(0, 16 * o * ld), 16 * ld, ld);
+                fixed (T* pu = up, pv = v, pm = m)
+                    for (int xi = 0; xi < 16; xi++)
+                        Gemm.MultiplyPackedA(o, tiles, c, pu + xi * plen, pv + xi * ld, 16 * ld, T.Zero, pm + xi * ld, 16 * ld);
+                long ts2 = System.Diagnostics.Stopwatch.GetTimestamp();
                 OutputTransform(g, plan, m, bias, output, r0, r1);
+                long ts3 = System.Diagnostics.Stopwatch.GetTimestamp();
+                Interlocked.Add(ref Prof[0], ts1 - ts0); Interlocked.Add(ref Prof[1], ts2 - ts1); Interlocked.Add(ref Prof[2], ts3 - ts2);
             }
         }
         finally
@@ -204,13 +218,18 @@ internal static unsafe class Conv2dWinograd
             {
                 int r0 = chunk * plan.RowsPerChunk, r1 = Math.Min(r0 + plan.RowsPerChunk, g.N * plan.TY);
                 int tiles = (r1 - r0) * plan.TX;
+                long ts0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 InputTransform(g, plan, input, r0, r1, v, rows);
+                long ts1 = System.Diagnostics.Stopwatch.GetTimestamp();
                 GradOutputTransform(g, plan, gradOutput, r0, r1, dm, rows);
+                long ts2 = System.Diagnostics.Stopwatch.GetTimestamp();
                 // dU[ξ][o][c] += dM[o][ξ][t] · V[c][ξ][t]ᵀ for the 16 ξ
                 Gemm.ComputeStridedBatched(16, false, true, o, c, tiles, T.One,
                     dm.AsSpan(0, 16 * o * ld), 16 * ld, ld,
                     v.AsSpan(0, 16 * c * ld), 16 * ld, ld,
                     T.One, du, c, o * c);
+                long ts3 = System.Diagnostics.Stopwatch.GetTimestamp();
+                Interlocked.Add(ref Prof[3], ts1 - ts0); Interlocked.Add(ref Prof[4], ts2 - ts1); Interlocked.Add(ref Prof[5], ts3 - ts2);
             }
         }
         finally

@@ -22,14 +22,17 @@ internal static partial class Gemm
         // B (16 KiB) in L1, the KC×NC panel of B in L3.
         private static readonly Blocking Avx32 = new(6, 16, 144, 384, 4080, true);
         private static readonly Blocking Avx64 = new(6, 8, 72, 256, 4080, true);
+        // AVX-512: the same tile twice as wide; KC 256 keeps the KC×NR micro-panel of B (32 KiB) in L1.
+        private static readonly Blocking Avx512x32 = new(6, 32, 144, 256, 4080, true);
+        private static readonly Blocking Avx512x64 = new(6, 16, 72, 256, 4080, true);
         private static readonly Blocking Portable32 = new(6, 8, 144, 256, 4080, false);
         private static readonly Blocking Portable64 = new(6, 4, 72, 256, 4080, false);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Blocking For<T>()
         {
-            if (typeof(T) == typeof(float)) return KernelSettings.UseAvx2Fma ? Avx32 : Portable32;
-            return KernelSettings.UseAvx2Fma ? Avx64 : Portable64;
+            if (typeof(T) == typeof(float)) return KernelSettings.UseAvx512 ? Avx512x32 : KernelSettings.UseAvx2Fma ? Avx32 : Portable32;
+            return KernelSettings.UseAvx512 ? Avx512x64 : KernelSettings.UseAvx2Fma ? Avx64 : Portable64;
         }
     }
 

@@ -34,13 +34,18 @@ internal static partial class Gemm
     /// </summary>
     private static unsafe void MicroKernelAvx<T>(int kc, T* a, T* b, T* c, int ldc, T alpha, T beta, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T> =>
-        MicroKernelAvx(kc, a, b, 2 * Vector256<T>.Count, c, ldc, alpha, beta, mr, nr);
+        MicroKernelAvx(kc, a, b, KernelSettings.UseAvx512 ? 2 * Vector512<T>.Count : 2 * Vector256<T>.Count, c, ldc, alpha, beta, mr, nr);
 
     /// <summary>As above with B read in place: row p of the kc×NR panel starts at b + p·<paramref name="bs"/> (bs = NR
     /// for a packed panel, ldb for an unpacked row-major B whose panel columns are contiguous).</summary>
     private static unsafe void MicroKernelAvx<T>(int kc, T* a, T* b, int bs, T* c, int ldc, T alpha, T beta, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (KernelSettings.UseAvx512)
+        {
+            MicroKernel512(kc, a, b, bs, c, ldc, alpha, beta, mr, nr);
+            return;
+        }
         int w = Vector256<T>.Count;
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -104,6 +109,11 @@ internal static partial class Gemm
     private static unsafe void MicroKernelAvxInPlaceA<T>(int kc, T* a, int lda, T* b, int bs, T* c, int ldc, T alpha, T beta, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (KernelSettings.UseAvx512)
+        {
+            MicroKernel512InPlaceA(kc, a, lda, b, bs, c, ldc, alpha, beta, mr, nr);
+            return;
+        }
         int w = Vector256<T>.Count;
         T* a0 = a;
         T* a1 = a + (long)Math.Min(1, mr - 1) * lda;

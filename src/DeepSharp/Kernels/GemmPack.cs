@@ -134,7 +134,7 @@ internal static partial class Gemm
                 T* src = b + (long)jr * ldb;
                 if (avx && cols == nr)
                 {
-                    PackBTransAvx(kc, src, ldb, dst);
+                    PackBTransAvx(kc, src, ldb, dst, nr);
                     dst += nr * kc;
                     continue;
                 }

@@ -64,16 +64,15 @@ internal static partial class Gemm
         }
     }
 
-    /// <summary>Full panel of a transposed B: dst[p·NR + j] = src[j·ldb + p], NR = 16 floats or 8 doubles.</summary>
-    private static unsafe void PackBTransAvx<T>(int kc, T* src, int ldb, T* dst) where T : unmanaged
+    /// <summary>Full panel of a transposed B: dst[p·nr + j] = src[j·ldb + p], nr a multiple of 8 floats or 4 doubles.</summary>
+    private static unsafe void PackBTransAvx<T>(int kc, T* src, int ldb, T* dst, int nr) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) PackBTransAvx(kc, (float*)src, ldb, (float*)dst);
-        else PackBTransAvx(kc, (double*)src, ldb, (double*)dst);
+        if (typeof(T) == typeof(float)) PackBTransAvx(kc, (float*)src, ldb, (float*)dst, nr);
+        else PackBTransAvx(kc, (double*)src, ldb, (double*)dst, nr);
     }
 
-    private static unsafe void PackBTransAvx(int kc, float* src, int ldb, float* dst)
+    private static unsafe void PackBTransAvx(int kc, float* src, int ldb, float* dst, int nr)
     {
-        const int nr = 16;
         int p = 0;
         for (; p + 8 <= kc; p += 8)
         {
@@ -96,9 +95,8 @@ internal static partial class Gemm
         }
     }
 
-    private static unsafe void PackBTransAvx(int kc, double* src, int ldb, double* dst)
+    private static unsafe void PackBTransAvx(int kc, double* src, int ldb, double* dst, int nr)
     {
-        const int nr = 8;
         int p = 0;
         for (; p + 4 <= kc; p += 4)
         {

@@ -20,6 +20,12 @@ public static class KernelSettings
     /// <summary>True when the x86 AVX2 + FMA kernels may run on this machine (and are not disabled).</summary>
     public static bool UseAvx2Fma { get; } = !ForcePortable && Avx2.IsSupported && Fma.IsSupported && Vector256.IsHardwareAccelerated;
 
+    /// <summary>True when the GEMM micro-kernels use 512-bit vectors (AVX-512F present, AVX2/FMA path on, and not
+    /// disabled with <c>DEEPSHARP_AVX512=0</c>): where the cores run 512-bit FMAs at full rate this doubles their
+    /// arithmetic ceiling. CI runs the kernel tests with it off as well.</summary>
+    public static bool UseAvx512 { get; } = UseAvx2Fma && Avx512F.IsSupported && Vector512.IsHardwareAccelerated
+        && Environment.GetEnvironmentVariable("DEEPSHARP_AVX512") != "0";
+
     /// <summary>
     /// The number of threads kernels may use (default: all cores, or <c>DEEPSHARP_NUM_THREADS</c>).
     /// Like <c>torch.set_num_threads</c>; values below 1 are rejected.
