@@ -66,6 +66,7 @@ internal static partial class Gemm
     }
 
     /// <summary>The BLIS five-loop algorithm on the calling thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Sequential<T>(bool transA, bool transB, int m, int n, int k,
         T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, in Blocking bl)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -119,6 +120,7 @@ internal static partial class Gemm
     internal static int UnpackedAMaxN = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_A_N"), out int v2) ? v2 : 128;
 
     /// <summary><see cref="MacroKernel{T}"/> with A read in place (row-major, row stride lda) and B packed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MacroKernelInPlaceA<T>(int mc, int nc, int kc, T alpha, T* a, int lda, T* pb, T beta, T* c, int ldc, in Blocking bl)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -136,6 +138,7 @@ internal static partial class Gemm
     }
 
     /// <summary><see cref="MacroKernel{T}"/> over full NR-wide panels of a row-major B read in place (row stride ldb).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MacroKernelInPlaceB<T>(int mc, int nc, int kc, T alpha, T* pa, T* b, int ldb, T beta, T* c, int ldc, in Blocking bl)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -152,6 +155,7 @@ internal static partial class Gemm
     }
 
     /// <summary>All MR×NR tiles of an mc×nc block of C from packed A (mc×kc) and packed B (kc×nc).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MacroKernel<T>(int mc, int nc, int kc, T alpha, T* pa, T* pb, T beta, T* c, int ldc, in Blocking bl)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

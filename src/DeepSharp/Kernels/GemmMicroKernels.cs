@@ -38,6 +38,7 @@ internal static partial class Gemm
 
     /// <summary>As above with B read in place: row p of the kc×NR panel starts at b + p·<paramref name="bs"/> (bs = NR
     /// for a packed panel, ldb for an unpacked row-major B whose panel columns are contiguous).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MicroKernelAvx<T>(int kc, T* a, T* b, int bs, T* c, int ldc, T alpha, T beta, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -106,6 +107,7 @@ internal static partial class Gemm
     /// (a row-major A, not packed). Rows at and beyond <paramref name="mr"/> repeat the last valid row (so no read
     /// leaves A); the edge store writes only mr rows. B as in the other variant (row stride <paramref name="bs"/>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MicroKernelAvxInPlaceA<T>(int kc, T* a, int lda, T* b, int bs, T* c, int ldc, T alpha, T beta, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -266,6 +268,7 @@ internal static partial class Gemm
         return Vector128.MultiplyAddEstimate(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MicroKernelPortable<T>(int kc, T* a, T* b, T* c, int ldc, T alpha, T beta, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -23,6 +23,7 @@ internal static partial class Gemm
     }
 
     /// <summary>The 6×(2·Vector512) tile from a packed A micro-panel and B rows at stride <paramref name="bs"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MicroKernel512<T>(int kc, T* a, T* b, int bs, T* c, int ldc, T alpha, T beta, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -50,6 +51,7 @@ internal static partial class Gemm
     }
 
     /// <summary>As <see cref="MicroKernel512{T}"/> with A read in place (row r at a + r·lda; rows ≥ mr repeat the last).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MicroKernel512InPlaceA<T>(int kc, T* a, int lda, T* b, int bs, T* c, int ldc, T alpha, T beta, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

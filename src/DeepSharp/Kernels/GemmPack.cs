@@ -11,6 +11,7 @@ internal static partial class Gemm
     /// i holds, for each p in [0,kc), the MR values op(A)[i·MR + r, p] contiguously. Rows past mc are
     /// zero. op(A)[i,p] = a[i·lda + p], or a[p·lda + i] when transposed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA<T>(bool trans, int mc, int kc, T* a, int lda, int mr, T* dst, bool avx)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -88,6 +89,7 @@ internal static partial class Gemm
     /// j holds, for each p in [0,kc), the NR values op(B)[p, j·NR + c] contiguously. Columns past nc are
     /// zero. op(B)[p,j] = b[p·ldb + j], or b[j·ldb + p] when transposed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB<T>(bool trans, int kc, int nc, T* b, int ldb, int nr, T* dst, bool avx)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
