@@ -39,7 +39,6 @@ internal static unsafe class Conv2dWinograd
     /// <summary>Tiles per chunk (rounded to whole tile rows): the GEMMs' N. ~100–200 keeps a worker's
     /// transformed tiles (16·(C_in + C_out)·tiles values) in L2 while N stays wide enough for the micro-kernel.</summary>
     internal static int TargetTiles = 256;
-    internal static long[] Prof = new long[8];
 
     /// <summary>True when this geometry is computed with Winograd F(2×2, 3×3).</summary>
     public static bool Applies(in Conv2dGeometry g) => Enabled && g.Groups == 1
@@ -118,6 +117,9 @@ internal static unsafe class Conv2dWinograd
     /// <summary>Tiles per row (TX) and column (TY) of an output plane; chunks of whole tile rows over N·TY rows.</summary>
     private readonly record struct Plan(int TX, int TY, int RowsPerChunk, int Chunks, int Workers, int Ld)
     {
+        /// <summary>The forward GEMMs' N for a chunk of <paramref name="tiles"/> tiles: whole 32-column panels.</summary>
+        public static int GemmColumns(int tiles) => (tiles + 31) / 32 * 32;
+
         public static Plan Create(in Conv2dGeometry g)
         {
             int tx = (g.OutW + 1) / 2, ty = (g.OutH + 1) / 2;
@@ -132,8 +134,9 @@ internal static unsafe class Conv2dWinograd
                 chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
             }
             // Vector loops write up to one vector past a tile row (the next row overwrites it); the pad keeps the
-            // last row's overrun inside its own channel row.
-            int ld = rowsPerChunk * tx + 8;
+            // last row's overrun inside its own channel row. The forward GEMMs run over whole 32-column panels
+            // (GemmColumns): the extra columns are ignored, and no partial panel is packed.
+            int ld = (rowsPerChunk * tx + 31) / 32 * 32 + 8;
             return new Plan(tx, ty, rowsPerChunk, chunks, Math.Max(1, Math.Min(threads, chunks)), ld);
         }
     }
@@ -176,6 +179,7 @@ internal static unsafe class Conv2dWinograd
         int c = g.InC, o = g.OutC, ld = plan.Ld;
         T[] v = ArrayPool<T>.Shared.Rent(16 * c * ld);
         T[] m = ArrayPool<T>.Shared.Rent(16 * o * ld);
+        v.AsSpan(0, 16 * c * ld).Clear();   // the padding columns the GEMM reads stay finite
         T[] rows = ArrayPool<T>.Shared.Rent(RowScratch(plan));
         try
         {
@@ -183,17 +187,12 @@ internal static unsafe class Conv2dWinograd
             {
                 int r0 = chunk * plan.RowsPerChunk, r1 = Math.Min(r0 + plan.RowsPerChunk, g.N * plan.TY);
                 int tiles = (r1 - r0) * plan.TX;
-                long ts0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 InputTransform(g, plan, input, r0, r1, v, rows);
-                long ts1 = System.Diagnostics.Stopwatch.GetTimestamp();
                 // M[o][ξ][t] = U[ξ][o][c] · V[c][ξ][t] for the 16 ξ
                 fixed (T* pu = up, pv = v, pm = m)
                     for (int xi = 0; xi < 16; xi++)
-                        Gemm.MultiplyPackedA(o, tiles, c, pu + xi * plen, pv + xi * ld, 16 * ld, T.Zero, pm + xi * ld, 16 * ld);
-                long ts2 = System.Diagnostics.Stopwatch.GetTimestamp();
+                        Gemm.MultiplyPackedA(o, Plan.GemmColumns(tiles), c, pu + xi * plen, pv + xi * ld, 16 * ld, T.Zero, pm + xi * ld, 16 * ld);
                 OutputTransform(g, plan, m, bias, output, r0, r1);
-                long ts3 = System.Diagnostics.Stopwatch.GetTimestamp();
-                Interlocked.Add(ref Prof[0], ts1 - ts0); Interlocked.Add(ref Prof[1], ts2 - ts1); Interlocked.Add(ref Prof[2], ts3 - ts2);
             }
         }
         finally
@@ -218,18 +217,13 @@ internal static unsafe class Conv2dWinograd
             {
                 int r0 = chunk * plan.RowsPerChunk, r1 = Math.Min(r0 + plan.RowsPerChunk, g.N * plan.TY);
                 int tiles = (r1 - r0) * plan.TX;
-                long ts0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 InputTransform(g, plan, input, r0, r1, v, rows);
-                long ts1 = System.Diagnostics.Stopwatch.GetTimestamp();
                 GradOutputTransform(g, plan, gradOutput, r0, r1, dm, rows);
-                long ts2 = System.Diagnostics.Stopwatch.GetTimestamp();
                 // dU[ξ][o][c] += dM[o][ξ][t] · V[c][ξ][t]ᵀ for the 16 ξ
                 Gemm.ComputeStridedBatched(16, false, true, o, c, tiles, T.One,
                     dm.AsSpan(0, 16 * o * ld), 16 * ld, ld,
                     v.AsSpan(0, 16 * c * ld), 16 * ld, ld,
                     T.One, du, c, o * c);
-                long ts3 = System.Diagnostics.Stopwatch.GetTimestamp();
-                Interlocked.Add(ref Prof[3], ts1 - ts0); Interlocked.Add(ref Prof[4], ts2 - ts1); Interlocked.Add(ref Prof[5], ts3 - ts2);
             }
         }
         finally
@@ -326,6 +320,7 @@ internal static unsafe class Conv2dWinograd
     /// Each input row is split into even and odd columns first, so both transform stages are loops over tx
     /// (tile j reads even/odd columns j and j + 1).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputTransform<T>(in Conv2dGeometry g, in Plan plan, ReadOnlySpan<T> input, int r0, int r1,
         T[] v, T[] rows)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -424,6 +419,7 @@ internal static unsafe class Conv2dWinograd
     private static Vector256<T> Ld<T>(ref T p, int i) where T : unmanaged => Vector256.LoadUnsafe(ref p, (nuint)i);
 
     /// <summary>even[j] = row[2j − padLeft], odd[j] = row[2j + 1 − padLeft] for j &lt; count, zero outside [0, width).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SplitRow<T>(ref T row, int width, int padLeft, int count, ref T even, ref T odd, bool vec)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -506,6 +502,7 @@ internal static unsafe class Conv2dWinograd
     /// output 2×2 blocks = Aᵀ M A (+ bias) for the tiles of tile rows [r0, r1), Aᵀ = [[1,1,1,0],[0,1,−1,−1]]; the
     /// parts of edge tiles beyond OutH/OutW are dropped.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void OutputTransform<T>(in Conv2dGeometry g, in Plan plan, T[] m, ReadOnlySpan<T> bias,
         Span<T> output, int r0, int r1)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -516,13 +513,14 @@ internal static unsafe class Conv2dWinograd
         int w = Vector256<T>.Count;
         ref T rm = ref MemoryMarshal.GetArrayDataReference(m);
         ref T y0 = ref MemoryMarshal.GetReference(output);
-        for (int r = r0; r < r1; r++)
+        // Channel-outer: the 16 rows M[co][·] are read, and the output plane of co written, as few sequential streams.
+        for (int co = 0; co < o; co++)
         {
-            int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
-            bool secondRow = 2 * ty + 1 < oh;
-            for (int co = 0; co < o; co++)
+            T b = bias.IsEmpty ? T.Zero : bias[co];
+            for (int r = r0; r < r1; r++)
             {
-                T b = bias.IsEmpty ? T.Zero : bias[co];
+                int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
+                bool secondRow = 2 * ty + 1 < oh;
                 ref T src = ref Unsafe.Add(ref rm, co * 16 * ld + t0);
                 ref T out0 = ref Unsafe.Add(ref y0, (n * o + co) * plane + 2 * ty * ow);
                 ref T out1 = ref Unsafe.Add(ref out0, ow);
@@ -582,6 +580,7 @@ internal static unsafe class Conv2dWinograd
     /// dM[o][ξ][t] = (A dY Aᵀ)[ξ] for the tiles of tile rows [r0, r1), A = [[1,0],[1,1],[1,−1],[0,−1]]; gradient
     /// entries beyond OutH/OutW are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GradOutputTransform<T>(in Conv2dGeometry g, in Plan plan, ReadOnlySpan<T> gradOutput,
         int r0, int r1, T[] dm, T[] rows)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -593,11 +592,13 @@ internal static unsafe class Conv2dWinograd
         ref T dy0 = ref MemoryMarshal.GetReference(gradOutput);
         ref T e = ref MemoryMarshal.GetArrayDataReference(rows);
         ref T od = ref Unsafe.Add(ref e, 2 * stride);
-        for (int r = r0; r < r1; r++)
+        // Channel-outer: the 16 rows dM[co][·] are written as 16 sequential streams (row-outer order touched every
+        // channel's 16 rows per tile row, and the scattered partial-line writes cost ~5× more).
+        for (int co = 0; co < o; co++)
         {
-            int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
-            for (int co = 0; co < o; co++)
+            for (int r = r0; r < r1; r++)
             {
+                int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
                 for (int k = 0; k < 2; k++)
                 {
                     int iy = 2 * ty + k;

@@ -187,6 +187,17 @@ internal static partial class Gemm
                 StoreAvxB(c, w, va, vb, c50, c51);
             }
         }
+        else if (nr == 2 * w)
+        {
+            // Fewer rows at full width (M not a multiple of 6): vector stores of the valid rows.
+            Vector256<T> va = Vector256.Create(alpha), vb = Vector256.Create(beta);
+            bool b0 = beta == T.Zero;
+            StoreRowAvx(c, w, va, vb, b0, c00, c01); if (mr == 1) return; c += ldc;
+            StoreRowAvx(c, w, va, vb, b0, c10, c11); if (mr == 2) return; c += ldc;
+            StoreRowAvx(c, w, va, vb, b0, c20, c21); if (mr == 3) return; c += ldc;
+            StoreRowAvx(c, w, va, vb, b0, c30, c31); if (mr == 4) return; c += ldc;
+            StoreRowAvx(c, w, va, vb, b0, c40, c41);
+        }
         else
         {
             StoreEdgeTileAvx(c, ldc, alpha, beta, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
@@ -212,6 +223,14 @@ internal static partial class Gemm
         Vector256.Store(c40, tile + 4 * nrFull); Vector256.Store(c41, tile + 4 * nrFull + w);
         Vector256.Store(c50, tile + 5 * nrFull); Vector256.Store(c51, tile + 5 * nrFull + w);
         StoreEdge(tile, nrFull, c, ldc, alpha, beta, mr, nr);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreRowAvx<T>(T* c, int w, Vector256<T> va, Vector256<T> vb, bool betaZero, Vector256<T> x0, Vector256<T> x1)
+        where T : unmanaged
+    {
+        if (betaZero) StoreAvx0(c, w, va, x0, x1);
+        else StoreAvxB(c, w, va, vb, x0, x1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

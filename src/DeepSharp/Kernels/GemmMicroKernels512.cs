@@ -114,6 +114,17 @@ internal static partial class Gemm
                 Store512B(c, w, va, vb, c50, c51);
             }
         }
+        else if (nr == 2 * w)
+        {
+            // Fewer rows at full width (M not a multiple of 6): vector stores of the valid rows.
+            Vector512<T> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
+            bool b0 = beta == T.Zero;
+            StoreRow512(c, w, va, vb, b0, c00, c01); if (mr == 1) return; c += ldc;
+            StoreRow512(c, w, va, vb, b0, c10, c11); if (mr == 2) return; c += ldc;
+            StoreRow512(c, w, va, vb, b0, c20, c21); if (mr == 3) return; c += ldc;
+            StoreRow512(c, w, va, vb, b0, c30, c31); if (mr == 4) return; c += ldc;
+            StoreRow512(c, w, va, vb, b0, c40, c41);
+        }
         else
         {
             StoreEdgeTile512(c, ldc, alpha, beta, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
@@ -135,6 +146,14 @@ internal static partial class Gemm
         Vector512.Store(c40, tile + 4 * nrFull); Vector512.Store(c41, tile + 4 * nrFull + w);
         Vector512.Store(c50, tile + 5 * nrFull); Vector512.Store(c51, tile + 5 * nrFull + w);
         StoreEdge(tile, nrFull, c, ldc, alpha, beta, mr, nr);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreRow512<T>(T* c, int w, Vector512<T> va, Vector512<T> vb, bool betaZero, Vector512<T> x0, Vector512<T> x1)
+        where T : unmanaged
+    {
+        if (betaZero) Store512(c, w, va, x0, x1);
+        else Store512B(c, w, va, vb, x0, x1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
