@@ -290,8 +290,7 @@ internal static class NormKernels
         T[] coef = ArrayPool<T>.Shared.Rent(4 * c); // [mean | a = γ·invstd | b = Σdy/M | d = invstd·Σdy·x̂/M]
         try
         {
-            ChannelSums(dy, default, n, c, s, sDy);
-            ChannelDotCentered(dy, x, mean, n, c, s, sDyX); // Σ dy·(x − mean)
+            ChannelDotCentered(dy, x, mean, n, c, s, sDyX, sDy); // Σ dy·(x − mean) and Σ dy in one pass
             double count = (double)n * s;
             for (int ch = 0; ch < c; ch++)
             {
@@ -314,8 +313,7 @@ internal static class NormKernels
                     {
                         int off = (i * c + ch) * s;
                         T m = k[ch], a = k[c + ch], b = k[2 * c + ch], d = k[3 * c + ch];
-                        var dyr = dys.Slice(off, s); var xr = xs.Slice(off, s); var dxr = dxs.Slice(off, s);
-                        for (int j = 0; j < s; j++) dxr[j] = a * (dyr[j] - b - (xr[j] - m) * d);
+                        BackwardAffine(dys.Slice(off, s), xs.Slice(off, s), m, a, b, d, dxs.Slice(off, s));
                     }
             });
         }
@@ -390,17 +388,13 @@ internal static class NormKernels
             }
             return;
         }
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < c; ch++)
-            {
-                var seg = x.Slice((i * c + ch) * s, s);
-                T part = squares ? SumSquaredDeviations(seg, center[ch]) : TensorPrimitives.Sum(seg);
-                acc[ch] += double.CreateChecked(part);
-            }
+        SegmentReduce(x, x, center, n, c, s, squares ? SegmentOp.SquaredDeviations : SegmentOp.Sum, acc, default);
     }
 
-    /// <summary>acc[ch] = Σ dy·(x − center[ch]) over channel ch.</summary>
-    private static void ChannelDotCentered<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> center, int n, int c, int s, Span<double> acc)
+    /// <summary>acc[ch] = Σ dy·(x − center[ch]) over channel ch; with <paramref name="sums"/> non-empty also
+    /// sums[ch] = Σ dy (one pass over both).</summary>
+    private static void ChannelDotCentered<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> center, int n, int c, int s,
+        Span<double> acc, Span<double> sums = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         acc[..c].Clear();
@@ -409,14 +403,98 @@ internal static class NormKernels
             for (int i = 0; i < n; i++)
                 for (int ch = 0; ch < c; ch++)
                     acc[ch] += double.CreateChecked(dy[i * c + ch] * (x[i * c + ch] - center[ch]));
+            if (!sums.IsEmpty) ChannelSums(dy, default, n, c, s, sums);
             return;
         }
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < c; ch++)
+        SegmentReduce(dy, x, center, n, c, s, SegmentOp.SumAndDotCentered, acc, sums);
+    }
+
+    private enum SegmentOp { Sum, SquaredDeviations, SumAndDotCentered }
+
+    /// <summary>
+    /// Per-channel reductions over [n, c, s] with s &gt; 1: each (image, channel) segment is reduced on its own (in
+    /// parallel over images, vectorised along s), then the segment results are added per channel in image order in
+    /// double — the same bits for any thread count. <paramref name="acc"/> gets Σ a, Σ (a − m)² or Σ a·(b − m);
+    /// <paramref name="sums"/> (SumAndDotCentered only, may be empty) gets Σ a.
+    /// </summary>
+    private static unsafe void SegmentReduce<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> center, int n, int c, int s,
+        SegmentOp op, Span<double> acc, Span<double> sums)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int segs = n * c;
+        double[] part = ArrayPool<double>.Shared.Rent(2 * segs);
+        try
+        {
+            int chunks = FusedRowParallel.Chunks(n, (long)c * s);
+            fixed (T* pa = a, pb = b, pm = center)
             {
-                int off = (i * c + ch) * s;
-                acc[ch] += double.CreateChecked(DotCentered(dy.Slice(off, s), x.Slice(off, s), center[ch]));
+                nint ap = (nint)pa, bp = (nint)pb, mp = (nint)pm;
+                int len = a.Length, mlen = center.Length;
+                double[] pr = part;
+                FusedRowParallel.ForChunks(chunks, n, (_, i0, i1) =>
+                {
+                    var av = new ReadOnlySpan<T>((void*)ap, len);
+                    var bv = new ReadOnlySpan<T>((void*)bp, len);
+                    var mv = new ReadOnlySpan<T>((void*)mp, mlen);
+                    for (int i = i0; i < i1; i++)
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            int seg = i * c + ch, off = seg * s;
+                            switch (op)
+                            {
+                                case SegmentOp.Sum:
+                                    pr[seg] = double.CreateChecked(TensorPrimitives.Sum(av.Slice(off, s)));
+                                    break;
+                                case SegmentOp.SquaredDeviations:
+                                    pr[seg] = double.CreateChecked(SumSquaredDeviations(av.Slice(off, s), mv[ch]));
+                                    break;
+                                default:
+                                    T sum = SumAndDotCentered(av.Slice(off, s), bv.Slice(off, s), mv[ch], out T dot);
+                                    pr[seg] = double.CreateChecked(dot);
+                                    pr[segs + seg] = double.CreateChecked(sum);
+                                    break;
+                            }
+                        }
+                });
             }
+            bool withSums = op == SegmentOp.SumAndDotCentered && !sums.IsEmpty;
+            if (withSums) sums[..c].Clear();
+            for (int i = 0; i < n; i++)
+                for (int ch = 0; ch < c; ch++)
+                {
+                    acc[ch] += part[i * c + ch];
+                    if (withSums) sums[ch] += part[segs + i * c + ch];
+                }
+        }
+        finally { ArrayPool<double>.Shared.Return(part); }
+    }
+
+    /// <summary>Σ dy (returned) and Σ dy·(x − m) (<paramref name="dot"/>), two accumulators each.</summary>
+    private static T SumAndDotCentered<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T m, out T dot) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0, n = x.Length;
+        T sum = T.Zero, d = T.Zero;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported && n >= 2 * Vector<T>.Count)
+        {
+            ref T rx = ref MemoryMarshal.GetReference(x);
+            ref T rdy = ref MemoryMarshal.GetReference(dy);
+            int w = Vector<T>.Count;
+            var vm = new Vector<T>(m);
+            Vector<T> s0 = Vector<T>.Zero, s1 = Vector<T>.Zero, d0 = Vector<T>.Zero, d1 = Vector<T>.Zero;
+            for (; j <= n - 2 * w; j += 2 * w)
+            {
+                var g0 = Vector.LoadUnsafe(ref rdy, (nuint)j);
+                var g1 = Vector.LoadUnsafe(ref rdy, (nuint)(j + w));
+                s0 += g0; s1 += g1;
+                d0 += g0 * (Vector.LoadUnsafe(ref rx, (nuint)j) - vm);
+                d1 += g1 * (Vector.LoadUnsafe(ref rx, (nuint)(j + w)) - vm);
+            }
+            sum = Vector.Sum(s0 + s1);
+            d = Vector.Sum(d0 + d1);
+        }
+        for (; j < n; j++) { sum += dy[j]; d += dy[j] * (x[j] - m); }
+        dot = d;
+        return sum;
     }
 
     /// <summary>Σ dy·(x − m).</summary>
@@ -497,6 +575,24 @@ internal static class NormKernels
             if (hasB) v += b[j];
             y[j] = v;
         }
+    }
+
+    /// <summary>dx = a·(dy − b − (x − m)·d) (dx may alias dy).</summary>
+    private static void BackwardAffine<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T m, T a, T b, T d, Span<T> dx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0, n = x.Length;
+        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            ref T rx = ref MemoryMarshal.GetReference(x);
+            ref T rdy = ref MemoryMarshal.GetReference(dy);
+            ref T rdx = ref MemoryMarshal.GetReference(dx);
+            int w = Vector<T>.Count;
+            var vm = new Vector<T>(m); var va = new Vector<T>(a); var vb = new Vector<T>(b); var vd = new Vector<T>(d);
+            for (; j <= n - w; j += w)
+                (va * (Vector.LoadUnsafe(ref rdy, (nuint)j) - vb - (Vector.LoadUnsafe(ref rx, (nuint)j) - vm) * vd)).StoreUnsafe(ref rdx, (nuint)j);
+        }
+        for (; j < n; j++) dx[j] = a * (dy[j] - b - (x[j] - m) * d);
     }
 
     /// <summary>y = (x − m)·a + b.</summary>
