@@ -77,6 +77,11 @@ public class PackageTests
                 Assert.That(names, Does.Contain("LICENSE"));
                 Assert.That(names, Does.Contain($"lib/net10.0/{dll}"));
                 Assert.That(names, Does.Contain($"lib/net10.0/{xml}"), "XML documentation");
+                if (id == "DeepSharp")
+                {
+                    Assert.That(names, Does.Contain("build/DeepSharp.props"), "the JIT setting for consuming apps");
+                    Assert.That(names, Does.Contain("buildTransitive/DeepSharp.props"));
+                }
             });
             if (id == "DeepSharp.Testing")
             {
@@ -159,6 +164,9 @@ public class PackageTests
 
         var restored = Path.Combine(_root, "packages", "deepsharp", Version, "lib", "net10.0", "DeepSharp.dll");
         Assert.That(File.Exists(restored), "DeepSharp was not restored from the local feed");
+        // The package's build/DeepSharp.props reached the app: loops are compiled optimised at first call.
+        string runtimeConfig = File.ReadAllText(Path.Combine(app, "bin", "Release", "net10.0", "XorApp.runtimeconfig.json"));
+        Assert.That(runtimeConfig, Does.Match(@"""System\.Runtime\.TieredCompilation\.QuickJitForLoops"":\s*false"), runtimeConfig);
         var loss = Regex.Match(output, @"final loss ([0-9.]+)");
         Assert.That(loss.Success, output);
         Assert.That(double.Parse(loss.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Is.LessThan(0.02), output);
