@@ -287,8 +287,11 @@ internal static unsafe class PoolKernels
             {
                 int r0 = 2 * y * w, r1 = r0 + w, o = y * ow;
                 int x = 0;
-                for (; x + 8 <= ow && 2 * x + 16 <= w; x += 8)
+                for (; x < ow && ow >= 8; x += 8)
                 {
+                    // A row whose width is not a multiple of 8 ends with a block overlapping the previous one
+                    // (windows computed twice, same values) instead of a scalar tail; 2·ow ≤ w keeps it inside the row.
+                    if (x + 8 > ow) x = ow - 8;
                     int i0 = r0 + 2 * x, i2 = r1 + 2 * x;
                     // a = columns 2x..2x+7, b = 2x+8..2x+15 of each row; after the permute the lower half holds
                     // the even columns and the upper half the odd ones.
