@@ -117,6 +117,14 @@ internal static unsafe class Conv2dWinograd
     /// <summary>Tiles per row (TX) and column (TY) of an output plane; chunks of whole tile rows over N·TY rows.</summary>
     private readonly record struct Plan(int TX, int TY, int RowsPerChunk, int Chunks, int Workers, int Ld)
     {
+        /// <summary>Tile rows [start, end) of a worker: equal contiguous shares (±1 row), cut into chunks of at most
+        /// RowsPerChunk rows by the worker.</summary>
+        public (int Start, int End) WorkerRows(in Conv2dGeometry g, int worker)
+        {
+            long rows = (long)g.N * TY;
+            return ((int)(rows * worker / Workers), (int)(rows * (worker + 1) / Workers));
+        }
+
         /// <summary>The forward GEMMs' N for a chunk of <paramref name="tiles"/> tiles: whole 32-column panels.</summary>
         public static int GemmColumns(int tiles) => (tiles + 31) / 32 * 32;
 
@@ -183,9 +191,10 @@ internal static unsafe class Conv2dWinograd
         T[] rows = ArrayPool<T>.Shared.Rent(RowScratch(plan));
         try
         {
-            for (int chunk = worker; chunk < plan.Chunks; chunk += plan.Workers)
+            var (start, end) = plan.WorkerRows(g, worker);
+            for (int r0 = start; r0 < end; r0 += plan.RowsPerChunk)
             {
-                int r0 = chunk * plan.RowsPerChunk, r1 = Math.Min(r0 + plan.RowsPerChunk, g.N * plan.TY);
+                int r1 = Math.Min(r0 + plan.RowsPerChunk, end);
                 int tiles = (r1 - r0) * plan.TX;
                 InputTransform(g, plan, input, r0, r1, v, rows);
                 // M[o][ξ][t] = U[ξ][o][c] · V[c][ξ][t] for the 16 ξ
@@ -213,9 +222,10 @@ internal static unsafe class Conv2dWinograd
         T[] rows = ArrayPool<T>.Shared.Rent(RowScratch(plan));
         try
         {
-            for (int chunk = worker; chunk < plan.Chunks; chunk += plan.Workers)
+            var (start, end) = plan.WorkerRows(g, worker);
+            for (int r0 = start; r0 < end; r0 += plan.RowsPerChunk)
             {
-                int r0 = chunk * plan.RowsPerChunk, r1 = Math.Min(r0 + plan.RowsPerChunk, g.N * plan.TY);
+                int r1 = Math.Min(r0 + plan.RowsPerChunk, end);
                 int tiles = (r1 - r0) * plan.TX;
                 InputTransform(g, plan, input, r0, r1, v, rows);
                 GradOutputTransform(g, plan, gradOutput, r0, r1, dm, rows);
