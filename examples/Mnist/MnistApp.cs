@@ -82,9 +82,19 @@ public static class MnistApp
             generator: new Generator(options.Seed));
         var testLoader = new DataLoader(new TensorDataset(test.Images, test.Labels), batchSize: 1000);
 
+        var lossFn = new CrossEntropyLoss();
+        double? warmupSeconds = null;
+        if (!options.NoWarmup)
+        {
+            // .NET compiles each method the first time it runs: let that happen on a throwaway model, so that epoch 1
+            // measures training, not the JIT (PyTorch's kernels are compiled ahead of time). Reported separately.
+            warmupSeconds = WarmUp(options.Model, train, options.BatchSize, options.LearningRate, lossFn);
+            console.MarkupLineInterpolated($"JIT warm-up (one step of a throwaway model, not part of any epoch): {warmupSeconds:F2} s");
+            Torch.ManualSeed(options.Seed);   // the real model starts from exactly the same weights as without warm-up
+        }
+
         var model = Models.Create(options.Model);
         var optimizer = new Adam(model.Parameters(), lr: options.LearningRate);
-        var lossFn = new CrossEntropyLoss();
         console.MarkupLineInterpolated($"{model.ParameterCount():N0} parameters");
 
         var epochs = new List<EpochStats>();
@@ -144,6 +154,7 @@ public static class MnistApp
                 ["test_accuracies"] = new JsonArray(epochs.Select(e => (JsonNode?)e.TestAccuracy).ToArray()),
                 ["train_images"] = train.Count,
                 ["test_images"] = test.Count,
+                ["warmup_seconds"] = warmupSeconds,
                 ["threads"] = Torch.GetNumThreads(),
             };
             output.Flush();
@@ -151,6 +162,27 @@ public static class MnistApp
         }
         output.Flush();
         return result;
+    }
+
+    /// <summary>One train step and one eval forward of a fresh <paramref name="modelName"/> on the first batch; returns the seconds.</summary>
+    private static double WarmUp(string modelName, MnistSplit train, int batchSize, double lr, CrossEntropyLoss lossFn)
+    {
+        var clock = Stopwatch.StartNew();
+        var model = Models.Create(modelName);
+        var optimizer = new Adam(model.Parameters(), lr: lr);
+        int n = Math.Min(batchSize, train.Count);
+        var x = train.Images.Narrow(0, 0, n);
+        var y = train.Labels.Narrow(0, 0, n);
+        model.Train();
+        optimizer.ZeroGrad();
+        var logits = model.Forward(x);
+        var loss = lossFn.Forward(logits, y);
+        loss.Backward();
+        optimizer.Step();
+        _ = loss.Item() + logits.ArgMax(1).Eq(y).Float().Sum().Item();
+        model.Eval();
+        using (Autograd.NoGrad()) _ = lossFn.Forward(model.Forward(x), y).Item();
+        return clock.Elapsed.TotalSeconds;
     }
 
     /// <summary>One pass over the training data, PyTorch style. Returns the mean loss, the accuracy and the seconds taken.</summary>

@@ -23,6 +23,8 @@ public sealed record TrainOptions
     /// <summary>PNG of the training curves; null means <c>mnist-&lt;model&gt;.png</c> in the current directory.</summary>
     public string? PlotPath { get; init; }
     public bool NoPlot { get; init; }
+    /// <summary>Skip the JIT warm-up step (a throwaway model's single train and eval step before epoch 1).</summary>
+    public bool NoWarmup { get; init; }
     /// <summary>Use only the first N training / test examples (quick runs, CI).</summary>
     public int? TrainLimit { get; init; }
     public int? TestLimit { get; init; }
@@ -70,6 +72,8 @@ public static class CommandLine
           --save PATH              write the trained weights (state dict) as safetensors
           --plot PATH              PNG of the training curves (default mnist-<model>.png)
           --no-plot                do not write the PNG
+          --no-warmup              skip the JIT warm-up (one train step of a throwaway model before epoch 1, timed
+                                   and reported separately; the real model and results are the same either way)
           --json                   end with one JSON line: model, test_accuracy, epoch_seconds, train_loss, …
           --train-limit N          use only the first N training images (quick runs)
           --test-limit N           use only the first N test images
@@ -153,6 +157,7 @@ public static class CommandLine
                 case "--save": train = train with { SavePath = Value() }; break;
                 case "--plot": train = train with { PlotPath = Value() }; break;
                 case "--no-plot": train = train with { NoPlot = true }; break;
+                case "--no-warmup": train = train with { NoWarmup = true }; break;
                 case "--train-limit": train = train with { TrainLimit = Int(1) }; break;
                 case "--test-limit": train = train with { TestLimit = Int(1) }; break;
                 default: throw new UsageException($"Unknown option '{a}'.");

@@ -51,16 +51,8 @@ internal static unsafe class Conv2dWinograd
     /// <summary>output = conv(input, weight) + bias (bias may be empty); geometry already validated.</summary>
     public static void Forward<T>(in Conv2dGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> weight,
         ReadOnlySpan<T> bias, Span<T> output)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T[] u = ArrayPool<T>.Shared.Rent(16 * g.OutC * g.InC);
-        try
-        {
-            TransformWeights(g.OutC, g.InC, weight, u, flip: false);
-            Run(g, input, u, bias, output);
-        }
-        finally { ArrayPool<T>.Shared.Return(u); }
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Run(g, input, weight, flip: false, bias, output);
 
     /// <summary>gradInput (overwritten) = conv(gradOutput, flipped weight with channels swapped, padding 2 − p).</summary>
     public static void BackwardInput<T>(in Conv2dGeometry g, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight,
@@ -69,13 +61,7 @@ internal static unsafe class Conv2dWinograd
     {
         var gt = new Conv2dGeometry(g.N, g.OutC, g.OutH, g.OutW, g.InC, 3, 3, 1, 1, 2 - g.PadTop, 2 - g.PadLeft, 1, 1, 1)
         { PadBottom = 2 - g.PadBottom, PadRight = 2 - g.PadRight };
-        T[] u = ArrayPool<T>.Shared.Rent(16 * g.OutC * g.InC);
-        try
-        {
-            TransformWeights(g.OutC, g.InC, weight, u, flip: true);
-            Run(gt, gradOutput, u, default, gradInput);
-        }
-        finally { ArrayPool<T>.Shared.Return(u); }
+        Run(gt, gradOutput, weight, flip: true, default, gradInput);
     }
 
     /// <summary>gradWeight (overwritten) = Gᵀ [Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)] G.</summary>
@@ -149,8 +135,27 @@ internal static unsafe class Conv2dWinograd
         }
     }
 
-    /// <summary>Runs the forward transform–GEMM–transform pipeline over all chunks; u = transformed weights [16][O][C].</summary>
-    private static void Run<T>(in Conv2dGeometry g, ReadOnlySpan<T> input, T[] u, ReadOnlySpan<T> bias, Span<T> output)
+    /// <summary>
+    /// The forward transform–GEMM–transform pipeline of geometry <paramref name="g"/> over all chunks. The kernel is
+    /// <paramref name="weight"/> [g.OutC, g.InC, 3, 3], or with <paramref name="flip"/> a weight [g.InC, g.OutC, 3, 3]
+    /// rotated by 180° with its channel axes swapped (the input gradient's transposed convolution).
+    /// </summary>
+    private static void Run<T>(in Conv2dGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> weight, bool flip,
+        ReadOnlySpan<T> bias, Span<T> output)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T[] u = ArrayPool<T>.Shared.Rent(16 * g.OutC * g.InC);
+        try
+        {
+            if (flip) TransformWeights(g.InC, g.OutC, weight, u, flip: true);
+            else TransformWeights(g.OutC, g.InC, weight, u, flip: false);
+            RunTransformed(g, input, u, bias, output);
+        }
+        finally { ArrayPool<T>.Shared.Return(u); }
+    }
+
+    /// <summary>The pipeline on transformed weights u [16][g.OutC][g.InC].</summary>
+    private static void RunTransformed<T>(in Conv2dGeometry g, ReadOnlySpan<T> input, T[] u, ReadOnlySpan<T> bias, Span<T> output)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var plan = Plan.Create(g);
