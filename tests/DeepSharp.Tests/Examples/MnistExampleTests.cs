@@ -85,6 +85,24 @@ public class MnistExampleTests
         if (model == "mlp") Assert.That(prediction.Class, Is.EqualTo(label), $"the test digit is a {label}");
     }
 
+    [TestCase("mlp"), TestCase("resnet")]
+    public void JitWarmUpLeavesTheTrainingBitIdentical(string model)
+    {
+        // The warm-up trains a throwaway model and then re-seeds: the real run must not see any difference.
+        TrainResult Train(bool noWarmup, StringWriter output) => MnistApp.Run(new TrainOptions
+        {
+            Model = model, Epochs = 1, TrainLimit = 256, TestLimit = 100, NoPlot = true, Seed = 3, Json = true, NoWarmup = noWarmup,
+        }, output);
+        var withOut = new StringWriter();
+        var with = Train(noWarmup: false, withOut);
+        var without = Train(noWarmup: true, new StringWriter());
+        Assert.That(with.BatchLosses, Is.EqualTo(without.BatchLosses));
+        Assert.That(with.TestAccuracy, Is.EqualTo(without.TestAccuracy));
+        string json = withOut.ToString().TrimEnd().Split('\n')[^1];
+        Assert.That(System.Text.Json.Nodes.JsonNode.Parse(json)!["warmup_seconds"]!.GetValue<double>(), Is.GreaterThan(0));
+        Assert.That(withOut.ToString(), Does.Contain("JIT warm-up"));
+    }
+
     [Test]
     public void LossDecreasesDuringTraining()
     {
