@@ -1,3 +1,4 @@
+using DeepSharp.Kernels;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -54,7 +55,65 @@ internal static class OptimKernels
     /// Adam/AdamW: g ← ±g (+ wd·p for Adam); p ← p·decay (AdamW); m ← lerp(m, g, 1−β1); v ← v·β2 + (1−β2)·g²;
     /// (AMSGrad: vmax ← max(vmax, v), used below instead of v); p ← p − stepSize · m / (√v / √bc2 + eps).
     /// </summary>
-    public static void Adam<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Span<T> vmax, bool amsgrad,
+    public static unsafe void Adam<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Span<T> vmax, bool amsgrad,
+        T l2, T decay, T oneMinusBeta1, T beta2, T oneMinusBeta2, T negStepSize, T bc2Sqrt, T eps, bool maximize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // Large parameters are split over the kernel threads: the update is element-wise and memory-bound (seven
+        // streams), so each part gives the same bits as one pass and two cores move more bytes than one.
+        int threads = p.Length < ParallelMinElements ? 1 : KernelSettings.NumThreads;
+        if (threads <= 1)
+        {
+            AdamRange(p, g, m, v, vmax, amsgrad, l2, decay, oneMinusBeta1, beta2, oneMinusBeta2, negStepSize, bc2Sqrt, eps, maximize);
+            return;
+        }
+        int n = p.Length;
+        fixed (T* pp = p, pg = g, pm = m, pv = v, px = vmax)
+        {
+            // One reusable job per thread and element type: the step allocates nothing (its delegate is cached).
+            var job = AdamJob<T>.ForThisThread;
+            job.Set((nint)pp, (nint)pg, (nint)pm, (nint)pv, (nint)px, n, Math.Min(threads, n / (ParallelMinElements / 2)),
+                amsgrad, l2, decay, oneMinusBeta1, beta2, oneMinusBeta2, negStepSize, bc2Sqrt, eps, maximize);
+            KernelParallel.For(0, job.Parts, job.Body);
+        }
+    }
+
+    private sealed unsafe class AdamJob<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [ThreadStatic] private static AdamJob<T>? t_job;
+        public static AdamJob<T> ForThisThread => t_job ??= new AdamJob<T>();
+
+        private nint _p, _g, _m, _v, _x;
+        private int _n;
+        private bool _amsgrad, _maximize;
+        private T _l2, _decay, _w1, _b2, _w2, _step, _bc2, _eps;
+        public int Parts { get; private set; }
+        public Action<int> Body { get; }
+
+        private AdamJob() => Body = Run;
+
+        public void Set(nint p, nint g, nint m, nint v, nint x, int n, int parts, bool amsgrad, T l2, T decay, T w1, T b2,
+            T w2, T step, T bc2, T eps, bool maximize)
+        {
+            (_p, _g, _m, _v, _x, _n, Parts, _amsgrad) = (p, g, m, v, x, n, parts, amsgrad);
+            (_l2, _decay, _w1, _b2, _w2, _step, _bc2, _eps, _maximize) = (l2, decay, w1, b2, w2, step, bc2, eps, maximize);
+        }
+
+        private void Run(int part)
+        {
+            // Part boundaries on whole 16-element blocks, so the vector loop covers every part but the last fully.
+            int i0 = (int)((long)_n * part / Parts) & ~15, i1 = part == Parts - 1 ? _n : (int)((long)_n * (part + 1) / Parts) & ~15;
+            int len = i1 - i0;
+            AdamRange(new Span<T>((T*)_p + i0, len), new ReadOnlySpan<T>((T*)_g + i0, len), new Span<T>((T*)_m + i0, len),
+                new Span<T>((T*)_v + i0, len), _amsgrad ? new Span<T>((T*)_x + i0, len) : default, _amsgrad,
+                _l2, _decay, _w1, _b2, _w2, _step, _bc2, _eps, _maximize);
+        }
+    }
+
+    /// <summary>Parameters with fewer elements are updated on the calling thread.</summary>
+    internal const int ParallelMinElements = 1 << 16;
+
+    private static void AdamRange<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Span<T> vmax, bool amsgrad,
         T l2, T decay, T oneMinusBeta1, T beta2, T oneMinusBeta2, T negStepSize, T bc2Sqrt, T eps, bool maximize)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -451,3 +451,37 @@ public class OptimizerTests
         Assert.Throws<ArgumentException>(() => two.LoadStateDict(sd));
     }
 }
+
+/// <summary>Adam's update of a large parameter is split over the kernel threads: every split gives the same bits.</summary>
+[TestFixture, Category("Kernels")]
+public class AdamParallelUpdateTests
+{
+    [TestCase(false), TestCase(true)]
+    public void LargeParameterUpdatesAreIdenticalForAnyThreadCount(bool amsgrad)
+    {
+        const int n = 200_003;   // above the parallel threshold, not a multiple of the vector width
+        var rng = new Random(7);
+        float[] Rand() { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() - 0.5); return a; }
+        float[] p0 = Rand(), g = Rand(), m0 = Rand(), v0 = Rand().Select(Math.Abs).ToArray();
+        float[] Run(int threads)
+        {
+            int saved = DeepSharp.Kernels.KernelSettings.NumThreads;
+            try
+            {
+                DeepSharp.Kernels.KernelSettings.NumThreads = threads;
+                float[] p = (float[])p0.Clone(), m = (float[])m0.Clone(), v = (float[])v0.Clone(), vmax = (float[])v0.Clone();
+                for (int step = 0; step < 3; step++)
+                    DeepSharp.Optim.OptimKernels.Adam<float>(p, g, m, v, amsgrad ? vmax : default, amsgrad, l2: 0.01f, decay: 1f,
+                        oneMinusBeta1: 0.1f, beta2: 0.999f, oneMinusBeta2: 0.001f, negStepSize: -1e-3f, bc2Sqrt: 0.05f, eps: 1e-8f,
+                        maximize: false);
+                return p.Concat(m).Concat(v).Concat(amsgrad ? vmax : []).ToArray();
+            }
+            finally { DeepSharp.Kernels.KernelSettings.NumThreads = saved; }
+        }
+        float[] one = Run(1);
+        Assert.That(Run(2), Is.EqualTo(one));
+        Assert.That(Run(3), Is.EqualTo(one));
+        // And the update did happen: p moved against g.
+        Assert.That(one[0], Is.Not.EqualTo(p0[0]));
+    }
+}
