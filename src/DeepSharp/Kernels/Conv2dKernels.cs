@@ -113,7 +113,8 @@ internal readonly record struct Conv2dGeometry(int N, int InC, int H, int W, int
 /// 2-D convolution over contiguous NCHW spans (PyTorch semantics): im2col + <see cref="Gemm"/>, with 1×1
 /// stride-1 unpadded convs fed to the GEMM directly. Work is spread over <see cref="KernelSettings.NumThreads"/>
 /// by (image, output-row tile); every worker owns a pooled column buffer. Depthwise convs (one input
-/// channel per group) take the direct kernels in <see cref="Conv2dDepthwise"/>.
+/// channel per group) take the direct kernels in <see cref="Conv2dDepthwise"/>, and 3×3 stride-1 convs with
+/// at least 8 channels Winograd F(2×2, 3×3) in <see cref="Conv2dWinograd"/>.
 /// </summary>
 internal static unsafe class Conv2dKernels
 {
