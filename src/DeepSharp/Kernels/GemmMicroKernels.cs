@@ -155,48 +155,18 @@ internal static partial class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count;
-        if (mr == 6 && nr == 2 * w)
+        if (nr == 2 * w)
         {
-            Vector256<T> va = Vector256.Create(alpha);
-            if (beta == T.Zero)
-            {
-                StoreAvx0(c, w, va, c00, c01); c += ldc;
-                StoreAvx0(c, w, va, c10, c11); c += ldc;
-                StoreAvx0(c, w, va, c20, c21); c += ldc;
-                StoreAvx0(c, w, va, c30, c31); c += ldc;
-                StoreAvx0(c, w, va, c40, c41); c += ldc;
-                StoreAvx0(c, w, va, c50, c51);
-            }
-            else if (beta == T.One)
-            {
-                StoreAvx1(c, w, va, c00, c01); c += ldc;
-                StoreAvx1(c, w, va, c10, c11); c += ldc;
-                StoreAvx1(c, w, va, c20, c21); c += ldc;
-                StoreAvx1(c, w, va, c30, c31); c += ldc;
-                StoreAvx1(c, w, va, c40, c41); c += ldc;
-                StoreAvx1(c, w, va, c50, c51);
-            }
-            else
-            {
-                Vector256<T> vb = Vector256.Create(beta);
-                StoreAvxB(c, w, va, vb, c00, c01); c += ldc;
-                StoreAvxB(c, w, va, vb, c10, c11); c += ldc;
-                StoreAvxB(c, w, va, vb, c20, c21); c += ldc;
-                StoreAvxB(c, w, va, vb, c30, c31); c += ldc;
-                StoreAvxB(c, w, va, vb, c40, c41); c += ldc;
-                StoreAvxB(c, w, va, vb, c50, c51);
-            }
-        }
-        else if (nr == 2 * w)
-        {
-            // Fewer rows at full width (M not a multiple of 6): vector stores of the valid rows.
+            // Whole rows: all six, or the valid ones when M is not a multiple of 6. (beta = 1 goes through the
+            // general form: 1·C is exact, so the bits are those of a plain add.)
             Vector256<T> va = Vector256.Create(alpha), vb = Vector256.Create(beta);
             bool b0 = beta == T.Zero;
             StoreRowAvx(c, w, va, vb, b0, c00, c01); if (mr == 1) return; c += ldc;
             StoreRowAvx(c, w, va, vb, b0, c10, c11); if (mr == 2) return; c += ldc;
             StoreRowAvx(c, w, va, vb, b0, c20, c21); if (mr == 3) return; c += ldc;
             StoreRowAvx(c, w, va, vb, b0, c30, c31); if (mr == 4) return; c += ldc;
-            StoreRowAvx(c, w, va, vb, b0, c40, c41);
+            StoreRowAvx(c, w, va, vb, b0, c40, c41); if (mr == 5) return; c += ldc;
+            StoreRowAvx(c, w, va, vb, b0, c50, c51);
         }
         else
         {
@@ -238,13 +208,6 @@ internal static partial class Gemm
     {
         Vector256.Store(va * x0, c);
         Vector256.Store(va * x1, c + w);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void StoreAvx1<T>(T* c, int w, Vector256<T> va, Vector256<T> x0, Vector256<T> x1) where T : unmanaged
-    {
-        Vector256.Store(Fmadd(va, x0, Vector256.Load(c)), c);
-        Vector256.Store(Fmadd(va, x1, Vector256.Load(c + w)), c + w);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

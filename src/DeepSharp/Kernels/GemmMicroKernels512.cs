@@ -91,39 +91,18 @@ internal static partial class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector512<T>.Count;
-        if (mr == 6 && nr == 2 * w)
+        if (nr == 2 * w)
         {
-            Vector512<T> va = Vector512.Create(alpha);
-            if (beta == T.Zero)
-            {
-                Store512(c, w, va, c00, c01); c += ldc;
-                Store512(c, w, va, c10, c11); c += ldc;
-                Store512(c, w, va, c20, c21); c += ldc;
-                Store512(c, w, va, c30, c31); c += ldc;
-                Store512(c, w, va, c40, c41); c += ldc;
-                Store512(c, w, va, c50, c51);
-            }
-            else
-            {
-                Vector512<T> vb = Vector512.Create(beta);
-                Store512B(c, w, va, vb, c00, c01); c += ldc;
-                Store512B(c, w, va, vb, c10, c11); c += ldc;
-                Store512B(c, w, va, vb, c20, c21); c += ldc;
-                Store512B(c, w, va, vb, c30, c31); c += ldc;
-                Store512B(c, w, va, vb, c40, c41); c += ldc;
-                Store512B(c, w, va, vb, c50, c51);
-            }
-        }
-        else if (nr == 2 * w)
-        {
-            // Fewer rows at full width (M not a multiple of 6): vector stores of the valid rows.
+            // Whole rows: all six, or the valid ones when M is not a multiple of 6. (beta = 1 goes through the
+            // general form: 1·C is exact, so the bits are those of a plain add.)
             Vector512<T> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
             bool b0 = beta == T.Zero;
             StoreRow512(c, w, va, vb, b0, c00, c01); if (mr == 1) return; c += ldc;
             StoreRow512(c, w, va, vb, b0, c10, c11); if (mr == 2) return; c += ldc;
             StoreRow512(c, w, va, vb, b0, c20, c21); if (mr == 3) return; c += ldc;
             StoreRow512(c, w, va, vb, b0, c30, c31); if (mr == 4) return; c += ldc;
-            StoreRow512(c, w, va, vb, b0, c40, c41);
+            StoreRow512(c, w, va, vb, b0, c40, c41); if (mr == 5) return; c += ldc;
+            StoreRow512(c, w, va, vb, b0, c50, c51);
         }
         else
         {

@@ -30,25 +30,14 @@ internal static partial class Gemm
     internal static unsafe void MultiplyPackedA<T>(int m, int n, int k, T* pa, T* b, int ldb, T beta, T* c, int ldc)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // The driver's two macro-kernels with kc = k: whole panels of B in place, the rest packed.
         var bl = Blocking.For<T>();
-        int mr = bl.MR, nr = bl.NR;
-        int full = bl.Avx ? n / nr * nr : 0;
-        for (int jr = 0; jr < full; jr += nr)
-            for (int ir = 0; ir < m; ir += mr)
-                MicroKernelAvx(k, pa + (long)ir * k, b + jr, ldb, c + (long)ir * ldc + jr, ldc, T.One, beta, Min(mr, m - ir), nr);
+        int full = bl.Avx ? n / bl.NR * bl.NR : 0;
+        if (full > 0) MacroKernelInPlaceB(m, full, k, T.One, pa, b, ldb, beta, c, ldc, in bl);
         if (full == n) return;
         int rest = n - full;
-        T* pb = Buffers<T>.B((rest + nr - 1) / nr * nr * k);
-        PackB(false, k, rest, b + full, ldb, nr, pb, bl.Avx);
-        for (int jr = 0; jr < rest; jr += nr)
-        {
-            int nrEff = Min(nr, rest - jr);
-            for (int ir = 0; ir < m; ir += mr)
-            {
-                T* cTile = c + (long)ir * ldc + full + jr;
-                if (bl.Avx) MicroKernelAvx(k, pa + (long)ir * k, pb + (long)jr * k, cTile, ldc, T.One, beta, Min(mr, m - ir), nrEff);
-                else MicroKernelPortable(k, pa + (long)ir * k, pb + (long)jr * k, cTile, ldc, T.One, beta, Min(mr, m - ir), nrEff);
-            }
-        }
+        T* pb = Buffers<T>.B((rest + bl.NR - 1) / bl.NR * bl.NR * k);
+        PackB(false, k, rest, b + full, ldb, bl.NR, pb, bl.Avx);
+        MacroKernel(m, rest, k, T.One, pa, pb, beta, c + full, ldc, in bl);
     }
 }
