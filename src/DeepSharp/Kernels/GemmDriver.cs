@@ -80,7 +80,7 @@ internal static partial class Gemm
 
         // With few rows of A, each packed B panel would be used by only a few micro-kernel calls and packing B
         // (a full read and write of it) costs about as much as the arithmetic: read a row-major B in place.
-        bool inPlaceB = !transB && bl.Avx && m <= UnpackedBMaxM;
+        bool inPlaceB = !transB && bl.Avx && m <= InPlaceBMaxM<T>(in bl);
         // Symmetrically, with few columns each packed A panel serves only a few micro-kernel calls: read a
         // row-major A in place (B is then always packed: the in-place-A kernel reads a packed B panel).
         bool inPlaceA = !transA && bl.Avx && n <= UnpackedAMaxN && !inPlaceB;
@@ -113,8 +113,19 @@ internal static partial class Gemm
         }
     }
 
-    /// <summary>A GEMM with at most this many rows reads a non-transposed B in place instead of packing it (AVX path).</summary>
-    internal static int UnpackedBMaxM = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_B_M"), out int v) ? v : 160;
+    /// <summary>A GEMM with at most this many rows reads a non-transposed B in place instead of packing it (AVX path);
+    /// −1 (the default, unless DEEPSHARP_GEMM_INPLACE_B_M is set) chooses by the micro-panel width, see <see cref="InPlaceBMaxM{T}"/>.</summary>
+    internal static int UnpackedBMaxM = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_B_M"), out int v) ? v : -1;
+
+    /// <summary>
+    /// Up to how many rows B is read in place. A 64-byte micro-panel row (AVX2 float, 6×16) is one cache line per k
+    /// step: reading it in place beats packing up to ~160 rows. A 128-byte row (AVX-512, 6×32 float / 6×16 double) is
+    /// two lines per k step from rows ldb apart; measured on Zen 5, packing wins from ~64 rows on (128×784×512: 15–20 %
+    /// faster packed) and in place only wins below ~48.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int InPlaceBMaxM<T>(in Blocking bl) where T : unmanaged =>
+        UnpackedBMaxM >= 0 ? UnpackedBMaxM : bl.NR * sizeof(T) > 64 ? 48 : 160;
 
     /// <summary>A GEMM with at most this many columns reads a non-transposed A in place instead of packing it (AVX path).</summary>
     internal static int UnpackedAMaxN = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_A_N"), out int v2) ? v2 : 128;

@@ -230,12 +230,19 @@ internal static class NormKernels
         for (int i = 0; i < var.Length; i++) invstd[i] = T.One / T.Sqrt(var[i] + eps);
     }
 
-    /// <summary>y = (x − mean[c])·invstd[c]·γ[c] + β[c] over x [n, c, s]; γ/β may be empty. y may alias x.</summary>
-    public static void BatchNormForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> invstd,
-        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// y = (x − mean[c])·invstd[c]·γ[c] + β[c] over x [n, c, s]; γ/β may be empty. y may alias x. With a
+    /// <paramref name="residual"/> (same shape as x) it is added, and with <paramref name="relu"/> the result goes through
+    /// max(·, 0) — each (image, channel) segment finished while it is in L1, so BatchNorm + skip add + ReLU read and write
+    /// memory once instead of three times. The arithmetic is that of the separate ops, so the bits are the same.
+    /// </summary>
+    public static unsafe void BatchNormForward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> invstd,
+        ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> y, int n, int c, int s,
+        ReadOnlySpan<T> residual = default, bool relu = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckBn(x.Length, n, c, s, nameof(x));
         CheckBn(y.Length, n, c, s, nameof(y));
+        if (!residual.IsEmpty) CheckBn(residual.Length, n, c, s, nameof(residual));
         CheckLen(mean, c, nameof(mean)); CheckLen(invstd, c, nameof(invstd));
         CheckOptional(gamma, c, nameof(gamma)); CheckOptional(beta, c, nameof(beta));
         if (x.Length == 0) return;
@@ -249,29 +256,44 @@ internal static class NormKernels
                 coef[2 * c + ch] = beta.IsEmpty ? T.Zero : beta[ch];
             }
             T[] k = coef;
-            FusedRowParallel.Run(x, y, n, c * s, 2L * c * s, (xs, ys, r0, r1, rowLen) =>
+            fixed (T* pr = residual)
             {
-                for (int i = r0; i < r1; i++)
+                nint rp = (nint)pr;
+                int rlen = residual.Length;
+                FusedRowParallel.Run(x, y, n, c * s, 2L * c * s, (xs, ys, r0, r1, rowLen) =>
                 {
-                    if (s == 1)
+                    var res = new ReadOnlySpan<T>((void*)rp, rlen);
+                    for (int i = r0; i < r1; i++)
                     {
-                        // (x − mean)·scale + β, vectorised across channels.
-                        var yr = ys.Slice(i * c, c);
-                        TensorPrimitives.Subtract(xs.Slice(i * c, c), k.AsSpan(0, c), yr);
-                        TensorPrimitives.MultiplyAdd(yr, k.AsSpan(c, c), k.AsSpan(2 * c, c), yr);
-                    }
-                    else
-                    {
-                        for (int ch = 0; ch < c; ch++)
+                        if (s == 1)
                         {
-                            int off = (i * c + ch) * s;
-                            Affine(xs.Slice(off, s), k[ch], k[c + ch], k[2 * c + ch], ys.Slice(off, s));
+                            // (x − mean)·scale + β, vectorised across channels.
+                            var yr = ys.Slice(i * c, c);
+                            TensorPrimitives.Subtract(xs.Slice(i * c, c), k.AsSpan(0, c), yr);
+                            TensorPrimitives.MultiplyAdd(yr, k.AsSpan(c, c), k.AsSpan(2 * c, c), yr);
+                            Finish(yr, res.IsEmpty ? default : res.Slice(i * c, c), relu);
+                        }
+                        else
+                        {
+                            for (int ch = 0; ch < c; ch++)
+                            {
+                                int off = (i * c + ch) * s;
+                                Affine(xs.Slice(off, s), k[ch], k[c + ch], k[2 * c + ch], ys.Slice(off, s));
+                                Finish(ys.Slice(off, s), res.IsEmpty ? default : res.Slice(off, s), relu);
+                            }
                         }
                     }
-                }
-            });
+                });
+            }
         }
         finally { ArrayPool<T>.Shared.Return(coef); }
+
+        // The skip add and the ReLU with the primitives the separate ops use (same bits, NaN kept, max(−0, 0) = 0).
+        static void Finish(Span<T> y, ReadOnlySpan<T> residual, bool relu)
+        {
+            if (!residual.IsEmpty) TensorPrimitives.Add(y, residual, y);
+            if (relu) TensorPrimitives.Max(y, T.Zero, y);
+        }
     }
 
     /// <summary>
@@ -287,10 +309,92 @@ internal static class NormKernels
         CheckOptional(gamma, c, nameof(gamma)); CheckOptional(dgamma, c, nameof(dgamma)); CheckOptional(dbeta, c, nameof(dbeta));
         if (c == 0) return;
         double[] sDy = ArrayPool<double>.Shared.Rent(c), sDyX = ArrayPool<double>.Shared.Rent(c);
-        T[] coef = ArrayPool<T>.Shared.Rent(4 * c); // [mean | a = γ·invstd | b = Σdy/M | d = invstd·Σdy·x̂/M]
         try
         {
             ChannelDotCentered(dy, x, mean, n, c, s, sDyX, sDy); // Σ dy·(x − mean) and Σ dy in one pass
+            BackwardTrainingFromSums(dy, x, mean, invstd, gamma, sDy, sDyX, dx, dgamma, dbeta, n, c, s);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(sDy); ArrayPool<double>.Shared.Return(sDyX);
+        }
+    }
+
+    /// <summary>
+    /// The backward of y = ReLU(BatchNorm(x) [+ residual]) in training mode, from the gradient g of y and y itself:
+    /// g′ = y &gt; 0 ? g : 0 (the gradient of the BatchNorm output and of the residual) is written to
+    /// <paramref name="gPre"/>, then dx, dγ, dβ are those of <see cref="BatchNormBackwardTraining{T}"/> with dy = g′.
+    /// The mask and the channel sums are one pass (each segment masked, then reduced while it is in L1); the bits are
+    /// those of ReLU's backward followed by BatchNorm's. gPre may alias dx (when the residual's gradient is not needed).
+    /// </summary>
+    public static unsafe void BatchNormReluBackwardTraining<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> y, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> invstd, ReadOnlySpan<T> gamma, Span<T> gPre, Span<T> dx, Span<T> dgamma, Span<T> dbeta,
+        int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckBn(g.Length, n, c, s, nameof(g)); CheckBn(y.Length, n, c, s, nameof(y)); CheckBn(x.Length, n, c, s, nameof(x));
+        CheckBn(gPre.Length, n, c, s, nameof(gPre)); CheckBn(dx.Length, n, c, s, nameof(dx));
+        CheckLen(mean, c, nameof(mean)); CheckLen(invstd, c, nameof(invstd));
+        CheckOptional(gamma, c, nameof(gamma)); CheckOptional(dgamma, c, nameof(dgamma)); CheckOptional(dbeta, c, nameof(dbeta));
+        if (c == 0) return;
+        if (s == 1)
+        {
+            ActivationKernels.ReluBackward(y, g, gPre);
+            BatchNormBackwardTraining<T>(gPre, x, mean, invstd, gamma, dx, dgamma, dbeta, n, c, s);
+            return;
+        }
+        int segs = n * c;
+        double[] part = ArrayPool<double>.Shared.Rent(2 * segs);
+        double[] sDy = ArrayPool<double>.Shared.Rent(c), sDyX = ArrayPool<double>.Shared.Rent(c);
+        try
+        {
+            fixed (T* pg = g, py = y, px = x, pm = mean, pp = gPre)
+            {
+                nint gp = (nint)pg, yp = (nint)py, xp = (nint)px, mp = (nint)pm, ppp = (nint)pp;
+                int len = x.Length;
+                double[] pr = part;
+                FusedRowParallel.ForChunks(FusedRowParallel.Chunks(n, 4L * c * s), n, (_, i0, i1) =>
+                {
+                    var gv = new ReadOnlySpan<T>((void*)gp, len);
+                    var yv = new ReadOnlySpan<T>((void*)yp, len);
+                    var xv = new ReadOnlySpan<T>((void*)xp, len);
+                    var mv = new ReadOnlySpan<T>((void*)mp, c);
+                    var pv = new Span<T>((void*)ppp, len);
+                    for (int i = i0; i < i1; i++)
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            int seg = i * c + ch, off = seg * s;
+                            var gs = pv.Slice(off, s);
+                            ActivationKernels.ReluBackward(yv.Slice(off, s), gv.Slice(off, s), gs);
+                            T sum = SumAndDotCentered<T>(gs, xv.Slice(off, s), mv[ch], out T dot);
+                            pr[seg] = double.CreateChecked(dot);
+                            pr[segs + seg] = double.CreateChecked(sum);
+                        }
+                });
+            }
+            // Per-channel totals in image order, as SegmentReduce: the same bits for any thread count.
+            sDy.AsSpan(0, c).Clear(); sDyX.AsSpan(0, c).Clear();
+            for (int i = 0; i < n; i++)
+                for (int ch = 0; ch < c; ch++)
+                {
+                    sDyX[ch] += part[i * c + ch];
+                    sDy[ch] += part[segs + i * c + ch];
+                }
+            BackwardTrainingFromSums<T>(gPre, x, mean, invstd, gamma, sDy, sDyX, dx, dgamma, dbeta, n, c, s);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(part); ArrayPool<double>.Shared.Return(sDy); ArrayPool<double>.Shared.Return(sDyX);
+        }
+    }
+
+    /// <summary>dγ, dβ and dx of the training-mode backward from the channel sums Σ dy and Σ dy·(x − mean).</summary>
+    private static void BackwardTrainingFromSums<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> invstd,
+        ReadOnlySpan<T> gamma, double[] sDy, double[] sDyX, Span<T> dx, Span<T> dgamma, Span<T> dbeta, int n, int c, int s)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T[] coef = ArrayPool<T>.Shared.Rent(4 * c); // [mean | a = γ·invstd | b = Σdy/M | d = invstd·Σdy·x̂/M]
+        try
+        {
             double count = (double)n * s;
             for (int ch = 0; ch < c; ch++)
             {
@@ -317,10 +421,7 @@ internal static class NormKernels
                     }
             });
         }
-        finally
-        {
-            ArrayPool<double>.Shared.Return(sDy); ArrayPool<double>.Shared.Return(sDyX); ArrayPool<T>.Shared.Return(coef);
-        }
+        finally { ArrayPool<T>.Shared.Return(coef); }
     }
 
     /// <summary>

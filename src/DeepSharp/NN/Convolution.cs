@@ -272,8 +272,17 @@ public sealed class ResidualBlock : Module<Tensor, Tensor>
     /// <summary>The projection shortcut (conv1×1–BN), or null for the identity shortcut.</summary>
     public Sequential? Downsample { get; }
 
-    /// <summary>relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).</summary>
+    /// <summary>relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)). Each BatchNorm runs fused with the ReLU (and the
+    /// skip add) after it: the same values and gradients as the separate modules, one pass over memory instead of three.</summary>
     public override Tensor Forward(Tensor input)
+    {
+        var h = Bn1.ForwardRelu(Conv1.Forward(input), residual: null);
+        var shortcut = Downsample is null ? input : Downsample.Forward(input);
+        return Bn2.ForwardRelu(Conv2.Forward(h), shortcut);
+    }
+
+    /// <summary>The forward with the separate modules, unfused: the reference the fused forward is tested against.</summary>
+    internal Tensor ForwardUnfused(Tensor input)
     {
         var h = Bn1.Forward(Conv1.Forward(input)).Relu();
         h = Bn2.Forward(Conv2.Forward(h));

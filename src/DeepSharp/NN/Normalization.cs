@@ -80,7 +80,12 @@ public abstract class BatchNorm : Module<Tensor, Tensor>
     protected abstract void CheckInputDim(Tensor input);
 
     /// <summary>Normalises <paramref name="input"/> (batch statistics in training, running statistics in evaluation).</summary>
-    public override Tensor Forward(Tensor input)
+    public override Tensor Forward(Tensor input) => Forward(input, residual: null, relu: false);
+
+    /// <summary>ReLU(this(input) + residual) as one fused op (see <see cref="Tensor.BatchNormRelu"/>); residual optional.</summary>
+    internal Tensor ForwardRelu(Tensor input, Tensor? residual) => Forward(input, residual, relu: true);
+
+    private Tensor Forward(Tensor input, Tensor? residual, bool relu)
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckInputDim(input);
@@ -94,7 +99,8 @@ public abstract class BatchNorm : Module<Tensor, Tensor>
         }
         bool useBatchStats = IsTraining || (RunningMean is null && RunningVar is null);
         bool update = !IsTraining || TrackRunningStats;
-        return F.BatchNorm(input, update ? RunningMean : null, update ? RunningVar : null, Weight, Bias, useBatchStats, factor, Eps);
+        if (!relu) return F.BatchNorm(input, update ? RunningMean : null, update ? RunningVar : null, Weight, Bias, useBatchStats, factor, Eps);
+        return input.BatchNormRelu(update ? RunningMean : null, update ? RunningVar : null, Weight, Bias, useBatchStats, factor, Eps, residual);
     }
 
     /// <inheritdoc/>

@@ -79,7 +79,20 @@ public sealed partial class Tensor
     /// Otherwise it normalises with the running statistics.
     /// </summary>
     public Tensor BatchNorm(Tensor? runningMean, Tensor? runningVar, Tensor? weight = null, Tensor? bias = null,
-        bool training = false, double momentum = 0.1, double eps = 1e-5)
+        bool training = false, double momentum = 0.1, double eps = 1e-5) =>
+        BatchNormCore(runningMean, runningVar, weight, bias, training, momentum, eps, residual: null, relu: false);
+
+    /// <summary>
+    /// ReLU(BatchNorm(x) + residual) as one op (residual optional, same shape as x): the BatchNorm–ReLU and
+    /// BatchNorm–add–ReLU tails of a residual block. Values and gradients are those of the separate ops, bit for bit;
+    /// the fused kernels read and write each activation once instead of once per op.
+    /// </summary>
+    internal Tensor BatchNormRelu(Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, double momentum, double eps, Tensor? residual) =>
+        BatchNormCore(runningMean, runningVar, weight, bias, training, momentum, eps, residual, relu: true);
+
+    private Tensor BatchNormCore(Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias,
+        bool training, double momentum, double eps, Tensor? residual, bool relu)
     {
         CheckFloating("BatchNorm");
         if (Dim < 2) throw new ArgumentException($"BatchNorm: expected an input of rank ≥ 2 [N, C, *], got shape {ShapeUtil.Format(_shape)}.");
@@ -91,19 +104,30 @@ public sealed partial class Tensor
             if (p.Dim != 1 || p._shape[0] != c)
                 throw new ArgumentException($"BatchNorm: running statistics, weight and bias must have shape [{c}] for input {ShapeUtil.Format(_shape)}, got {ShapeUtil.Format(p._shape)}.");
         }
+        if (residual is not null)
+        {
+            CheckSameDType(this, residual, "BatchNorm + residual");
+            if (!ShapeUtil.SameShape(residual._shape, _shape))
+                throw new ArgumentException($"BatchNorm + residual: the residual must have the input's shape {ShapeUtil.Format(_shape)}, got {ShapeUtil.Format(residual._shape)}.");
+        }
         bool useBatchStats = training || runningMean is null || runningVar is null;
         if (useBatchStats && n * s <= 1 && training)
             throw new ArgumentException($"BatchNorm: expected more than 1 value per channel when training, got input of shape {ShapeUtil.Format(_shape)}.");
         Tensor x;
-        using (GradMode.Set(false)) x = Contiguous();
+        Tensor? res = null;
+        using (GradMode.Set(false))
+        {
+            x = Contiguous();
+            res = residual?.Contiguous();
+        }
         var w = weight?.Contiguous();
         var b = bias?.Contiguous();
         var mean = Empty([c], DType, zeroed: false);
         var var = Empty([c], DType, zeroed: false);
         var invstd = Empty([c], DType, zeroed: false);
         var y = Empty(_shape, DType, zeroed: false);
-        if (DType == DType.Float32) Forward<float>(x, useBatchStats, runningMean, runningVar, w, b, eps, mean, var, invstd, y, n, c, s);
-        else Forward<double>(x, useBatchStats, runningMean, runningVar, w, b, eps, mean, var, invstd, y, n, c, s);
+        if (DType == DType.Float32) Forward<float>(x, useBatchStats, runningMean, runningVar, w, b, res, relu, eps, mean, var, invstd, y, n, c, s);
+        else Forward<double>(x, useBatchStats, runningMean, runningVar, w, b, res, relu, eps, mean, var, invstd, y, n, c, s);
 
         if (training && runningMean is not null && runningVar is not null)
         {
@@ -116,26 +140,44 @@ public sealed partial class Tensor
             }
         }
 
-        Tensor[] inputs = [this, .. new[] { weight, bias }.OfType<Tensor>()];
+        // Inputs [x, weight?, bias?, residual?]; the backward returns one gradient per input in that order.
+        Tensor[] inputs = [this, .. new[] { weight, bias, residual }.OfType<Tensor>()];
+        int wIndex = weight is null ? -1 : 1;
+        int bIndex = bias is null ? -1 : 1 + (weight is null ? 0 : 1);
+        int rIndex = residual is null ? -1 : inputs.Length - 1;
         var dims = new[] { 0 }.Concat(Enumerable.Range(2, Dim - 2)).ToArray();
         var shapeC = new[] { 1, c }.Concat(Enumerable.Repeat(1, Dim - 2)).ToArray();
         var self = this;
         var statMean = useBatchStats ? mean : runningMean!.Detach().Clone();
-        return Node.Record(y, "NativeBatchNormBackward", inputs, g =>
+        string name = relu ? "BatchNormReluBackward" : "NativeBatchNormBackward";
+        return Node.Record(y, name, inputs, g =>
         {
             if (GradMode.IsEnabled)
-                return CompositeBackward(inputs, ins => BatchNormComposite(ins[0], useBatchStats, statMean, invstd, dims, shapeC,
-                    weight is null ? null : ins[1], bias is null ? null : ins[^1]), g);
+                return CompositeBackward(inputs, ins =>
+                {
+                    var z = BatchNormComposite(ins[0], useBatchStats, statMean, invstd, dims, shapeC,
+                        wIndex < 0 ? null : ins[wIndex], bIndex < 0 ? null : ins[bIndex]);
+                    if (rIndex >= 0) z = z + ins[rIndex];
+                    return relu ? z.Relu() : z;
+                }, g);
             var dy = g.Contiguous();
             var dx = Empty(self._shape, DType, zeroed: false);
             var dw = weight is null ? null : Empty([c], DType, zeroed: false);
             var db = bias is null ? null : Empty([c], DType, zeroed: false);
-            if (DType == DType.Float32) Backward<float>(dy, x, statMean, invstd, w, dx, dw, db, n, c, s, useBatchStats);
-            else Backward<double>(dy, x, statMean, invstd, w, dx, dw, db, n, c, s, useBatchStats);
-            return [dx, .. new[] { dw, db }.Where((t, i) => (i == 0 ? weight : bias) is not null)];
-        }, x);
+            // The gradient of the BatchNorm output (g masked by the ReLU) is also the residual's; without a residual
+            // it is written into dx and overwritten there by the BatchNorm backward.
+            Tensor gPre = !relu ? dy : residual is not null ? Empty(self._shape, DType, zeroed: false) : dx;
+            if (DType == DType.Float32) Backward<float>(dy, y, relu, gPre, x, statMean, invstd, w, dx, dw, db, n, c, s, useBatchStats);
+            else Backward<double>(dy, y, relu, gPre, x, statMean, invstd, w, dx, dw, db, n, c, s, useBatchStats);
+            var grads = new Tensor?[inputs.Length];
+            grads[0] = dx;
+            if (wIndex >= 0) grads[wIndex] = dw;
+            if (bIndex >= 0) grads[bIndex] = db;
+            if (rIndex >= 0) grads[rIndex] = gPre;
+            return grads;
+        }, relu ? [x, y] : [x]);
 
-        static void Forward<T>(Tensor x, bool batch, Tensor? rm, Tensor? rv, Tensor? w, Tensor? b, double eps,
+        static void Forward<T>(Tensor x, bool batch, Tensor? rm, Tensor? rv, Tensor? w, Tensor? b, Tensor? res, bool relu, double eps,
             Tensor mean, Tensor var, Tensor invstd, Tensor y, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
         {
             if (batch) NormKernels.BatchNormStats(x.ReadSpan<T>(), n, c, s, mean.Span<T>(), var.Span<T>());
@@ -146,17 +188,25 @@ public sealed partial class Tensor
             }
             NormKernels.BatchNormInvStd(var.ReadSpan<T>(), T.CreateChecked(eps), invstd.Span<T>());
             NormKernels.BatchNormForward(x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(),
-                w is null ? default : w.ReadSpan<T>(), b is null ? default : b.ReadSpan<T>(), y.Span<T>(), n, c, s);
+                w is null ? default : w.ReadSpan<T>(), b is null ? default : b.ReadSpan<T>(), y.Span<T>(), n, c, s,
+                res is null ? default : res.ReadSpan<T>(), relu);
         }
 
-        static void Backward<T>(Tensor dy, Tensor x, Tensor mean, Tensor invstd, Tensor? w, Tensor dx, Tensor? dw, Tensor? db,
-            int n, int c, int s, bool batch) where T : unmanaged, IFloatingPointIeee754<T>
+        static void Backward<T>(Tensor dy, Tensor y, bool relu, Tensor gPre, Tensor x, Tensor mean, Tensor invstd, Tensor? w,
+            Tensor dx, Tensor? dw, Tensor? db, int n, int c, int s, bool batch) where T : unmanaged, IFloatingPointIeee754<T>
         {
             var wSpan = w is null ? default : w.ReadSpan<T>();
             var dwSpan = dw is null ? default : dw.Span<T>();
             var dbSpan = db is null ? default : db.Span<T>();
-            if (batch) NormKernels.BatchNormBackwardTraining(dy.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(), wSpan, dx.Span<T>(), dwSpan, dbSpan, n, c, s);
-            else NormKernels.BatchNormBackwardEval(dy.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(), wSpan, dx.Span<T>(), dwSpan, dbSpan, n, c, s);
+            if (relu && batch)
+            {
+                NormKernels.BatchNormReluBackwardTraining(dy.ReadSpan<T>(), y.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(),
+                    invstd.ReadSpan<T>(), wSpan, gPre.Span<T>(), dx.Span<T>(), dwSpan, dbSpan, n, c, s);
+                return;
+            }
+            if (relu) ActivationKernels.ReluBackward(y.ReadSpan<T>(), dy.ReadSpan<T>(), gPre.Span<T>());
+            if (batch) NormKernels.BatchNormBackwardTraining(gPre.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(), wSpan, dx.Span<T>(), dwSpan, dbSpan, n, c, s);
+            else NormKernels.BatchNormBackwardEval(gPre.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(), wSpan, dx.Span<T>(), dwSpan, dbSpan, n, c, s);
         }
     }
 

@@ -155,6 +155,22 @@ public class GemmTests
         }
     }
 
+    // The driver reads a row-major operand in place or packs it depending on the other dimension (and on the SIMD
+    // path); force each choice on every shape so both are tested whatever the defaults are.
+    [TestCase(0, 0), TestCase(100_000, 0), TestCase(0, 100_000)]
+    public void InPlaceAndPackedOperands_MatchReference(int inPlaceBMaxM, int inPlaceAMaxN)
+    {
+        int savedB = Gemm.UnpackedBMaxM, savedA = Gemm.UnpackedAMaxN;
+        try
+        {
+            Gemm.UnpackedBMaxM = inPlaceBMaxM;
+            Gemm.UnpackedAMaxN = inPlaceAMaxN;
+            RunShapes<float>(false, false, seed: 11);
+            RunShapes<double>(false, false, seed: 12);
+        }
+        finally { Gemm.UnpackedBMaxM = savedB; Gemm.UnpackedAMaxN = savedA; }
+    }
+
     // ----- BLAS semantics ---------------------------------------------------------------------
 
     [TestCase(false, false), TestCase(true, true), TestCase(false, true), TestCase(true, false)]
