@@ -13,20 +13,23 @@ internal static partial class Gemm
         public readonly int MR, NR, MC, KC, NC;
         public readonly bool Avx;
 
-        private Blocking(int mr, int nr, int mc, int kc, int nc, bool avx)
+        /// <summary>Bytes of one k step of a B micro-panel (NR elements).</summary>
+        public readonly int PanelRowBytes;
+
+        private Blocking(int mr, int nr, int mc, int kc, int nc, bool avx, int elementBytes)
         {
-            MR = mr; NR = nr; MC = mc; KC = kc; NC = nc; Avx = avx;
+            MR = mr; NR = nr; MC = mc; KC = kc; NC = nc; Avx = avx; PanelRowBytes = nr * elementBytes;
         }
 
         // Near BLIS's Zen3 values: the MC×KC block of A (≈144 KiB) sits in L2, a KC×NR micro-panel of
         // B (16 KiB) in L1, the KC×NC panel of B in L3.
-        private static readonly Blocking Avx32 = new(6, 16, 144, 384, 4080, true);
-        private static readonly Blocking Avx64 = new(6, 8, 72, 256, 4080, true);
+        private static readonly Blocking Avx32 = new(6, 16, 144, 384, 4080, true, 4);
+        private static readonly Blocking Avx64 = new(6, 8, 72, 256, 4080, true, 8);
         // AVX-512: the same tile twice as wide; KC 256 keeps the KC×NR micro-panel of B (32 KiB) in L1.
-        private static readonly Blocking Avx512x32 = new(6, 32, 144, 256, 4080, true);
-        private static readonly Blocking Avx512x64 = new(6, 16, 72, 256, 4080, true);
-        private static readonly Blocking Portable32 = new(6, 8, 144, 256, 4080, false);
-        private static readonly Blocking Portable64 = new(6, 4, 72, 256, 4080, false);
+        private static readonly Blocking Avx512x32 = new(6, 32, 144, 256, 4080, true, 4);
+        private static readonly Blocking Avx512x64 = new(6, 16, 72, 256, 4080, true, 8);
+        private static readonly Blocking Portable32 = new(6, 8, 144, 256, 4080, false, 4);
+        private static readonly Blocking Portable64 = new(6, 4, 72, 256, 4080, false, 8);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Blocking For<T>()
@@ -80,7 +83,7 @@ internal static partial class Gemm
 
         // With few rows of A, each packed B panel would be used by only a few micro-kernel calls and packing B
         // (a full read and write of it) costs about as much as the arithmetic: read a row-major B in place.
-        bool inPlaceB = !transB && bl.Avx && m <= InPlaceBMaxM<T>(in bl);
+        bool inPlaceB = !transB && bl.Avx && m <= UnpackedBMaxMFor(in bl);
         // Symmetrically, with few columns each packed A panel serves only a few micro-kernel calls: read a
         // row-major A in place (B is then always packed: the in-place-A kernel reads a packed B panel).
         bool inPlaceA = !transA && bl.Avx && n <= UnpackedAMaxN && !inPlaceB;
@@ -114,18 +117,18 @@ internal static partial class Gemm
     }
 
     /// <summary>A GEMM with at most this many rows reads a non-transposed B in place instead of packing it (AVX path);
-    /// −1 (the default, unless DEEPSHARP_GEMM_INPLACE_B_M is set) chooses by the micro-panel width, see <see cref="InPlaceBMaxM{T}"/>.</summary>
+    /// −1 (the default, unless DEEPSHARP_GEMM_INPLACE_B_M is set) chooses by the micro-panel width, see <see cref="UnpackedBMaxMFor"/>.</summary>
     internal static int UnpackedBMaxM = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_B_M"), out int v) ? v : -1;
 
     /// <summary>
     /// Up to how many rows B is read in place. A 64-byte micro-panel row (AVX2 float, 6×16) is one cache line per k
     /// step: reading it in place beats packing up to ~160 rows. A 128-byte row (AVX-512, 6×32 float / 6×16 double) is
-    /// two lines per k step from rows ldb apart; measured on Zen 5, packing wins from ~64 rows on (128×784×512: 15–20 %
+    /// two lines per k step from rows ldb apart; measured on an Intel Xeon (family 6 model 207, AVX-512), packing wins from ~64 rows on (128×784×512: 15–20 %
     /// faster packed) and in place only wins below ~48.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe int InPlaceBMaxM<T>(in Blocking bl) where T : unmanaged =>
-        UnpackedBMaxM >= 0 ? UnpackedBMaxM : bl.NR * sizeof(T) > 64 ? 48 : 160;
+    private static int UnpackedBMaxMFor(in Blocking bl) =>
+        UnpackedBMaxM >= 0 ? UnpackedBMaxM : bl.PanelRowBytes > 64 ? 48 : 160;
 
     /// <summary>A GEMM with at most this many columns reads a non-transposed A in place instead of packing it (AVX path).</summary>
     internal static int UnpackedAMaxN = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_A_N"), out int v2) ? v2 : 128;

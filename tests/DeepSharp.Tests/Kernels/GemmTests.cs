@@ -239,6 +239,29 @@ public class GemmTests
         Assert.That(c2.C, Is.EqualTo(c1.C));
     }
 
+    // Row-split GEMMs over several KC blocks (K = 700) with packed operands match the reference and have the same bits
+    // for any thread count.
+    [TestCase(false, false), TestCase(true, true), TestCase(false, true), TestCase(true, false)]
+    public void RowSplit_SameBitsForAnyThreadCount(bool ta, bool tb)
+    {
+        var rng = new Random(31 + (ta ? 2 : 0) + (tb ? 1 : 0));
+        var first = Case<float>.Make(rng, ta, tb, 307, 290, 700, 1.5, 0.5, 1, 2, 3);
+        var c0 = (float[])first.C.Clone();
+        float[]? bits = null;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            KernelSettings.NumThreads = threads;
+            var run = new Case<float> { TA = ta, TB = tb, M = first.M, N = first.N, K = first.K, Lda = first.Lda, Ldb = first.Ldb,
+                Ldc = first.Ldc, Alpha = first.Alpha, Beta = first.Beta, A = first.A, B = first.B, C = (float[])c0.Clone() };
+            AssertCase(run);
+            var again = new Case<float> { TA = ta, TB = tb, M = first.M, N = first.N, K = first.K, Lda = first.Lda, Ldb = first.Ldb,
+                Ldc = first.Ldc, Alpha = first.Alpha, Beta = first.Beta, A = first.A, B = first.B, C = (float[])c0.Clone() };
+            again.Run();
+            if (bits is null) bits = again.C;
+            else Assert.That(again.C, Is.EqualTo(bits), $"{threads} threads");
+        }
+    }
+
     // ----- batched ----------------------------------------------------------------------------
 
     [TestCase(1, 0, 1, 1), TestCase(2, 1, 0, 1), TestCase(1, 1, 1, 2), TestCase(2, 0, 0, 2)]
