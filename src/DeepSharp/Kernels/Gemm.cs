@@ -191,8 +191,99 @@ internal static partial class Gemm
             Sequential(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, in bl);
             return;
         }
+        if (splitM && SharedBApplies(transB, m, n, in bl))
+        {
+            RunSharedB(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, t, in bl);
+            return;
+        }
         var job = new Job<T>(transA, transB, m, n, k, alpha, (nint)a, lda, (nint)b, ldb, beta, (nint)c, ldc, t, splitM);
         KernelParallel.For(0, t, t, part => RunPart(in job, part));
+    }
+
+    /// <summary>Row-split GEMMs pack B once for all threads and hand out row chunks dynamically when B is at least
+    /// this many columns wide and packed at all (see <see cref="UnpackedBMaxMFor"/>); int.MaxValue turns it off.</summary>
+    internal static int SharedBMinN = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_SHARED_B_N"), out int sv) ? sv : 128;
+
+    private static bool SharedBApplies(bool transB, int m, int n, in Blocking bl) =>
+        bl.Avx && n >= SharedBMinN && (transB || m > UnpackedBMaxMFor(in bl));
+
+    /// <summary>Row chunks per thread in <see cref="RunSharedB{T}"/>: enough that a thread slowed by other load on the
+    /// machine hands its remaining chunks to the others, few enough that each chunk still fills the micro-kernel.</summary>
+    private const int SharedBChunksPerThread = 4;
+
+    /// <summary>
+    /// A row-split GEMM whose threads share one packed B. With one fixed half of the rows per thread, every thread packs
+    /// all of B for each KC block, and a thread slowed by other load on the machine (a shared VM: it happens within
+    /// a single GEMM) makes the other wait at the join. Here the threads first pack disjoint NR panels of the KC×NC
+    /// block into one buffer owned by the calling thread, then claim chunks of whole MR panels of rows (a few per
+    /// thread) from a shared counter and multiply each by the whole block. Two fork/joins per block instead of one,
+    /// B packed once. The blocking and the micro-kernel are those of <see cref="Sequential{T}"/>, so the bits are the
+    /// same for any thread count.
+    /// </summary>
+    private static unsafe void RunSharedB<T>(bool transA, bool transB, int m, int n, int k,
+        T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, int threads, in Blocking bl)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mr = bl.MR, nr = bl.NR;
+        int kcMax = BalancedBlock(k, bl.KC, 1);
+        int ncMax = BalancedBlock(n, bl.NC, nr);
+        int units = (m + mr - 1) / mr;
+        // Chunks of whole MR panels, at most MC rows, about SharedBChunksPerThread per thread.
+        int chunkRows = Math.Max(mr, Min(BalancedBlock(m, bl.MC, mr), (units + threads * SharedBChunksPerThread - 1) / (threads * SharedBChunksPerThread) * mr));
+        int chunks = (m + chunkRows - 1) / chunkRows;
+        T* shared = Buffers<T>.Shared(((Min(ncMax, n) + nr - 1) / nr * nr) * kcMax);
+        var job = new Job<T>(transA, transB, m, n, k, alpha, (nint)a, lda, (nint)b, ldb, beta, (nint)c, ldc, chunks, true);
+        nint sp = (nint)shared;
+        for (int jc = 0; jc < n; jc += ncMax)
+        {
+            int nc = Min(ncMax, n - jc);
+            int panels = (nc + nr - 1) / nr;
+            int packParts = Min(panels, threads * SharedBChunksPerThread);
+            for (int pc = 0; pc < k; pc += kcMax)
+            {
+                var block = new SharedBlock(jc, nc, pc, Min(kcMax, k - pc), chunkRows, packParts);
+                KernelParallel.For(0, packParts, threads, part => PackSharedBPart(in job, block, part, sp));
+                KernelParallel.For(0, chunks, threads, chunk => MultiplySharedBChunk(in job, block, chunk, sp));
+            }
+        }
+    }
+
+    /// <summary>One KC×NC block of B in <see cref="RunSharedB{T}"/> and how its work is cut.</summary>
+    private readonly record struct SharedBlock(int Jc, int Nc, int Pc, int Kc, int ChunkRows, int PackParts);
+
+    /// <summary>Part <paramref name="part"/> of the NR panels of the block into the shared buffer.</summary>
+    private static unsafe void PackSharedBPart<T>(in Job<T> job, SharedBlock blk, int part, nint shared)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Blocking bl = Blocking.For<T>();
+        int nr = bl.NR, panels = (blk.Nc + nr - 1) / nr;
+        int p0 = (int)((long)panels * part / blk.PackParts), p1 = (int)((long)panels * (part + 1) / blk.PackParts);
+        if (p1 <= p0) return;
+        int col0 = p0 * nr, cols = Min(blk.Nc, p1 * nr) - col0;
+        T* b = (T*)job.B;
+        T* src = job.TransB ? b + (long)(blk.Jc + col0) * job.Ldb + blk.Pc : b + (long)blk.Pc * job.Ldb + blk.Jc + col0;
+        PackB(job.TransB, blk.Kc, cols, src, job.Ldb, nr, (T*)shared + (long)col0 * blk.Kc, bl.Avx);
+    }
+
+    /// <summary>Rows [chunk·ChunkRows, …) of C block (·, Jc) += those rows of A · the shared packed B block.</summary>
+    private static unsafe void MultiplySharedBChunk<T>(in Job<T> job, SharedBlock blk, int chunk, nint shared)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Blocking bl = Blocking.For<T>();
+        int ic = chunk * blk.ChunkRows, mc = Min(blk.ChunkRows, job.M - ic);
+        if (mc <= 0) return;
+        T* a = (T*)job.A, c = (T*)job.C;
+        T betaEff = blk.Pc == 0 ? job.Beta : T.One;
+        T* aSrc = job.TransA ? a + (long)blk.Pc * job.Lda + ic : a + (long)ic * job.Lda + blk.Pc;
+        T* cBlock = c + (long)ic * job.Ldc + blk.Jc;
+        if (!job.TransA && job.N <= UnpackedAMaxN)
+        {
+            MacroKernelInPlaceA(mc, blk.Nc, blk.Kc, job.Alpha, aSrc, job.Lda, (T*)shared, betaEff, cBlock, job.Ldc, in bl);
+            return;
+        }
+        T* bufA = Buffers<T>.A(blk.ChunkRows * blk.Kc);
+        PackA(job.TransA, mc, blk.Kc, aSrc, job.Lda, bl.MR, bufA, bl.Avx);
+        MacroKernel(mc, blk.Nc, blk.Kc, job.Alpha, bufA, (T*)shared, betaEff, cBlock, job.Ldc, in bl);
     }
 
     /// <summary>A GEMM whose K is at least this long (and 4× its M and N) is split along K.</summary>

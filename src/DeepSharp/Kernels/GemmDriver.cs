@@ -44,9 +44,13 @@ internal static partial class Gemm
     {
         [ThreadStatic] private static T[]? t_a;
         [ThreadStatic] private static T[]? t_b;
+        [ThreadStatic] private static T[]? t_shared;
 
         public static unsafe T* A(int length) => Get(ref t_a, length);
         public static unsafe T* B(int length) => Get(ref t_b, length);
+
+        /// <summary>The packed B block a calling thread shares with the workers (<see cref="RunSharedB{T}"/>).</summary>
+        public static unsafe T* Shared(int length) => Get(ref t_shared, length);
 
         private static unsafe T* Get(ref T[]? array, int length)
         {
