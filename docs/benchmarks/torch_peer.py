@@ -9,12 +9,16 @@ repetitions) and prints the same JSON lines, e.g. {"workload":"sgemm","n":1024,"
 PyTorch is only a reference for these measurements, never a dependency of the project or its tests.
 Debian: apt-get install python3-torch libopenblas0-openmp. Debian's torch does its float matmul through
 the system libblas.so.3: without OpenBLAS that is the reference BLAS (~5 GFLOPS); the OpenMP build of
-OpenBLAS follows torch.set_num_threads. To add a workload (mlp_step, cnn_step, resnet_step,
+OpenBLAS follows torch.set_num_threads. OpenBLAS 0.3.21 picks its kernels by CPU model and takes newer Intel
+Xeons (family 6 model 207) for a "Prescott" without SIMD kernels (~30 GFLOPS per thread): the script prints the
+core OpenBLAS uses on stderr and warns about that; OPENBLAS_CORETYPE=SkylakeX gives PyTorch its AVX-512 kernels,
+the fair peer on such a CPU (docs/performance.md). To add a workload (mlp_step, cnn_step, resnet_step,
 encoder_step, ...): write a generator function `name(options)` yielding dicts that start with
 "workload": name, and register it in WORKLOADS, mirroring the C# IWorkload class of the same name.
 """
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -179,6 +183,17 @@ WORKLOADS = {
 }
 
 
+def blas_core():
+    """The kernel set OpenBLAS chose (openblas_get_corename), or None when libblas.so.3 is not OpenBLAS."""
+    import ctypes
+    try:
+        f = ctypes.CDLL("libblas.so.3").openblas_get_corename
+    except (OSError, AttributeError):
+        return None
+    f.restype = ctypes.c_char_p
+    return f().decode()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
@@ -195,6 +210,12 @@ def main():
     if unknown:
         p.error(f"unknown workload(s) {unknown}; known: {list(WORKLOADS)}")
 
+    core = blas_core()
+    print(f"# torch {torch.__version__}, {options.threads} threads, BLAS: "
+          + (f"OpenBLAS, core {core}" if core else "not OpenBLAS (reference BLAS?)"), file=sys.stderr)
+    if core is None or core.lower() == "prescott":
+        print("# warning: PyTorch's matmul runs without SIMD kernels here; see the docstring (OPENBLAS_CORETYPE)",
+              file=sys.stderr)
     torch.set_num_threads(options.threads)
     torch.set_grad_enabled(False)
     for name, fn in WORKLOADS.items():

@@ -239,13 +239,15 @@ public class GemmTests
         Assert.That(c2.C, Is.EqualTo(c1.C));
     }
 
-    // Row-split GEMMs over several KC blocks (K = 700) with packed operands match the reference and have the same bits
-    // for any thread count.
-    [TestCase(false, false), TestCase(true, true), TestCase(false, true), TestCase(true, false)]
-    public void RowSplit_SameBitsForAnyThreadCount(bool ta, bool tb)
+    // Row-split (tall: B packed once and shared, row chunks) and column-split (wide: halves of the columns) GEMMs over
+    // several KC blocks (K = 700) match the reference and have the same bits for any thread count.
+    [TestCase(false, false, true), TestCase(true, true, true), TestCase(false, true, true), TestCase(true, false, true)]
+    [TestCase(false, false, false), TestCase(true, true, false), TestCase(false, true, false), TestCase(true, false, false)]
+    public void SplitGemms_SameBitsForAnyThreadCount(bool ta, bool tb, bool tall)
     {
-        var rng = new Random(31 + (ta ? 2 : 0) + (tb ? 1 : 0));
-        var first = Case<float>.Make(rng, ta, tb, 307, 290, 700, 1.5, 0.5, 1, 2, 3);
+        var rng = new Random(31 + (ta ? 2 : 0) + (tb ? 1 : 0) + (tall ? 4 : 0));
+        var first = tall ? Case<float>.Make(rng, ta, tb, 307, 290, 700, 1.5, 0.5, 1, 2, 3)
+                         : Case<float>.Make(rng, ta, tb, 150, 470, 700, 1.5, 0.5, 1, 2, 3);
         var c0 = (float[])first.C.Clone();
         float[]? bits = null;
         foreach (int threads in new[] { 1, 2, 3 })
