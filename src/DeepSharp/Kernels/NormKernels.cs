@@ -371,14 +371,8 @@ internal static class NormKernels
                         }
                 });
             }
-            // Per-channel totals in image order, as SegmentReduce: the same bits for any thread count.
-            sDy.AsSpan(0, c).Clear(); sDyX.AsSpan(0, c).Clear();
-            for (int i = 0; i < n; i++)
-                for (int ch = 0; ch < c; ch++)
-                {
-                    sDyX[ch] += part[i * c + ch];
-                    sDy[ch] += part[segs + i * c + ch];
-                }
+            sDyX.AsSpan(0, c).Clear();
+            AddSegmentsInImageOrder(part, n, c, sDyX, sDy);
             BackwardTrainingFromSums<T>(gPre, x, mean, invstd, gamma, sDy, sDyX, dx, dgamma, dbeta, n, c, s);
         }
         finally
@@ -558,16 +552,26 @@ internal static class NormKernels
                         }
                 });
             }
-            bool withSums = op == SegmentOp.SumAndDotCentered && !sums.IsEmpty;
-            if (withSums) sums[..c].Clear();
-            for (int i = 0; i < n; i++)
-                for (int ch = 0; ch < c; ch++)
-                {
-                    acc[ch] += part[i * c + ch];
-                    if (withSums) sums[ch] += part[segs + i * c + ch];
-                }
+            AddSegmentsInImageOrder(part, n, c, acc, op == SegmentOp.SumAndDotCentered ? sums : default);
         }
         finally { ArrayPool<double>.Shared.Return(part); }
+    }
+
+    /// <summary>
+    /// acc[ch] += Σᵢ part[i·c + ch] and, when <paramref name="sums"/> is given, sums[ch] = Σᵢ part[n·c + i·c + ch]: the
+    /// per-(image, channel) segment results added in image order, so the totals have the same bits for any thread count.
+    /// </summary>
+    private static void AddSegmentsInImageOrder(double[] part, int n, int c, Span<double> acc, Span<double> sums)
+    {
+        int segs = n * c;
+        bool withSums = !sums.IsEmpty;
+        if (withSums) sums[..c].Clear();
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                acc[ch] += part[i * c + ch];
+                if (withSums) sums[ch] += part[segs + i * c + ch];
+            }
     }
 
     /// <summary>Σ dy (returned) and Σ dy·(x − m) (<paramref name="dot"/>), two accumulators each.</summary>
