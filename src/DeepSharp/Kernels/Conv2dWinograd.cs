@@ -127,10 +127,10 @@ internal static unsafe class Conv2dWinograd
                 rowsPerChunk = Math.Max(1, rows / threads);
                 chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
             }
-            // Vector loops write up to one vector past a tile row (the next row overwrites it); the pad keeps the
-            // last row's overrun inside its own channel row. The forward GEMMs run over whole 32-column panels
+            // Vector loops write up to one vector (16 floats with AVX-512) past a tile row (the next row overwrites
+            // it); the pad keeps the last row's overrun inside its own channel row. The forward GEMMs run over whole 32-column panels
             // (GemmColumns): the extra columns are ignored, and no partial panel is packed.
-            int ld = (rowsPerChunk * tx + 31) / 32 * 32 + 8;
+            int ld = (rowsPerChunk * tx + 31) / 32 * 32 + 16;
             return new Plan(tx, ty, rowsPerChunk, chunks, Math.Max(1, Math.Min(threads, chunks)), ld);
         }
     }
@@ -254,8 +254,13 @@ internal static unsafe class Conv2dWinograd
     /// <summary>Entries per split row: TX + 1 rounded up so vector loops may read one vector past TX.</summary>
     private static int SplitStride(in Plan plan) => (plan.TX + 7) / 8 * 8 + 8;
 
-    /// <summary>Scratch for one input tile row: 4 input rows split into even and odd columns.</summary>
-    private static int RowScratch(in Plan plan) => 8 * SplitStride(plan);
+    /// <summary>Scratch for one input tile row: 4 input rows split into even and odd columns, or (AVX-512 float) 4
+    /// zero-padded input rows.</summary>
+    private static int RowScratch(in Plan plan) => Math.Max(8 * SplitStride(plan), 4 * PaddedRowStride(plan));
+
+    /// <summary>Entries per zero-padded input row of the AVX-512 transform: column x at index x + padLeft; vector
+    /// blocks of 16 tiles read indices up to 32·blocks + 1, and padLeft + W ≤ 2·TX + 4.</summary>
+    private static int PaddedRowStride(in Plan plan) => (plan.TX + 15) / 16 * 32 + 48;
 
     private static bool Vectorized<T>() => KernelSettings.UseAvx2Fma && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
 
@@ -340,6 +345,11 @@ internal static unsafe class Conv2dWinograd
         T[] v, T[] rows)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && KernelSettings.UseAvx512)
+        {
+            InputTransform512(g, plan, MemoryMarshal.Cast<T, float>(input), r0, r1, (float[])(object)v, (float[])(object)rows);
+            return;
+        }
         int tx = plan.TX, ld = plan.Ld, c = g.InC, plane = g.H * g.W, stride = SplitStride(plan);
         int xiStride = ld;
         bool vec = Vectorized<T>();
@@ -407,6 +417,81 @@ internal static unsafe class Conv2dWinograd
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="InputTransform{T}"/> for float with AVX-512, 16 tiles per vector. Each input row is copied once into a
+    /// zero-padded slot (no per-row split into even and odd columns): the four columns 2j..2j+3 of 16 tiles are picked
+    /// from two pairs of loads with two-source permutes. The arithmetic per element is the other paths' (rows of Bᵀ
+    /// first, then columns), so the values are the same.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InputTransform512(in Conv2dGeometry g, in Plan plan, ReadOnlySpan<float> input, int r0, int r1,
+        float[] v, float[] rows)
+    {
+        int tx = plan.TX, ld = plan.Ld, c = g.InC, plane = g.H * g.W, slot = PaddedRowStride(plan);
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        fixed (float* pin = input, pv = v, ps = rows)
+        {
+            // Slot borders (left of column 0 and right of column W − 1) stay zero; only the W columns are rewritten.
+            new Span<float>(ps, 4 * slot).Clear();
+            for (int ci = 0; ci < c; ci++)
+            {
+                int splitN = -1, splitTo = int.MinValue;   // rows < splitTo of image splitN are in their slots
+                for (int r = r0; r < r1; r++)
+                {
+                    int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
+                    int y0 = 2 * ty - g.PadTop;
+                    float* chan = pin + (long)(n * c + ci) * plane;
+                    if (n != splitN) { splitN = n; splitTo = y0; }
+                    for (int iy = Math.Max(y0, splitTo); iy < y0 + 4; iy++)
+                    {
+                        float* dstRow = ps + (iy & 3) * slot + g.PadLeft;
+                        if ((uint)iy >= (uint)g.H) new Span<float>(dstRow, g.W).Clear();
+                        else new ReadOnlySpan<float>(chan + (long)iy * g.W, g.W).CopyTo(new Span<float>(dstRow, g.W));
+                    }
+                    splitTo = y0 + 4;
+                    float* s0 = ps + (y0 & 3) * slot, s1 = ps + ((y0 + 1) & 3) * slot;
+                    float* s2 = ps + ((y0 + 2) & 3) * slot, s3 = ps + ((y0 + 3) & 3) * slot;
+                    float* dst = pv + (long)ci * 16 * ld + t0;
+                    for (int j = 0; j < tx; j += 16)   // the last block may run past tx (see Plan.Ld)
+                    {
+                        Columns(s0 + 2 * j, even, odd, out var e0, out var o0, out var f0, out var p0);
+                        Columns(s1 + 2 * j, even, odd, out var e1, out var o1, out var f1, out var p1);
+                        Columns(s2 + 2 * j, even, odd, out var e2, out var o2, out var f2, out var p2);
+                        Columns(s3 + 2 * j, even, odd, out var e3, out var o3, out var f3, out var p3);
+                        float* q = dst + j;
+                        ColumnStage512(q, ld, 0, e0 - e2, o0 - o2, f0 - f2, p0 - p2);
+                        ColumnStage512(q, ld, 4, e1 + e2, o1 + o2, f1 + f2, p1 + p2);
+                        ColumnStage512(q, ld, 8, e2 - e1, o2 - o1, f2 - f1, p2 - p1);
+                        ColumnStage512(q, ld, 12, e1 - e3, o1 - o3, f1 - f3, p1 - p3);
+                    }
+                }
+            }
+        }
+
+        // Columns 2j, 2j + 1, 2j + 2, 2j + 3 (slot indices) of 16 consecutive tiles j.
+        static void Columns(float* p, Vector512<int> even, Vector512<int> odd,
+            out Vector512<float> a, out Vector512<float> b, out Vector512<float> c2, out Vector512<float> d)
+        {
+            Vector512<float> lo = Vector512.Load(p), hi = Vector512.Load(p + 16);
+            Vector512<float> lo2 = Vector512.Load(p + 2), hi2 = Vector512.Load(p + 18);
+            a = Avx512F.PermuteVar16x32x2(lo, even, hi);
+            b = Avx512F.PermuteVar16x32x2(lo, odd, hi);
+            c2 = Avx512F.PermuteVar16x32x2(lo2, even, hi2);
+            d = Avx512F.PermuteVar16x32x2(lo2, odd, hi2);
+        }
+    }
+
+    /// <summary><see cref="ColumnStage{T}(ref T, int, int, Vector256{T}, Vector256{T}, Vector256{T}, Vector256{T})"/> for 16 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ColumnStage512(float* q, int xiStride, int xi0, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
+    {
+        (a - c).Store(q + xi0 * xiStride);
+        (b + c).Store(q + (xi0 + 1) * xiStride);
+        (c - b).Store(q + (xi0 + 2) * xiStride);
+        (b - d).Store(q + (xi0 + 3) * xiStride);
     }
 
     /// <summary>One row of Bᵀd (its columns 2j..2j+3 = a, b, c, d) times B: a − c, b + c, c − b, b − d → V[ξ0..ξ0+3].</summary>
