@@ -472,12 +472,15 @@ public class Conv2dKernelTests
     [Test]
     public void Winograd_TheNetworkShapesMatchIm2ColInFloat()
     {
-        // The convolutions of the cnn/resnet workloads (batch cut to 2), Winograd against the im2col path.
+        // The convolutions of the cnn/resnet workloads (batch cut to 2) and two wide ones, Winograd against im2col.
         var shapes = new[]
         {
             new Conv2dGeometry(2, 32, 26, 26, 64, 3, 3, 1, 1, 0, 0, 1, 1, 1),
             new Conv2dGeometry(2, 32, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1),
             new Conv2dGeometry(2, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+            // Wide rows: several 16-tile vector blocks per row, the last one partial (odd and even output widths).
+            new Conv2dGeometry(2, 8, 7, 45, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+            new Conv2dGeometry(1, 9, 5, 70, 10, 3, 3, 1, 1, 2, 2, 1, 1, 1),
         };
         var rng = new Random(11);
         foreach (var g in shapes)
