@@ -26,8 +26,10 @@ namespace DeepSharp.Kernels;
 /// direct sum's rounding. Work is cut into chunks of whole tile rows (a chunk may span images); each worker owns
 /// its transform buffers, sized to stay in L2. <see cref="Enabled"/> (environment <c>DEEPSHARP_WINOGRAD=0</c>
 /// turns it off) selects between this and im2col for A/B measurements and tests.</para>
+/// <para>Files: this one (planning, the three passes, weight transforms, the generic tile transforms with their AVX2
+/// and scalar loops) and <c>Conv2dWinograd.Avx512.cs</c> (the tile transforms for float with AVX-512).</para>
 /// </remarks>
-internal static unsafe class Conv2dWinograd
+internal static unsafe partial class Conv2dWinograd
 {
     /// <summary>Whether <see cref="Conv2dKernels"/> may route convolutions here.</summary>
     internal static bool Enabled = Environment.GetEnvironmentVariable("DEEPSHARP_WINOGRAD") != "0";
@@ -258,10 +260,6 @@ internal static unsafe class Conv2dWinograd
     /// zero-padded input rows.</summary>
     private static int RowScratch(in Plan plan) => Math.Max(8 * SplitStride(plan), 4 * PaddedRowStride(plan));
 
-    /// <summary>Entries per zero-padded input row of the AVX-512 transform: column x at index x + padLeft; vector
-    /// blocks of 16 tiles read indices up to 32·blocks + 1, and padLeft + W ≤ 2·TX + 4.</summary>
-    private static int PaddedRowStride(in Plan plan) => (plan.TX + 15) / 16 * 32 + 48;
-
     private static bool Vectorized<T>() => KernelSettings.UseAvx2Fma && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
 
     /// <summary>
@@ -417,81 +415,6 @@ internal static unsafe class Conv2dWinograd
                 }
             }
         }
-    }
-
-    /// <summary>
-    /// <see cref="InputTransform{T}"/> for float with AVX-512, 16 tiles per vector. Each input row is copied once into a
-    /// zero-padded slot (no per-row split into even and odd columns): the four columns 2j..2j+3 of 16 tiles are picked
-    /// from two pairs of loads with two-source permutes. The arithmetic per element is the other paths' (rows of Bᵀ
-    /// first, then columns), so the values are the same.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InputTransform512(in Conv2dGeometry g, in Plan plan, ReadOnlySpan<float> input, int r0, int r1,
-        float[] v, float[] rows)
-    {
-        int tx = plan.TX, ld = plan.Ld, c = g.InC, plane = g.H * g.W, slot = PaddedRowStride(plan);
-        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        fixed (float* pin = input, pv = v, ps = rows)
-        {
-            // Slot borders (left of column 0 and right of column W − 1) stay zero; only the W columns are rewritten.
-            new Span<float>(ps, 4 * slot).Clear();
-            for (int ci = 0; ci < c; ci++)
-            {
-                int splitN = -1, splitTo = int.MinValue;   // rows < splitTo of image splitN are in their slots
-                for (int r = r0; r < r1; r++)
-                {
-                    int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
-                    int y0 = 2 * ty - g.PadTop;
-                    float* chan = pin + (long)(n * c + ci) * plane;
-                    if (n != splitN) { splitN = n; splitTo = y0; }
-                    for (int iy = Math.Max(y0, splitTo); iy < y0 + 4; iy++)
-                    {
-                        float* dstRow = ps + (iy & 3) * slot + g.PadLeft;
-                        if ((uint)iy >= (uint)g.H) new Span<float>(dstRow, g.W).Clear();
-                        else new ReadOnlySpan<float>(chan + (long)iy * g.W, g.W).CopyTo(new Span<float>(dstRow, g.W));
-                    }
-                    splitTo = y0 + 4;
-                    float* s0 = ps + (y0 & 3) * slot, s1 = ps + ((y0 + 1) & 3) * slot;
-                    float* s2 = ps + ((y0 + 2) & 3) * slot, s3 = ps + ((y0 + 3) & 3) * slot;
-                    float* dst = pv + (long)ci * 16 * ld + t0;
-                    for (int j = 0; j < tx; j += 16)   // the last block may run past tx (see Plan.Ld)
-                    {
-                        Columns(s0 + 2 * j, even, odd, out var e0, out var o0, out var f0, out var p0);
-                        Columns(s1 + 2 * j, even, odd, out var e1, out var o1, out var f1, out var p1);
-                        Columns(s2 + 2 * j, even, odd, out var e2, out var o2, out var f2, out var p2);
-                        Columns(s3 + 2 * j, even, odd, out var e3, out var o3, out var f3, out var p3);
-                        float* q = dst + j;
-                        ColumnStage512(q, ld, 0, e0 - e2, o0 - o2, f0 - f2, p0 - p2);
-                        ColumnStage512(q, ld, 4, e1 + e2, o1 + o2, f1 + f2, p1 + p2);
-                        ColumnStage512(q, ld, 8, e2 - e1, o2 - o1, f2 - f1, p2 - p1);
-                        ColumnStage512(q, ld, 12, e1 - e3, o1 - o3, f1 - f3, p1 - p3);
-                    }
-                }
-            }
-        }
-
-        // Columns 2j, 2j + 1, 2j + 2, 2j + 3 (slot indices) of 16 consecutive tiles j.
-        static void Columns(float* p, Vector512<int> even, Vector512<int> odd,
-            out Vector512<float> a, out Vector512<float> b, out Vector512<float> c2, out Vector512<float> d)
-        {
-            Vector512<float> lo = Vector512.Load(p), hi = Vector512.Load(p + 16);
-            Vector512<float> lo2 = Vector512.Load(p + 2), hi2 = Vector512.Load(p + 18);
-            a = Avx512F.PermuteVar16x32x2(lo, even, hi);
-            b = Avx512F.PermuteVar16x32x2(lo, odd, hi);
-            c2 = Avx512F.PermuteVar16x32x2(lo2, even, hi2);
-            d = Avx512F.PermuteVar16x32x2(lo2, odd, hi2);
-        }
-    }
-
-    /// <summary><see cref="ColumnStage{T}(ref T, int, int, Vector256{T}, Vector256{T}, Vector256{T}, Vector256{T})"/> for 16 floats.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ColumnStage512(float* q, int xiStride, int xi0, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d)
-    {
-        (a - c).Store(q + xi0 * xiStride);
-        (b + c).Store(q + (xi0 + 1) * xiStride);
-        (c - b).Store(q + (xi0 + 2) * xiStride);
-        (b - d).Store(q + (xi0 + 3) * xiStride);
     }
 
     /// <summary>One row of Bᵀd (its columns 2j..2j+3 = a, b, c, d) times B: a − c, b + c, c − b, b − d → V[ξ0..ξ0+3].</summary>
@@ -751,119 +674,6 @@ internal static unsafe class Conv2dWinograd
                 }
             }
         }
-    }
-
-    /// <summary>
-    /// <see cref="OutputTransform{T}"/> for float with AVX-512: 16 tiles per vector, the two output columns of each
-    /// tile interleaved with two-source permutes and stored with a mask that stops at OutW, so the narrow planes of
-    /// small images (7 tiles per row at 14×14) are vectorised too. Same arithmetic per element as the other paths.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OutputTransform512(in Conv2dGeometry g, in Plan plan, float[] m, ReadOnlySpan<float> bias,
-        Span<float> output, int r0, int r1)
-    {
-        int tx = plan.TX, ld = plan.Ld, o = g.OutC, oh = g.OutH, ow = g.OutW, plane = oh * ow;
-        var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        var lowHalf = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        var highHalf = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        fixed (float* pm = m, py = output)
-        {
-            for (int co = 0; co < o; co++)
-            {
-                var bv = Vector512.Create(bias.IsEmpty ? 0f : bias[co]);
-                for (int r = r0; r < r1; r++)
-                {
-                    int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
-                    bool secondRow = 2 * ty + 1 < oh;
-                    float* src = pm + (long)co * 16 * ld + t0;
-                    float* out0 = py + (long)(n * o + co) * plane + 2 * ty * ow;
-                    float* out1 = out0 + ow;
-                    for (int j = 0; j < tx; j += 16)   // reads up to 15 tiles past tx: inside the padded row (Plan.Ld)
-                    {
-                        float* q = src + j;
-                        // Output columns 2j + l and 2j + 16 + l (l = 0..15) exist while below OutW.
-                        var keepLo = Vector512.LessThan(lanes, Vector512.Create(ow - 2 * j)).AsSingle();
-                        var keepHi = Vector512.LessThan(lanes, Vector512.Create(ow - 2 * j - 16)).AsSingle();
-                        Vector512<float> m0 = Vector512.Load(q), m1 = Vector512.Load(q + ld), m2 = Vector512.Load(q + 2 * ld), m3 = Vector512.Load(q + 3 * ld);
-                        Vector512<float> m4 = Vector512.Load(q + 4 * ld), m5 = Vector512.Load(q + 5 * ld), m6 = Vector512.Load(q + 6 * ld), m7 = Vector512.Load(q + 7 * ld);
-                        Vector512<float> m8 = Vector512.Load(q + 8 * ld), m9 = Vector512.Load(q + 9 * ld), m10 = Vector512.Load(q + 10 * ld), m11 = Vector512.Load(q + 11 * ld);
-                        var s0 = m0 + m4 + m8; var s1 = m1 + m5 + m9; var s2 = m2 + m6 + m10; var s3 = m3 + m7 + m11;
-                        StorePairs(out0 + 2 * j, s0 + s1 + s2 + bv, s1 - s2 - s3 + bv, lowHalf, highHalf, keepLo, keepHi);
-                        if (secondRow)
-                        {
-                            Vector512<float> m12 = Vector512.Load(q + 12 * ld), m13 = Vector512.Load(q + 13 * ld), m14 = Vector512.Load(q + 14 * ld), m15 = Vector512.Load(q + 15 * ld);
-                            var u0 = m4 - m8 - m12; var u1 = m5 - m9 - m13; var u2 = m6 - m10 - m14; var u3 = m7 - m11 - m15;
-                            StorePairs(out1 + 2 * j, u0 + u1 + u2 + bv, u1 - u2 - u3 + bv, lowHalf, highHalf, keepLo, keepHi);
-                        }
-                    }
-                }
-            }
-        }
-
-        // (left₀, right₀, left₁, right₁, …) for 16 tiles: 32 consecutive outputs, masked at the row end.
-        static void StorePairs(float* dst, Vector512<float> left, Vector512<float> right, Vector512<int> lowHalf,
-            Vector512<int> highHalf, Vector512<float> keepLo, Vector512<float> keepHi)
-        {
-            Avx512F.MaskStore(dst, keepLo, Avx512F.PermuteVar16x32x2(left, lowHalf, right));
-            Avx512F.MaskStore(dst + 16, keepHi, Avx512F.PermuteVar16x32x2(left, highHalf, right));
-        }
-    }
-
-    /// <summary>
-    /// <see cref="GradOutputTransform{T}"/> for float with AVX-512: the two dY rows of a tile row copied into zero-padded
-    /// slots, even and odd columns of 16 tiles picked with two-source permutes. Same arithmetic as the other paths.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GradOutputTransform512(in Conv2dGeometry g, in Plan plan, ReadOnlySpan<float> gradOutput,
-        int r0, int r1, float[] dm, float[] rows)
-    {
-        int tx = plan.TX, ld = plan.Ld, o = g.OutC, oh = g.OutH, ow = g.OutW, plane = oh * ow, slot = PaddedRowStride(plan);
-        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        fixed (float* pg = gradOutput, pd = dm, ps = rows)
-        {
-            new Span<float>(ps, 2 * slot).Clear();   // columns ≥ OutW stay zero
-            for (int co = 0; co < o; co++)
-            {
-                for (int r = r0; r < r1; r++)
-                {
-                    int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
-                    float* chan = pg + (long)(n * o + co) * plane;
-                    for (int k = 0; k < 2; k++)
-                    {
-                        int iy = 2 * ty + k;
-                        var dstRow = new Span<float>(ps + k * slot, ow);
-                        if (iy >= oh) dstRow.Clear();
-                        else new ReadOnlySpan<float>(chan + (long)iy * ow, ow).CopyTo(dstRow);
-                    }
-                    float* dst = pd + (long)co * 16 * ld + t0;
-                    for (int j = 0; j < tx; j += 16)   // the last block may run past tx (see Plan.Ld)
-                    {
-                        float* p0 = ps + 2 * j, p1 = ps + slot + 2 * j;
-                        Vector512<float> lo0 = Vector512.Load(p0), hi0 = Vector512.Load(p0 + 16);
-                        Vector512<float> lo1 = Vector512.Load(p1), hi1 = Vector512.Load(p1 + 16);
-                        var a = Avx512F.PermuteVar16x32x2(lo0, even, hi0);
-                        var b = Avx512F.PermuteVar16x32x2(lo0, odd, hi0);
-                        var c = Avx512F.PermuteVar16x32x2(lo1, even, hi1);
-                        var d = Avx512F.PermuteVar16x32x2(lo1, odd, hi1);
-                        float* q = dst + j;
-                        RowOfDm512(q, ld, 0, a, b);
-                        RowOfDm512(q, ld, 4, a + c, b + d);
-                        RowOfDm512(q, ld, 8, a - c, b - d);
-                        RowOfDm512(q, ld, 12, -c, -d);
-                    }
-                }
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RowOfDm512(float* q, int xiStride, int xi0, Vector512<float> x, Vector512<float> z)
-    {
-        x.Store(q + xi0 * xiStride);
-        (x + z).Store(q + (xi0 + 1) * xiStride);
-        (x - z).Store(q + (xi0 + 2) * xiStride);
-        (-z).Store(q + (xi0 + 3) * xiStride);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -127,8 +127,8 @@ internal static partial class Gemm
     /// <summary>
     /// Up to how many rows B is read in place. A 64-byte micro-panel row (AVX2 float, 6×16) is one cache line per k
     /// step: reading it in place beats packing up to ~160 rows. A 128-byte row (AVX-512, 6×32 float / 6×16 double) is
-    /// two lines per k step from rows ldb apart; measured on an Intel Xeon (family 6 model 207, AVX-512), packing wins from ~64 rows on (128×784×512: 15–20 %
-    /// faster packed) and in place only wins below ~48.
+    /// two lines per k step from rows ldb apart; measured on an Intel Xeon (family 6 model 207, AVX-512), packing wins
+    /// from ~64 rows on (128×784×512: 15–20 % faster packed) and in place only wins below ~48.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int UnpackedBMaxMFor(in Blocking bl) =>
