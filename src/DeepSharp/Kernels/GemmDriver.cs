@@ -25,9 +25,10 @@ internal static partial class Gemm
         // B (16 KiB) in L1, the KC×NC panel of B in L3.
         private static readonly Blocking Avx32 = new(6, 16, 144, 384, 4080, true, 4);
         private static readonly Blocking Avx64 = new(6, 8, 72, 256, 4080, true, 8);
-        // AVX-512: the same tile twice as wide; KC 256 keeps the KC×NR micro-panel of B (32 KiB) in L1.
-        private static readonly Blocking Avx512x32 = new(6, 32, 144, 256, 4080, true, 4);
-        private static readonly Blocking Avx512x64 = new(6, 16, 72, 256, 4080, true, 8);
+        // AVX-512: tiles twice as wide and twice as tall (12×32 float, 12×16 double); KC 256 keeps the KC×NR
+        // micro-panel of B (32 KiB) in L1.
+        private static readonly Blocking Avx512x32 = new(12, 32, 144, 256, 4080, true, 4);
+        private static readonly Blocking Avx512x64 = new(12, 16, 72, 256, 4080, true, 8);
         private static readonly Blocking Portable32 = new(6, 8, 144, 256, 4080, false, 4);
         private static readonly Blocking Portable64 = new(6, 4, 72, 256, 4080, false, 8);
 
@@ -137,12 +138,17 @@ internal static partial class Gemm
     /// <summary>A GEMM with at most this many columns reads a non-transposed A in place instead of packing it (AVX path).</summary>
     internal static int UnpackedAMaxN = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_A_N"), out int v2) ? v2 : 128;
 
+    /// <summary>Rows of the in-place-A micro-kernels (<see cref="MicroKernelAvxInPlaceA{T}"/>).</summary>
+    private const int InPlaceARows = 6;
+
     /// <summary><see cref="MacroKernel{T}"/> with A read in place (row-major, row stride lda) and B packed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MacroKernelInPlaceA<T>(int mc, int nc, int kc, T alpha, T* a, int lda, T* pb, T beta, T* c, int ldc, in Blocking bl)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int mr = bl.MR, nr = bl.NR;
+        // The in-place-A kernels are 6 rows tall on every path (12 row pointers would not fit the registers).
+        const int mr = InPlaceARows;
+        int nr = bl.NR;
         for (int jr = 0; jr < nc; jr += nr)
         {
             int nrEff = Min(nr, nc - jr);

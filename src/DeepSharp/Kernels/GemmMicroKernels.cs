@@ -44,7 +44,8 @@ internal static partial class Gemm
     {
         if (KernelSettings.UseAvx512)
         {
-            MicroKernel512(kc, a, b, bs, c, ldc, alpha, beta, mr, nr);
+            if (mr > 6) MicroKernel512x12(kc, a, b, bs, c, ldc, alpha, beta, mr, nr);
+            else MicroKernel512(kc, a, b, bs, c, ldc, alpha, beta, mr, nr);
             return;
         }
         int w = Vector256<T>.Count;

@@ -32,6 +32,11 @@ internal static partial class Gemm
                         d[0] = s[0]; d[1] = s[1]; d[2] = s[2]; d[3] = s[3]; d[4] = s[4]; d[5] = s[5];
                     }
                 }
+                else if (mr == 12)
+                {
+                    for (int i = 0; i < full; i++, s += 12, d += panel)
+                        Unsafe.CopyBlockUnaligned(d, s, (uint)(12 * sizeof(T)));
+                }
                 else
                 {
                     for (int i = 0; i < full; i++, s += mr, d += panel)
@@ -51,7 +56,11 @@ internal static partial class Gemm
         {
             int rows = Min(mr, mc - ir);
             T* src = a + (long)ir * lda;
-            if (rows == mr && mr == 6)
+            if (rows == 12 && mr == 12 && avx)
+            {
+                PackA12Avx(kc, src, lda, dst);
+            }
+            else if (rows == mr && mr == 6)
             {
                 if (avx) PackA6Avx(kc, src, lda, dst);
                 else

@@ -7,7 +7,7 @@ namespace DeepSharp.Kernels;
 internal static partial class Gemm
 {
     // AVX packing of the two "gather" layouts, with in-register transposes instead of strided scalar
-    // copies: op(A) not transposed (6 rows → interleaved panel) and op(B) transposed (16 or 8 rows
+    // copies: op(A) not transposed (6 or 12 rows → interleaved panel) and op(B) transposed (16 or 8 rows
     // of the stored N×K matrix → row-major panel). Only used for full micro-panels on the AVX path.
 
     /// <summary>Full 6-row panel of a non-transposed A: dst[p·6 + r] = src[r·lda + p].</summary>
@@ -61,6 +61,75 @@ internal static partial class Gemm
         {
             double* d = dst + p * 6;
             d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+        }
+    }
+
+    /// <summary>Full 12-row panel of a non-transposed A (the AVX-512 tile): dst[p·12 + r] = src[r·lda + p].</summary>
+    private static unsafe void PackA12Avx<T>(int kc, T* src, int lda, T* dst) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) PackA12Avx(kc, (float*)src, lda, (float*)dst);
+        else PackA12Avx(kc, (double*)src, lda, (double*)dst);
+    }
+
+    private static unsafe void PackA12Avx(int kc, float* src, int lda, float* dst)
+    {
+        float* s0 = src, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+        float* s6 = s5 + lda, s7 = s6 + lda, s8 = s7 + lda, s9 = s8 + lda, s10 = s9 + lda, s11 = s10 + lda;
+        int p = 0;
+        // Rows 0–7 transpose into 8-float column heads, rows 8–11 (+ 4 zero rows) into 4-float tails.
+        for (; p + 8 <= kc; p += 8)
+        {
+            Transpose8x8(Avx.LoadVector256(s0 + p), Avx.LoadVector256(s1 + p), Avx.LoadVector256(s2 + p),
+                Avx.LoadVector256(s3 + p), Avx.LoadVector256(s4 + p), Avx.LoadVector256(s5 + p),
+                Avx.LoadVector256(s6 + p), Avx.LoadVector256(s7 + p),
+                out var o0, out var o1, out var o2, out var o3, out var o4, out var o5, out var o6, out var o7);
+            Transpose8x8(Avx.LoadVector256(s8 + p), Avx.LoadVector256(s9 + p), Avx.LoadVector256(s10 + p),
+                Avx.LoadVector256(s11 + p), Vector256<float>.Zero, Vector256<float>.Zero,
+                Vector256<float>.Zero, Vector256<float>.Zero,
+                out var t0, out var t1, out var t2, out var t3, out var t4, out var t5, out var t6, out var t7);
+            float* d = dst + p * 12;
+            Avx.Store(d, o0); Sse.Store(d + 8, t0.GetLower());
+            Avx.Store(d + 12, o1); Sse.Store(d + 20, t1.GetLower());
+            Avx.Store(d + 24, o2); Sse.Store(d + 32, t2.GetLower());
+            Avx.Store(d + 36, o3); Sse.Store(d + 44, t3.GetLower());
+            Avx.Store(d + 48, o4); Sse.Store(d + 56, t4.GetLower());
+            Avx.Store(d + 60, o5); Sse.Store(d + 68, t5.GetLower());
+            Avx.Store(d + 72, o6); Sse.Store(d + 80, t6.GetLower());
+            Avx.Store(d + 84, o7); Sse.Store(d + 92, t7.GetLower());
+        }
+        for (; p < kc; p++)
+        {
+            float* d = dst + p * 12;
+            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+            d[6] = s6[p]; d[7] = s7[p]; d[8] = s8[p]; d[9] = s9[p]; d[10] = s10[p]; d[11] = s11[p];
+        }
+    }
+
+    private static unsafe void PackA12Avx(int kc, double* src, int lda, double* dst)
+    {
+        double* s0 = src, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+        double* s6 = s5 + lda, s7 = s6 + lda, s8 = s7 + lda, s9 = s8 + lda, s10 = s9 + lda, s11 = s10 + lda;
+        int p = 0;
+        // Three 4×4 transposes: rows 0–3, 4–7 and 8–11 of each column.
+        for (; p + 4 <= kc; p += 4)
+        {
+            Transpose4x4(Avx.LoadVector256(s0 + p), Avx.LoadVector256(s1 + p), Avx.LoadVector256(s2 + p),
+                Avx.LoadVector256(s3 + p), out var a0, out var a1, out var a2, out var a3);
+            Transpose4x4(Avx.LoadVector256(s4 + p), Avx.LoadVector256(s5 + p), Avx.LoadVector256(s6 + p),
+                Avx.LoadVector256(s7 + p), out var b0, out var b1, out var b2, out var b3);
+            Transpose4x4(Avx.LoadVector256(s8 + p), Avx.LoadVector256(s9 + p), Avx.LoadVector256(s10 + p),
+                Avx.LoadVector256(s11 + p), out var c0, out var c1, out var c2, out var c3);
+            double* d = dst + p * 12;
+            Avx.Store(d, a0); Avx.Store(d + 4, b0); Avx.Store(d + 8, c0);
+            Avx.Store(d + 12, a1); Avx.Store(d + 16, b1); Avx.Store(d + 20, c1);
+            Avx.Store(d + 24, a2); Avx.Store(d + 28, b2); Avx.Store(d + 32, c2);
+            Avx.Store(d + 36, a3); Avx.Store(d + 40, b3); Avx.Store(d + 44, c3);
+        }
+        for (; p < kc; p++)
+        {
+            double* d = dst + p * 12;
+            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+            d[6] = s6[p]; d[7] = s7[p]; d[8] = s8[p]; d[9] = s9[p]; d[10] = s10[p]; d[11] = s11[p];
         }
     }
 

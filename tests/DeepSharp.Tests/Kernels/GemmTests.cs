@@ -116,13 +116,14 @@ public class GemmTests
         Assert.That(err, Is.Null, err);
     }
 
-    // Shapes around MR (6), NR (32/16 on AVX-512, 16/8 on AVX2, 8/4 portable), MC (144/72), KC (256/384), NC (4080)
+    // Shapes around MR (6; 12 on AVX-512, whose tiles of ≤ 6 valid rows run a 6-row kernel), NR (32/16 on AVX-512, 16/8 on AVX2, 8/4 portable), MC (144/72), KC (256/384), NC (4080)
     // and the threading thresholds.
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 1, 7), (2, 3, 1), (5, 7, 3), (6, 16, 8), (7, 17, 9), (6, 8, 5), (12, 32, 2),
         (11, 15, 31), (6, 32, 8), (7, 33, 9), (12, 64, 5), (6, 31, 385), (13, 9, 257), (1, 70, 40), (70, 1, 40), (1, 1, 300),
         (145, 17, 20), (73, 30, 513), (150, 70, 260), (70, 150, 260), (2, 4100, 3), (97, 101, 103),
+        (8, 32, 17), (18, 64, 9), (23, 48, 13), (24, 33, 8), (43, 40, 300), (29, 96, 24),   // 12-row tiles: 7–11 and ≤ 6 valid rows
         (13, 9, 2100), (40, 33, 4096), (1, 300, 2048),   // long K: split along K
     ];
 
