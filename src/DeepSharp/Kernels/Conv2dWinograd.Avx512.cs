@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -13,71 +14,92 @@ internal static unsafe partial class Conv2dWinograd
     private static readonly Vector512<int> EvenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     private static readonly Vector512<int> OddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 
-    /// <summary>Entries per zero-padded input row of the AVX-512 transform: column x at index x + padLeft; vector
-    /// blocks of 16 tiles read indices up to 32·blocks + 1, and padLeft + W ≤ 2·TX + 4.</summary>
-    private static int PaddedRowStride(in Plan plan) => (plan.TX + 15) / 16 * 32 + 48;
-
     /// <summary>
-    /// <see cref="InputTransform{T}"/> for float with AVX-512, 16 tiles per vector. Each input row is copied once into a
-    /// zero-padded slot (no per-row split into even and odd columns): the four columns 2j..2j+3 of 16 tiles are picked
-    /// from two pairs of loads with two-source permutes. The arithmetic per element is the other paths' (rows of Bᵀ
-    /// first, then columns), so the values are the same.
+    /// <see cref="InputTransform{T}"/> for float with AVX-512, 16 tiles per vector. The four columns 2j..2j+3 of 16
+    /// tiles come straight from the input rows: two pairs of loads (columns from 2j − padLeft and 2j − padLeft + 2),
+    /// masked to the image so the padding reads as zero, then two-source permutes pick the even and odd columns.
+    /// (Copying each row into a zero-padded slot first and loading from it at another offset stalled every load on
+    /// store forwarding: a third of the transform's time.) The arithmetic per element is the other paths' (rows of
+    /// Bᵀ first, then columns), so the values are the same.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputTransform512(in Conv2dGeometry g, in Plan plan, ReadOnlySpan<float> input, int r0, int r1,
-        float[] v, float[] rows)
+        float[] v)
     {
-        int tx = plan.TX, ld = plan.Ld, c = g.InC, plane = g.H * g.W, slot = PaddedRowStride(plan);
-        fixed (float* pin = input, pv = v, ps = rows)
+        int tx = plan.TX, ld = plan.Ld, c = g.InC, h = g.H, w = g.W, plane = h * w, blocks = (tx + 15) / 16;
+        float[] masks = ArrayPool<float>.Shared.Rent(blocks * 4 * 16);
+        try
         {
-            // Slot borders (left of column 0 and right of column W − 1) stay zero; only the W columns are rewritten.
-            new Span<float>(ps, 4 * slot).Clear();
-            for (int ci = 0; ci < c; ci++)
+            fixed (float* pin = input, pv = v, pm = masks)
             {
-                int splitN = -1, splitTo = int.MinValue;   // rows < splitTo of image splitN are in their slots
-                for (int r = r0; r < r1; r++)
+                // Per block of 16 tiles, the lanes of its four loads that fall inside the row.
+                for (int b = 0; b < blocks; b++)
                 {
-                    int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
-                    int y0 = 2 * ty - g.PadTop;
-                    float* chan = pin + (long)(n * c + ci) * plane;
-                    if (n != splitN) { splitN = n; splitTo = y0; }
-                    for (int iy = Math.Max(y0, splitTo); iy < y0 + 4; iy++)
+                    int c0 = 32 * b - g.PadLeft;
+                    RowMask(c0, w).Store(pm + (4 * b + 0) * 16);
+                    RowMask(c0 + 16, w).Store(pm + (4 * b + 1) * 16);
+                    RowMask(c0 + 2, w).Store(pm + (4 * b + 2) * 16);
+                    RowMask(c0 + 18, w).Store(pm + (4 * b + 3) * 16);
+                }
+                for (int ci = 0; ci < c; ci++)
+                {
+                    for (int r = r0; r < r1; r++)
                     {
-                        float* dstRow = ps + (iy & 3) * slot + g.PadLeft;
-                        if ((uint)iy >= (uint)g.H) new Span<float>(dstRow, g.W).Clear();
-                        else new ReadOnlySpan<float>(chan + (long)iy * g.W, g.W).CopyTo(new Span<float>(dstRow, g.W));
-                    }
-                    splitTo = y0 + 4;
-                    float* s0 = ps + (y0 & 3) * slot, s1 = ps + ((y0 + 1) & 3) * slot;
-                    float* s2 = ps + ((y0 + 2) & 3) * slot, s3 = ps + ((y0 + 3) & 3) * slot;
-                    float* dst = pv + (long)ci * 16 * ld + t0;
-                    for (int j = 0; j < tx; j += 16)   // the last block may run past tx (see Plan.Ld)
-                    {
-                        Columns(s0 + 2 * j, out var e0, out var o0, out var f0, out var p0);
-                        Columns(s1 + 2 * j, out var e1, out var o1, out var f1, out var p1);
-                        Columns(s2 + 2 * j, out var e2, out var o2, out var f2, out var p2);
-                        Columns(s3 + 2 * j, out var e3, out var o3, out var f3, out var p3);
-                        float* q = dst + j;
-                        ColumnStage512(q, ld, 0, e0 - e2, o0 - o2, f0 - f2, p0 - p2);
-                        ColumnStage512(q, ld, 4, e1 + e2, o1 + o2, f1 + f2, p1 + p2);
-                        ColumnStage512(q, ld, 8, e2 - e1, o2 - o1, f2 - f1, p2 - p1);
-                        ColumnStage512(q, ld, 12, e1 - e3, o1 - o3, f1 - f3, p1 - p3);
+                        int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
+                        int y0 = 2 * ty - g.PadTop;
+                        float* chan = pin + (long)(n * c + ci) * plane;
+                        float* dst = pv + (long)ci * 16 * ld + t0;
+                        for (int b = 0; b < blocks; b++)   // the last block may run past tx (see Plan.Ld)
+                        {
+                            float* m = pm + b * 64;
+                            int c0 = 32 * b - g.PadLeft;
+                            Columns(chan, y0, h, w, c0, m, out var e0, out var o0, out var f0, out var p0);
+                            Columns(chan, y0 + 1, h, w, c0, m, out var e1, out var o1, out var f1, out var p1);
+                            Columns(chan, y0 + 2, h, w, c0, m, out var e2, out var o2, out var f2, out var p2);
+                            Columns(chan, y0 + 3, h, w, c0, m, out var e3, out var o3, out var f3, out var p3);
+                            float* q = dst + 16 * b;
+                            ColumnStage512(q, ld, 0, e0 - e2, o0 - o2, f0 - f2, p0 - p2);
+                            ColumnStage512(q, ld, 4, e1 + e2, o1 + o2, f1 + f2, p1 + p2);
+                            ColumnStage512(q, ld, 8, e2 - e1, o2 - o1, f2 - f1, p2 - p1);
+                            ColumnStage512(q, ld, 12, e1 - e3, o1 - o3, f1 - f3, p1 - p3);
+                        }
                     }
                 }
             }
         }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(masks);
+        }
 
-        // Columns 2j, 2j + 1, 2j + 2, 2j + 3 (slot indices) of 16 consecutive tiles j.
-        static void Columns(float* p,
+        // Columns c0 + 2t + {0, 1, 2, 3} of input row iy for the 16 tiles t of a block (zero outside the image).
+        // Masked-off lanes are not read, so c0 < 0 or a block past the row end never touches memory outside it.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Columns(float* chan, int iy, int h, int w, int c0, float* m,
             out Vector512<float> a, out Vector512<float> b, out Vector512<float> c2, out Vector512<float> d)
         {
-            Vector512<float> lo = Vector512.Load(p), hi = Vector512.Load(p + 16);
-            Vector512<float> lo2 = Vector512.Load(p + 2), hi2 = Vector512.Load(p + 18);
+            if ((uint)iy >= (uint)h)
+            {
+                a = b = c2 = d = Vector512<float>.Zero;
+                return;
+            }
+            float* p = chan + (long)iy * w + c0;
+            Vector512<float> lo = Avx512F.MaskLoad(p, Vector512.Load(m), Vector512<float>.Zero);
+            Vector512<float> hi = Avx512F.MaskLoad(p + 16, Vector512.Load(m + 16), Vector512<float>.Zero);
+            Vector512<float> lo2 = Avx512F.MaskLoad(p + 2, Vector512.Load(m + 32), Vector512<float>.Zero);
+            Vector512<float> hi2 = Avx512F.MaskLoad(p + 18, Vector512.Load(m + 48), Vector512<float>.Zero);
             a = Avx512F.PermuteVar16x32x2(lo, EvenLanes, hi);
             b = Avx512F.PermuteVar16x32x2(lo, OddLanes, hi);
             c2 = Avx512F.PermuteVar16x32x2(lo2, EvenLanes, hi2);
             d = Avx512F.PermuteVar16x32x2(lo2, OddLanes, hi2);
         }
+    }
+
+    /// <summary>All-ones lanes k of a 16-float load from column <paramref name="col"/> where 0 ≤ col + k &lt; <paramref name="w"/>.</summary>
+    private static Vector512<float> RowMask(int col, int w)
+    {
+        Vector512<int> cols = Vector512.Create(col) + Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        return (Vector512.GreaterThanOrEqual(cols, Vector512<int>.Zero) & Vector512.LessThan(cols, Vector512.Create(w))).AsSingle();
     }
 
     /// <summary><see cref="ColumnStage{T}(ref T, int, int, Vector256{T}, Vector256{T}, Vector256{T}, Vector256{T})"/> for 16 floats.</summary>
@@ -138,6 +160,7 @@ internal static unsafe partial class Conv2dWinograd
         }
 
         // (left₀, right₀, left₁, right₁, …) for 16 tiles: 32 consecutive outputs, masked at the row end.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void StorePairs(float* dst, Vector512<float> left, Vector512<float> right, Vector512<int> lowHalf,
             Vector512<int> highHalf, Vector512<float> keepLo, Vector512<float> keepHi)
         {
@@ -147,48 +170,59 @@ internal static unsafe partial class Conv2dWinograd
     }
 
     /// <summary>
-    /// <see cref="GradOutputTransform{T}"/> for float with AVX-512: the two dY rows of a tile row copied into zero-padded
-    /// slots, even and odd columns of 16 tiles picked with two-source permutes. Same arithmetic as the other paths.
+    /// <see cref="GradOutputTransform{T}"/> for float with AVX-512: the two dY rows of a tile row loaded straight from
+    /// the plane (masked at OutW, so columns past it read as zero), even and odd columns of 16 tiles picked with
+    /// two-source permutes. Same arithmetic as the other paths.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GradOutputTransform512(in Conv2dGeometry g, in Plan plan, ReadOnlySpan<float> gradOutput,
-        int r0, int r1, float[] dm, float[] rows)
+        int r0, int r1, float[] dm)
     {
-        int tx = plan.TX, ld = plan.Ld, o = g.OutC, oh = g.OutH, ow = g.OutW, plane = oh * ow, slot = PaddedRowStride(plan);
-        fixed (float* pg = gradOutput, pd = dm, ps = rows)
+        int tx = plan.TX, ld = plan.Ld, o = g.OutC, oh = g.OutH, ow = g.OutW, plane = oh * ow, blocks = (tx + 15) / 16;
+        float[] masks = ArrayPool<float>.Shared.Rent(blocks * 2 * 16);
+        try
         {
-            new Span<float>(ps, 2 * slot).Clear();   // columns ≥ OutW stay zero
-            for (int co = 0; co < o; co++)
+            fixed (float* pg = gradOutput, pd = dm, pm = masks)
             {
-                for (int r = r0; r < r1; r++)
+                for (int b = 0; b < blocks; b++)
                 {
-                    int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
-                    float* chan = pg + (long)(n * o + co) * plane;
-                    for (int k = 0; k < 2; k++)
+                    RowMask(32 * b, ow).Store(pm + (2 * b + 0) * 16);
+                    RowMask(32 * b + 16, ow).Store(pm + (2 * b + 1) * 16);
+                }
+                for (int co = 0; co < o; co++)
+                {
+                    for (int r = r0; r < r1; r++)
                     {
-                        int iy = 2 * ty + k;
-                        var dstRow = new Span<float>(ps + k * slot, ow);
-                        if (iy >= oh) dstRow.Clear();
-                        else new ReadOnlySpan<float>(chan + (long)iy * ow, ow).CopyTo(dstRow);
-                    }
-                    float* dst = pd + (long)co * 16 * ld + t0;
-                    for (int j = 0; j < tx; j += 16)   // the last block may run past tx (see Plan.Ld)
-                    {
-                        float* p0 = ps + 2 * j, p1 = ps + slot + 2 * j;
-                        Vector512<float> lo0 = Vector512.Load(p0), hi0 = Vector512.Load(p0 + 16);
-                        Vector512<float> lo1 = Vector512.Load(p1), hi1 = Vector512.Load(p1 + 16);
-                        var a = Avx512F.PermuteVar16x32x2(lo0, EvenLanes, hi0);
-                        var b = Avx512F.PermuteVar16x32x2(lo0, OddLanes, hi0);
-                        var c = Avx512F.PermuteVar16x32x2(lo1, EvenLanes, hi1);
-                        var d = Avx512F.PermuteVar16x32x2(lo1, OddLanes, hi1);
-                        float* q = dst + j;
-                        RowOfDm512(q, ld, 0, a, b);
-                        RowOfDm512(q, ld, 4, a + c, b + d);
-                        RowOfDm512(q, ld, 8, a - c, b - d);
-                        RowOfDm512(q, ld, 12, -c, -d);
+                        int n = r / plan.TY, ty = r % plan.TY, t0 = (r - r0) * tx;
+                        float* chan = pg + (long)(n * o + co) * plane;
+                        float* row0 = chan + (long)(2 * ty) * ow, row1 = row0 + ow;
+                        bool has1 = 2 * ty + 1 < oh;   // an odd OutH leaves the last tile row half empty
+                        float* dst = pd + (long)co * 16 * ld + t0;
+                        for (int b = 0; b < blocks; b++)   // the last block may run past tx (see Plan.Ld)
+                        {
+                            Vector512<float> mlo = Vector512.Load(pm + 32 * b), mhi = Vector512.Load(pm + 32 * b + 16);
+                            int c0 = 32 * b;
+                            Vector512<float> lo0 = Avx512F.MaskLoad(row0 + c0, mlo, Vector512<float>.Zero);
+                            Vector512<float> hi0 = Avx512F.MaskLoad(row0 + c0 + 16, mhi, Vector512<float>.Zero);
+                            Vector512<float> lo1 = has1 ? Avx512F.MaskLoad(row1 + c0, mlo, Vector512<float>.Zero) : Vector512<float>.Zero;
+                            Vector512<float> hi1 = has1 ? Avx512F.MaskLoad(row1 + c0 + 16, mhi, Vector512<float>.Zero) : Vector512<float>.Zero;
+                            var a = Avx512F.PermuteVar16x32x2(lo0, EvenLanes, hi0);
+                            var bb = Avx512F.PermuteVar16x32x2(lo0, OddLanes, hi0);
+                            var c = Avx512F.PermuteVar16x32x2(lo1, EvenLanes, hi1);
+                            var d = Avx512F.PermuteVar16x32x2(lo1, OddLanes, hi1);
+                            float* q = dst + 16 * b;
+                            RowOfDm512(q, ld, 0, a, bb);
+                            RowOfDm512(q, ld, 4, a + c, bb + d);
+                            RowOfDm512(q, ld, 8, a - c, bb - d);
+                            RowOfDm512(q, ld, 12, -c, -d);
+                        }
                     }
                 }
             }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(masks);
         }
     }
 

@@ -256,9 +256,9 @@ internal static unsafe partial class Conv2dWinograd
     /// <summary>Entries per split row: TX + 1 rounded up so vector loops may read one vector past TX.</summary>
     private static int SplitStride(in Plan plan) => (plan.TX + 7) / 8 * 8 + 8;
 
-    /// <summary>Scratch for one input tile row: 4 input rows split into even and odd columns, or (AVX-512 float) 4
-    /// zero-padded input rows.</summary>
-    private static int RowScratch(in Plan plan) => Math.Max(8 * SplitStride(plan), 4 * PaddedRowStride(plan));
+    /// <summary>Scratch for one input tile row: 4 input rows split into even and odd columns (the AVX-512 float
+    /// transforms load straight from the rows and need none).</summary>
+    private static int RowScratch(in Plan plan) => 8 * SplitStride(plan);
 
     private static bool Vectorized<T>() => KernelSettings.UseAvx2Fma && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
 
@@ -345,7 +345,7 @@ internal static unsafe partial class Conv2dWinograd
     {
         if (typeof(T) == typeof(float) && KernelSettings.UseAvx512)
         {
-            InputTransform512(g, plan, MemoryMarshal.Cast<T, float>(input), r0, r1, (float[])(object)v, (float[])(object)rows);
+            InputTransform512(g, plan, MemoryMarshal.Cast<T, float>(input), r0, r1, (float[])(object)v);
             return;
         }
         int tx = plan.TX, ld = plan.Ld, c = g.InC, plane = g.H * g.W, stride = SplitStride(plan);
@@ -615,7 +615,7 @@ internal static unsafe partial class Conv2dWinograd
     {
         if (typeof(T) == typeof(float) && KernelSettings.UseAvx512)
         {
-            GradOutputTransform512(g, plan, MemoryMarshal.Cast<T, float>(gradOutput), r0, r1, (float[])(object)dm, (float[])(object)rows);
+            GradOutputTransform512(g, plan, MemoryMarshal.Cast<T, float>(gradOutput), r0, r1, (float[])(object)dm);
             return;
         }
         int tx = plan.TX, ld = plan.Ld, o = g.OutC, oh = g.OutH, ow = g.OutW, plane = oh * ow;
