@@ -191,7 +191,7 @@ internal static partial class Gemm
             Sequential(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, in bl);
             return;
         }
-        if (splitM && SharedBApplies(transB, m, n, in bl))
+        if (splitM && SharedBApplies(transB, m, n, k, in bl))
         {
             RunSharedB(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, t, in bl);
             return;
@@ -204,8 +204,12 @@ internal static partial class Gemm
     /// this many columns wide and packed at all (see <see cref="UnpackedBMaxMFor"/>); int.MaxValue turns it off.</summary>
     internal static int SharedBMinN = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_SHARED_B_N"), out int sv) ? sv : 128;
 
-    private static bool SharedBApplies(bool transB, int m, int n, in Blocking bl) =>
-        bl.Avx && n >= SharedBMinN && (transB || m > UnpackedBMaxMFor(in bl));
+    /// <summary>… and when m·n·k is at least this (default 512³): below it, now that the workers stay awake between
+    /// kernels, one fork/join with each thread packing its own B measured faster (2 threads: 256³ 164 → 178 GFLOPS,
+    /// mlp_step 4.8 → 4.3 ms) than the shared packing's two; DEEPSHARP_GEMM_SHARED_B_WORK overrides.</summary>
+    internal static long SharedBMinWork = long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_SHARED_B_WORK"), out long sw) ? sw : 1L << 27;
+    private static bool SharedBApplies(bool transB, int m, int n, int k, in Blocking bl) =>
+        bl.Avx && n >= SharedBMinN && (long)m * n * k >= SharedBMinWork && (transB || m > UnpackedBMaxMFor(in bl));
 
     /// <summary>Row chunks per thread in <see cref="RunSharedB{T}"/>: enough that a thread slowed by other load on the
     /// machine hands its remaining chunks to the others, few enough that each chunk still fills the micro-kernel.</summary>
