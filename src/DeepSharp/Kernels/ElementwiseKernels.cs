@@ -26,6 +26,12 @@ internal static class ElementwiseKernels
 
         int inner = dims[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
         int outer = n / inner;
+        if (outer == 1 && ia == 1 && ib == 1)
+        {
+            // Same-shape contiguous operands: one long span, split over threads when it is large.
+            ElementwiseParallel.Binary<T, TOp>(a.Slice(aOffset, n), b.Slice(bOffset, n), d);
+            return;
+        }
         Span<int> index = stackalloc int[rank];
         int offA = aOffset, offB = bOffset;
         for (int o = 0, pos = 0; o < outer; o++, pos += inner)

@@ -19,8 +19,8 @@ public sealed partial class Tensor
         var dy = g.Contiguous();
         var yc = y.Contiguous();
         var dx = Empty(y._shape, y.DType, zeroed: false);
-        if (y.DType == DType.Float32) Kernels.ActivationKernels.ReluBackward(yc.ReadSpan<float>(), dy.ReadSpan<float>(), dx.Span<float>());
-        else Kernels.ActivationKernels.ReluBackward(yc.ReadSpan<double>(), dy.ReadSpan<double>(), dx.Span<double>());
+        if (y.DType == DType.Float32) ElementwiseParallel.Run(yc.ReadSpan<float>(), dy.ReadSpan<float>(), dx.Span<float>(), ActivationKernels.ReluBackward);
+        else ElementwiseParallel.Run(yc.ReadSpan<double>(), dy.ReadSpan<double>(), dx.Span<double>(), ActivationKernels.ReluBackward);
         return dx;
     }
 

@@ -43,8 +43,8 @@ public sealed partial class Tensor
         x.CheckFloating(op);
         var src = x.Contiguous();
         var result = Empty(x._shape, x.DType, zeroed: false);
-        if (x.DType == DType.Float32) TOp.Apply(src.ReadSpan<float>(), result.Span<float>());
-        else TOp.Apply(src.ReadSpan<double>(), result.Span<double>());
+        if (x.DType == DType.Float32) ElementwiseParallel.Unary<float, TOp>(src.ReadSpan<float>(), result.Span<float>());
+        else ElementwiseParallel.Unary<double, TOp>(src.ReadSpan<double>(), result.Span<double>());
         return result;
     }
 
