@@ -11,12 +11,13 @@ namespace DeepSharp.Kernels;
 /// <remarks>
 /// Implementation (BLIS recipe): op(B) is packed by KC×NC blocks into NR-wide micro-panels, op(A) by
 /// MC×KC blocks into MR-tall micro-panels (the packing routines absorb the transposes), and a
-/// register-blocked micro-kernel computes each MR×NR tile of C. On x86 with AVX2+FMA the micro-kernel
-/// uses Vector256 (float 6×16, double 6×8: 12 accumulators); elsewhere, or with
-/// <c>DEEPSHARP_PORTABLE_SIMD=1</c>, a Vector128 kernel (float 6×8, double 6×4).
+/// register-blocked micro-kernel computes each MR×NR tile of C. With AVX-512F it uses Vector512 (float 12×32,
+/// double 12×16: 24 accumulators; <c>DEEPSHARP_AVX512=0</c> turns it off); on x86 with AVX2+FMA, Vector256 (float
+/// 6×16, double 6×8: 12 accumulators); elsewhere, or with <c>DEEPSHARP_PORTABLE_SIMD=1</c>, a Vector128 kernel
+/// (float 6×8, double 6×4).
 /// Large problems are split into independent row (or column) ranges, one per thread; each thread packs
 /// its own panels into thread-local cached buffers, so one fork/join per call and no allocation in
-/// steady state. Files: Gemm.cs (API, validation, threading), GemmDriver.cs (blocking loops),
+/// steady state (from 512³, row splits share one packed B instead, see <see cref="RunSharedB{T}"/>). Files: Gemm.cs (API, validation, threading), GemmDriver.cs (blocking loops),
 /// GemmPack.cs and GemmPackAvx.cs (packing), GemmMicroKernels.cs (micro-kernels).
 /// </remarks>
 internal static partial class Gemm
