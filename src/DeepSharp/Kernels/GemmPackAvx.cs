@@ -97,12 +97,7 @@ internal static partial class Gemm
             Avx.Store(d + 72, o6); Sse.Store(d + 80, t6.GetLower());
             Avx.Store(d + 84, o7); Sse.Store(d + 92, t7.GetLower());
         }
-        for (; p < kc; p++)
-        {
-            float* d = dst + p * 12;
-            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
-            d[6] = s6[p]; d[7] = s7[p]; d[8] = s8[p]; d[9] = s9[p]; d[10] = s10[p]; d[11] = s11[p];
-        }
+        PackA12Tail(p, kc, src, lda, dst);
     }
 
     private static unsafe void PackA12Avx(int kc, double* src, int lda, double* dst)
@@ -125,12 +120,14 @@ internal static partial class Gemm
             Avx.Store(d + 24, a2); Avx.Store(d + 28, b2); Avx.Store(d + 32, c2);
             Avx.Store(d + 36, a3); Avx.Store(d + 40, b3); Avx.Store(d + 44, c3);
         }
+        PackA12Tail(p, kc, src, lda, dst);
+    }
+
+    /// <summary>Columns [p, kc) of a 12-row panel, element by element (the few left after the transposed blocks).</summary>
+    private static unsafe void PackA12Tail<T>(int p, int kc, T* src, int lda, T* dst) where T : unmanaged
+    {
         for (; p < kc; p++)
-        {
-            double* d = dst + p * 12;
-            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
-            d[6] = s6[p]; d[7] = s7[p]; d[8] = s8[p]; d[9] = s9[p]; d[10] = s10[p]; d[11] = s11[p];
-        }
+            for (int r = 0; r < 12; r++) dst[p * 12 + r] = src[(long)r * lda + p];
     }
 
     /// <summary>Full panel of a transposed B: dst[p·nr + j] = src[j·ldb + p], nr a multiple of 8 floats or 4 doubles.</summary>
