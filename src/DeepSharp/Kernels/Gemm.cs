@@ -17,8 +17,9 @@ namespace DeepSharp.Kernels;
 /// (float 6×8, double 6×4).
 /// Large problems are split into independent row (or column) ranges, one per thread; each thread packs
 /// its own panels into thread-local cached buffers, so one fork/join per call and no allocation in
-/// steady state (from 512³, row splits share one packed B instead, see <see cref="RunSharedB{T}"/>). Files: Gemm.cs (API, validation, threading), GemmDriver.cs (blocking loops),
-/// GemmPack.cs and GemmPackAvx.cs (packing), GemmMicroKernels.cs (micro-kernels).
+/// steady state (from 512³, row splits share one packed B instead, see <see cref="RunSharedB{T}"/>).
+/// Files: Gemm.cs (API, validation, threading), GemmDriver.cs (blocking loops), GemmPack.cs and
+/// GemmPackAvx.cs (packing), GemmMicroKernels.cs and GemmMicroKernels512.cs (micro-kernels).
 /// </remarks>
 internal static partial class Gemm
 {
