@@ -175,7 +175,7 @@ internal static partial class Gemm
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        Blocking bl = Blocking.For<T>();
+        Blocking bl = Blocking.For<T>().ForC(m, n);
         if (k >= KSplitMinK && k >= 4L * Math.Max(m, n) && (long)m * n <= KSplitMaxC)
         {
             RunKSplit(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
@@ -337,7 +337,7 @@ internal static partial class Gemm
 
     private static unsafe void RunKPart<T>(in Job<T> job, int part, nint scratch) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Blocking bl = Blocking.For<T>();
+        Blocking bl = Blocking.For<T>().ForC(job.M, job.N);
         int k0 = (int)((long)job.K * part / job.Parts), k1 = (int)((long)job.K * (part + 1) / job.Parts);
         T* a = (T*)job.A, b = (T*)job.B;
         T* aPart = job.TransA ? a + (long)k0 * job.Lda : a + k0;
@@ -353,7 +353,7 @@ internal static partial class Gemm
     /// <summary>Runs part <paramref name="part"/> of <see cref="Job{T}.Parts"/>: a contiguous range of whole micro-panels.</summary>
     private static unsafe void RunPart<T>(in Job<T> job, int part) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Blocking bl = Blocking.For<T>();
+        Blocking bl = Blocking.For<T>().ForC(job.M, job.N);
         T* a = (T*)job.A, b = (T*)job.B, c = (T*)job.C;
         if (job.SplitM)
         {

@@ -32,6 +32,18 @@ internal static partial class Gemm
         private static readonly Blocking Portable32 = new(6, 8, 144, 256, 4080, false, 4);
         private static readonly Blocking Portable64 = new(6, 4, 72, 256, 4080, false, 8);
 
+        /// <summary>
+        /// These block sizes for a GEMM whose whole C is m×n (the whole problem's, not a thread's part, so that the
+        /// blocking — and the bits — do not depend on the thread count). Each KC block reads and writes all of C once;
+        /// when C is far larger than the caches (≥ <see cref="LongKcMinC"/> elements) the AVX-512 float path doubles
+        /// KC to halve that traffic, at the price of a B micro-panel (64 KiB) that streams from L2 instead of sitting
+        /// in L1.
+        /// </summary>
+        public Blocking ForC(int m, int n) =>
+            PanelRowBytes == 128 && NR == 32 && (long)m * n >= LongKcMinC
+                ? new Blocking(MR, NR, MC, 2 * KC, NC, Avx, PanelRowBytes / NR)
+                : this;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Blocking For<T>()
         {
@@ -120,6 +132,10 @@ internal static partial class Gemm
             }
         }
     }
+
+    /// <summary>C of at least this many elements (default 2²¹: 8 MiB of float) gets twice the KC on the AVX-512 float
+    /// path (<see cref="Blocking.ForC"/>); long.MaxValue turns it off (DEEPSHARP_GEMM_LONG_KC_C).</summary>
+    internal static long LongKcMinC = long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_LONG_KC_C"), out long lk) ? lk : 1L << 21;
 
     /// <summary>A GEMM with at most this many rows reads a non-transposed B in place instead of packing it (AVX path);
     /// −1 (the default, unless DEEPSHARP_GEMM_INPLACE_B_M is set) chooses by the micro-panel width, see <see cref="UnpackedBMaxMFor"/>.</summary>

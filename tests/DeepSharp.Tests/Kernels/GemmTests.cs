@@ -242,7 +242,9 @@ public class GemmTests
 
     // Row-split (tall: B packed once and shared, row chunks; or, below the shared-B work threshold, each thread packing
     // its own B) and column-split (wide: halves of the columns) GEMMs over several KC blocks (K = 700) match the
-    // reference and have the same bits for any thread count and either row split.
+    // reference and have the same bits for any thread count and either row split — with the default KC and with the
+    // doubled KC of a large C (forced here by a threshold of exactly this C's size: it is decided on the whole C, and a
+    // thread's part, smaller, must not fall back to the default KC).
     [TestCase(false, false, true), TestCase(true, true, true), TestCase(false, true, true), TestCase(true, false, true)]
     [TestCase(false, false, false), TestCase(true, true, false), TestCase(false, true, false), TestCase(true, false, false)]
     public void SplitGemms_SameBitsForAnyThreadCount(bool ta, bool tb, bool tall)
@@ -251,26 +253,30 @@ public class GemmTests
         var first = tall ? Case<float>.Make(rng, ta, tb, 307, 290, 700, 1.5, 0.5, 1, 2, 3)
                          : Case<float>.Make(rng, ta, tb, 150, 470, 700, 1.5, 0.5, 1, 2, 3);
         var c0 = (float[])first.C.Clone();
-        float[]? bits = null;
-        long savedWork = Gemm.SharedBMinWork;
+        long savedWork = Gemm.SharedBMinWork, savedLongKc = Gemm.LongKcMinC;
         try
         {
-            foreach (long minWork in tall ? new[] { 0L, long.MaxValue } : new[] { savedWork })
-                foreach (int threads in new[] { 1, 2, 3 })
-                {
-                    Gemm.SharedBMinWork = minWork;
-                    KernelSettings.NumThreads = threads;
-                    var run = new Case<float> { TA = ta, TB = tb, M = first.M, N = first.N, K = first.K, Lda = first.Lda, Ldb = first.Ldb,
-                        Ldc = first.Ldc, Alpha = first.Alpha, Beta = first.Beta, A = first.A, B = first.B, C = (float[])c0.Clone() };
-                    AssertCase(run);
-                    var again = new Case<float> { TA = ta, TB = tb, M = first.M, N = first.N, K = first.K, Lda = first.Lda, Ldb = first.Ldb,
-                        Ldc = first.Ldc, Alpha = first.Alpha, Beta = first.Beta, A = first.A, B = first.B, C = (float[])c0.Clone() };
-                    again.Run();
-                    if (bits is null) bits = again.C;
-                    else Assert.That(again.C, Is.EqualTo(bits), $"{threads} threads, shared-B threshold {minWork}");
-                }
+            foreach (long longKcMinC in new[] { savedLongKc, (long)first.M * first.N })
+            {
+                float[]? bits = null;
+                foreach (long minWork in tall ? new[] { 0L, long.MaxValue } : new[] { savedWork })
+                    foreach (int threads in new[] { 1, 2, 3 })
+                    {
+                        Gemm.LongKcMinC = longKcMinC;
+                        Gemm.SharedBMinWork = minWork;
+                        KernelSettings.NumThreads = threads;
+                        var run = new Case<float> { TA = ta, TB = tb, M = first.M, N = first.N, K = first.K, Lda = first.Lda, Ldb = first.Ldb,
+                            Ldc = first.Ldc, Alpha = first.Alpha, Beta = first.Beta, A = first.A, B = first.B, C = (float[])c0.Clone() };
+                        AssertCase(run);
+                        var again = new Case<float> { TA = ta, TB = tb, M = first.M, N = first.N, K = first.K, Lda = first.Lda, Ldb = first.Ldb,
+                            Ldc = first.Ldc, Alpha = first.Alpha, Beta = first.Beta, A = first.A, B = first.B, C = (float[])c0.Clone() };
+                        again.Run();
+                        if (bits is null) bits = again.C;
+                        else Assert.That(again.C, Is.EqualTo(bits), $"{threads} threads, shared-B threshold {minWork}, long-KC threshold {longKcMinC}");
+                    }
+            }
         }
-        finally { Gemm.SharedBMinWork = savedWork; }
+        finally { Gemm.SharedBMinWork = savedWork; Gemm.LongKcMinC = savedLongKc; }
     }
 
     // ----- batched ----------------------------------------------------------------------------
