@@ -139,7 +139,7 @@ internal static partial class NormKernels
     /// The mask and the channel sums are one pass (each segment masked, then reduced while it is in L1); the bits are
     /// those of ReLU's backward followed by BatchNorm's. gPre may alias dx (when the residual's gradient is not needed).
     /// </summary>
-    public static unsafe void BatchNormReluBackwardTraining<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> y, ReadOnlySpan<T> x,
+    public static void BatchNormReluBackwardTraining<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> y, ReadOnlySpan<T> x,
         ReadOnlySpan<T> mean, ReadOnlySpan<T> invstd, ReadOnlySpan<T> gamma, Span<T> gPre, Span<T> dx, Span<T> dgamma, Span<T> dbeta,
         int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -148,48 +148,15 @@ internal static partial class NormKernels
         CheckLen(mean, c, nameof(mean)); CheckLen(invstd, c, nameof(invstd));
         CheckOptional(gamma, c, nameof(gamma)); CheckOptional(dgamma, c, nameof(dgamma)); CheckOptional(dbeta, c, nameof(dbeta));
         if (c == 0) return;
-        if (s == 1)
-        {
-            ActivationKernels.ReluBackward(y, g, gPre);
-            BatchNormBackwardTraining<T>(gPre, x, mean, invstd, gamma, dx, dgamma, dbeta, n, c, s);
-            return;
-        }
-        int segs = n * c;
-        double[] part = ArrayPool<double>.Shared.Rent(2 * segs);
         double[] sDy = ArrayPool<double>.Shared.Rent(c), sDyX = ArrayPool<double>.Shared.Rent(c);
         try
         {
-            fixed (T* pg = g, py = y, px = x, pm = mean, pp = gPre)
-            {
-                nint gp = (nint)pg, yp = (nint)py, xp = (nint)px, mp = (nint)pm, ppp = (nint)pp;
-                int len = x.Length;
-                double[] pr = part;
-                FusedRowParallel.ForChunks(FusedRowParallel.Chunks(n, 4L * c * s), n, (_, i0, i1) =>
-                {
-                    var gv = new ReadOnlySpan<T>((void*)gp, len);
-                    var yv = new ReadOnlySpan<T>((void*)yp, len);
-                    var xv = new ReadOnlySpan<T>((void*)xp, len);
-                    var mv = new ReadOnlySpan<T>((void*)mp, c);
-                    var pv = new Span<T>((void*)ppp, len);
-                    for (int i = i0; i < i1; i++)
-                        for (int ch = 0; ch < c; ch++)
-                        {
-                            int seg = i * c + ch, off = seg * s;
-                            var gs = pv.Slice(off, s);
-                            ActivationKernels.ReluBackward(yv.Slice(off, s), gv.Slice(off, s), gs);
-                            T sum = SumAndDotCentered<T>(gs, xv.Slice(off, s), mv[ch], out T dot);
-                            pr[seg] = double.CreateChecked(dot);
-                            pr[segs + seg] = double.CreateChecked(sum);
-                        }
-                });
-            }
-            sDyX.AsSpan(0, c).Clear();
-            AddSegmentsInImageOrder(part, n, c, sDyX, sDy);
+            ChannelDotCentered(g, x, mean, n, c, s, sDyX, sDy, maskFrom: y, masked: gPre);
             BackwardTrainingFromSums<T>(gPre, x, mean, invstd, gamma, sDy, sDyX, dx, dgamma, dbeta, n, c, s);
         }
         finally
         {
-            ArrayPool<double>.Shared.Return(part); ArrayPool<double>.Shared.Return(sDy); ArrayPool<double>.Shared.Return(sDyX);
+            ArrayPool<double>.Shared.Return(sDy); ArrayPool<double>.Shared.Return(sDyX);
         }
     }
 
@@ -299,21 +266,27 @@ internal static partial class NormKernels
     }
 
     /// <summary>acc[ch] = Σ dy·(x − center[ch]) over channel ch; with <paramref name="sums"/> non-empty also
-    /// sums[ch] = Σ dy (one pass over both).</summary>
+    /// sums[ch] = Σ dy (one pass over both). With <paramref name="masked"/> given, dy first goes through ReLU's backward
+    /// (masked = maskFrom &gt; 0 ? dy : 0, segment by segment while it is in L1) and the sums are those of the masked dy.</summary>
     private static void ChannelDotCentered<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> center, int n, int c, int s,
-        Span<double> acc, Span<double> sums = default)
+        Span<double> acc, Span<double> sums = default, ReadOnlySpan<T> maskFrom = default, Span<T> masked = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         acc[..c].Clear();
         if (s == 1)
         {
+            if (!masked.IsEmpty)
+            {
+                ActivationKernels.ReluBackward(maskFrom, dy, masked);
+                dy = masked;
+            }
             for (int i = 0; i < n; i++)
                 for (int ch = 0; ch < c; ch++)
                     acc[ch] += double.CreateChecked(dy[i * c + ch] * (x[i * c + ch] - center[ch]));
             if (!sums.IsEmpty) ChannelSums(dy, default, n, c, s, sums);
             return;
         }
-        SegmentReduce(dy, x, center, n, c, s, SegmentOp.SumAndDotCentered, acc, sums);
+        SegmentReduce(dy, x, center, n, c, s, SegmentOp.SumAndDotCentered, acc, sums, maskFrom, masked);
     }
 
     private enum SegmentOp { Sum, SquaredDeviations, SumAndDotCentered }
@@ -322,20 +295,24 @@ internal static partial class NormKernels
     /// Per-channel reductions over [n, c, s] with s &gt; 1: each (image, channel) segment is reduced on its own (in
     /// parallel over images, vectorised along s), then the segment results are added per channel in image order in
     /// double — the same bits for any thread count. <paramref name="acc"/> gets Σ a, Σ (a − m)² or Σ a·(b − m);
-    /// <paramref name="sums"/> (SumAndDotCentered only, may be empty) gets Σ a.
+    /// <paramref name="sums"/> (SumAndDotCentered only, may be empty) gets Σ a. With <paramref name="masked"/> given
+    /// (SumAndDotCentered only), each segment of a is first written through ReLU's backward into masked (masked =
+    /// maskFrom &gt; 0 ? a : 0) and that is reduced instead — the fused BatchNorm–ReLU backward's one pass.
     /// </summary>
     private static unsafe void SegmentReduce<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> center, int n, int c, int s,
-        SegmentOp op, Span<double> acc, Span<double> sums)
+        SegmentOp op, Span<double> acc, Span<double> sums, ReadOnlySpan<T> maskFrom = default, Span<T> masked = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int segs = n * c;
+        bool mask = !masked.IsEmpty;
         double[] part = ArrayPool<double>.Shared.Rent(2 * segs);
         try
         {
-            int chunks = FusedRowParallel.Chunks(n, (long)c * s);
-            fixed (T* pa = a, pb = b, pm = center)
+            // The masking pass reads and writes two more streams: it is worth splitting from a quarter of the size.
+            int chunks = FusedRowParallel.Chunks(n, (mask ? 4L : 1L) * c * s);
+            fixed (T* pa = a, pb = b, pm = center, pf = maskFrom, pk = masked)
             {
-                nint ap = (nint)pa, bp = (nint)pb, mp = (nint)pm;
+                nint ap = (nint)pa, bp = (nint)pb, mp = (nint)pm, fp = (nint)pf, kp = (nint)pk;
                 int len = a.Length, mlen = center.Length;
                 double[] pr = part;
                 FusedRowParallel.ForChunks(chunks, n, (_, i0, i1) =>
@@ -343,6 +320,8 @@ internal static partial class NormKernels
                     var av = new ReadOnlySpan<T>((void*)ap, len);
                     var bv = new ReadOnlySpan<T>((void*)bp, len);
                     var mv = new ReadOnlySpan<T>((void*)mp, mlen);
+                    var fv = new ReadOnlySpan<T>((void*)fp, mask ? len : 0);
+                    var kv = new Span<T>((void*)kp, mask ? len : 0);
                     for (int i = i0; i < i1; i++)
                         for (int ch = 0; ch < c; ch++)
                         {
@@ -356,7 +335,13 @@ internal static partial class NormKernels
                                     pr[seg] = double.CreateChecked(SumSquaredDeviations(av.Slice(off, s), mv[ch]));
                                     break;
                                 default:
-                                    T sum = SumAndDotCentered(av.Slice(off, s), bv.Slice(off, s), mv[ch], out T dot);
+                                    ReadOnlySpan<T> segA = av.Slice(off, s);
+                                    if (mask)
+                                    {
+                                        ActivationKernels.ReluBackward(fv.Slice(off, s), segA, kv.Slice(off, s));
+                                        segA = kv.Slice(off, s);
+                                    }
+                                    T sum = SumAndDotCentered(segA, bv.Slice(off, s), mv[ch], out T dot);
                                     pr[seg] = double.CreateChecked(dot);
                                     pr[segs + seg] = double.CreateChecked(sum);
                                     break;

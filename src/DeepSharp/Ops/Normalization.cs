@@ -204,7 +204,7 @@ public sealed partial class Tensor
                     invstd.ReadSpan<T>(), wSpan, gPre.Span<T>(), dx.Span<T>(), dwSpan, dbSpan, n, c, s);
                 return;
             }
-            if (relu) ActivationKernels.ReluBackward(y.ReadSpan<T>(), dy.ReadSpan<T>(), gPre.Span<T>());
+            if (relu) ElementwiseParallel.Run(y.ReadSpan<T>(), dy.ReadSpan<T>(), gPre.Span<T>(), ActivationKernels.ReluBackward);
             if (batch) NormKernels.BatchNormBackwardTraining(gPre.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(), wSpan, dx.Span<T>(), dwSpan, dbSpan, n, c, s);
             else NormKernels.BatchNormBackwardEval(gPre.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(), wSpan, dx.Span<T>(), dwSpan, dbSpan, n, c, s);
         }
