@@ -13,8 +13,6 @@ namespace DeepSharp.Tests.NN;
 [TestFixture]
 public class BatchNormReluFusionTests
 {
-    private static readonly Config Few = Config.QuickThrowOnFailure.WithMaxTest(12);
-
     private static Tensor RandF(long seed, params int[] shape) => Tensor.Randn(shape, DType.Float32, new Generator(seed)).RequiresGrad_();
 
     private static float[] Bits(Tensor t) => t.Contiguous().ToArray<float>();

@@ -9,8 +9,6 @@ namespace DeepSharp.Tests.NN;
 [TestFixture]
 public class GradCheckTests
 {
-    private static readonly Config Few = Config.QuickThrowOnFailure.WithMaxTest(12);
-
     // GradGradCheck's numeric pass runs f under NoGrad, but f's graph is still needed for its first derivative.
     private static Func<Tensor[], Tensor> WithGrad(Func<Tensor[], Tensor> f) => xs =>
     {

@@ -4,6 +4,9 @@ namespace DeepSharp.Tests.NN;
 
 internal static class NNTestUtil
 {
+    /// <summary>The FsCheck configuration of the layer gradchecks: a few cases each, failures thrown.</summary>
+    public static readonly FsCheck.Config Few = FsCheck.Config.QuickThrowOnFailure.WithMaxTest(12);
+
     /// <summary>A Float64 leaf that requires grad, from flat values.</summary>
     public static Tensor D(double[] values, params int[] shape) => Tensor.FromArray(values, shape).RequiresGrad_();
 
