@@ -133,22 +133,27 @@ public static partial class F
 
     /// <summary>
     /// One-hot encoding (<c>F.one_hot</c>): an Int64 tensor of shape [*, numClasses] with a 1 at each index of the
-    /// Int64 <paramref name="input"/>. With numClasses = −1 it is the largest index + 1.
+    /// Int64 <paramref name="input"/>. With numClasses = −1 it is the largest index + 1 (an empty input then needs numClasses, as in PyTorch).
     /// </summary>
     public static Tensor OneHot(Tensor input, int numClasses = -1)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.DType != DType.Int64) throw new ArgumentException($"OneHot: expected an Int64 tensor of class indices, got {input.DType}.");
+        if (numClasses < -1) throw new ArgumentOutOfRangeException(nameof(numClasses), $"OneHot: numClasses must be −1 or non-negative, got {numClasses}.");
         var idx = input.ToArray<long>();
-        if (numClasses == -1) numClasses = idx.Length == 0 ? 0 : (int)Math.Max(idx.Max() + 1, 0);
-        if (numClasses < 0) throw new ArgumentOutOfRangeException(nameof(numClasses), $"OneHot: numClasses must be −1 or non-negative, got {numClasses}.");
-        var result = new long[idx.Length * (long)numClasses];
-        for (int i = 0; i < idx.Length; i++)
+        long min = idx.Length == 0 ? 0 : idx.Min(), max = idx.Length == 0 ? -1 : idx.Max();
+        if (min < 0) throw new ArgumentOutOfRangeException(nameof(input), $"OneHot: class values must be non-negative, got {min}.");
+        if (numClasses == -1)
         {
-            if (idx[i] < 0 || idx[i] >= numClasses)
-                throw new ArgumentOutOfRangeException(nameof(input), $"OneHot: class value {idx[i]} is out of range for numClasses = {numClasses}.");
-            result[i * (long)numClasses + idx[i]] = 1;
+            if (idx.Length == 0) throw new ArgumentException("OneHot: cannot infer the number of classes from an empty tensor; pass numClasses.");
+            if (max >= int.MaxValue) throw new ArgumentOutOfRangeException(nameof(input), $"OneHot: the largest class value {max} gives more classes than an int dimension holds.");
+            numClasses = (int)(max + 1);
         }
-        return Tensor.Wrap(result, [.. input._shape, numClasses]);
+        else if (max >= numClasses)
+            throw new ArgumentOutOfRangeException(nameof(input), $"OneHot: class value {max} is out of range for numClasses = {numClasses}.");
+        int[] shape = [.. input._shape, numClasses];
+        var result = new long[ShapeUtil.Numel(shape)]; // a clear ArgumentException when the result is too large
+        for (int i = 0; i < idx.Length; i++) result[i * (long)numClasses + idx[i]] = 1;
+        return Tensor.Wrap(result, shape);
     }
 }

@@ -18,6 +18,7 @@ public sealed partial class Tensor
         CheckIndexTensor(index, "Gather");
         CheckFloating("Gather");
         int d = ShapeUtil.WrapDim(dim, Dim, "Gather");
+        if (Dim == 0 && index.Dim == 0) return Reshape(1).Gather(0, index.Reshape(1)).Reshape(); // as a 1-element vector
         if (index.Dim != Dim)
             throw new ArgumentException($"Gather: index tensor must have the same number of dimensions as input ({Dim}), got index shape {ShapeUtil.Format(index._shape)} and input shape {ShapeUtil.Format(_shape)}.");
         for (int i = 0; i < Dim; i++)
@@ -54,6 +55,7 @@ public sealed partial class Tensor
         CheckIndexTensor(index, "ScatterAdd");
         CheckSameDType(this, src, "ScatterAdd");
         int d = ShapeUtil.WrapDim(dim, Dim, "ScatterAdd");
+        if (Dim == 0 && index.Dim == 0 && src.Dim == 0) return Reshape(1).ScatterAdd(0, index.Reshape(1), src.Reshape(1)).Reshape();
         if (index.Dim != Dim || src.Dim != Dim)
             throw new ArgumentException($"ScatterAdd: index {ShapeUtil.Format(index._shape)} and src {ShapeUtil.Format(src._shape)} must have the same rank as self {ShapeUtil.Format(_shape)}.");
         for (int i = 0; i < Dim; i++)
@@ -104,6 +106,12 @@ public sealed partial class Tensor
         CheckIndexTensor(index, "IndexSelect");
         int d = ShapeUtil.WrapDim(dim, Dim, "IndexSelect");
         if (index.Dim > 1) throw new ArgumentException($"IndexSelect: index must be 0-D or 1-D, got shape {ShapeUtil.Format(index._shape)}.");
+        if (Dim == 0)
+        {
+            // A 0-d tensor is a 1-element vector here; the result stays 0-d, so the index names one element.
+            if (index.NumEl != 1) throw new ArgumentException($"IndexSelect: the index into a 0-d tensor must have one value, got shape {ShapeUtil.Format(index._shape)}.");
+            return Reshape(1).IndexSelect(0, index.Reshape(1)).Reshape();
+        }
         var idx = index.Contiguous().ReadSpan<long>().ToArray();
         // As torch.index_select: indices must lie in [0, size) (negative indices are an error, not wrapped).
         foreach (long j in idx)
@@ -145,10 +153,18 @@ public sealed partial class Tensor
     /// <summary>A copy of this tensor with the slices of src added at the positions index names along dim (<c>index_add</c>).</summary>
     public Tensor IndexAdd(int dim, Tensor index, Tensor src)
     {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(src);
         CheckIndexTensor(index, "IndexAdd");
         CheckSameDType(this, src, "IndexAdd");
         int d = ShapeUtil.WrapDim(dim, Dim, "IndexAdd");
         if (index.Dim > 1) throw new ArgumentException($"IndexAdd: index must be 0-D or 1-D, got shape {ShapeUtil.Format(index._shape)}.");
+        if (Dim == 0)
+        {
+            if (index.NumEl != 1 || src.Dim > 1 || src.NumEl != 1)
+                throw new ArgumentException($"IndexAdd: into a 0-d tensor, index and src must have one value each, got index {ShapeUtil.Format(index._shape)} and src {ShapeUtil.Format(src._shape)}.");
+            return Reshape(1).IndexAdd(0, index.Reshape(1), src.Reshape(1)).Reshape();
+        }
         var idx = index.Contiguous().ReadSpan<long>().ToArray();
         bool fits = src.Dim == Dim && src._shape[d] == idx.Length;
         for (int i = 0; fits && i < Dim; i++) fits = i == d || src._shape[i] == _shape[i];

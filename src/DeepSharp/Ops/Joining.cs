@@ -71,7 +71,7 @@ public sealed partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(sizes);
         int d = ShapeUtil.WrapExistingDim(dim, Dim, "Split");
-        if (sizes.Any(s => s < 0) || sizes.Sum() != _shape[d])
+        if (sizes.Any(s => s < 0) || sizes.Sum(s => (long)s) != _shape[d])
             throw new ArgumentException($"Split: split sizes {ShapeUtil.Format(sizes)} must be non-negative and sum to {_shape[d]}, the size of dimension {d} (shape {ShapeUtil.Format(_shape)}).");
         var pieces = new Tensor[sizes.Length];
         int start = 0;

@@ -228,6 +228,8 @@ public sealed partial class Tensor
         var strides = new int[shape.Length];
         for (int i = 0; i < shape.Length; i++)
         {
+            if (shape[i] < -1)
+                throw new ArgumentException($"Expand: size {shape[i]} at dimension {i} is invalid, sizes must be non-negative or -1 (keep the size); shape {ShapeUtil.Format(_shape)} to {ShapeUtil.Format(shape)}.");
             if (i < lead)
             {
                 if (shape[i] < 0) throw new ArgumentException($"Expand: size -1 is not allowed in a new leading dimension ({ShapeUtil.Format(shape)}).");

@@ -204,5 +204,10 @@ public class LossTests
         Assert.That(oh.ToArray<long>(), Is.EqualTo(new long[] { 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0 }));
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => F.OneHot(Tensor.FromArray(new long[] { 4 }), 3));
         Assert.That(ex!.Message, Does.Contain("4"));
+        Assert.That(() => F.OneHot(Tensor.FromArray(new long[] { 1, -2 }), 3), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("-2"));
+        Assert.That(() => F.OneHot(Tensor.FromArray(new long[] { 1, 1L << 40 })), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains((1L << 40).ToString()));
+        Assert.That(() => F.OneHot(Tensor.FromArray(new long[] { 1, 2, 0 }), int.MaxValue), Throws.ArgumentException.With.Message.Contains("[3, 2147483647]"));
+        Assert.That(() => F.OneHot(Tensor.FromArray(Array.Empty<long>())), Throws.ArgumentException.With.Message.Contains("empty"));
+        Assert.That(F.OneHot(Tensor.FromArray(Array.Empty<long>()), 4).Shape, Is.EqualTo(new[] { 0, 4 }));
     }
 }

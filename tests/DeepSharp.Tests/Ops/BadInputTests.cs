@@ -97,6 +97,7 @@ public class BadInputTests
         yield return Case("Split size", () => F(4).Split(0), "Split", "0");
         yield return Case("Split sizes", () => F(4).Split([1, 2]), "Split", "[1, 2]", "4");
         yield return Case("Split negative sizes", () => F(4).Split([5, -1]), "Split", "[5, -1]");
+        yield return Case("Split sizes overflowing int", () => F(3).Split([1, int.MaxValue]), "Split", "[1, 2147483647]", "3");
         yield return Case("Chunk count", () => F(4).Chunk(0), "Chunk", "0");
 
         // Indices.

@@ -65,4 +65,37 @@ public class IndexingValueTests
         Assert.That(x.Chunk(3).Select(p => p.Shape[0]), Is.EqualTo(new[] { 2, 2, 1 }));
         Assert.That(x.Chunk(10).Length, Is.EqualTo(5));
     }
+
+    [Test]
+    public void IndexOpsTreatAZeroDimTensorAsOneElement()
+    {
+        // PyTorch: a 0-d self takes dim 0 / -1 and index value 0; the result keeps the 0-d shape.
+        var x = Tensor.Scalar(2.5, DType.Float64, requiresGrad: true);
+        var i0 = Tensor.Scalar(0, DType.Int64);
+        var i1 = L([0], 1);
+        Equal(x.Gather(0, i0), [2.5], []);
+        Equal(x.Gather(-1, i0), [2.5], []);
+        Equal(x.IndexSelect(0, i1), [2.5], []);
+        Equal(x.IndexSelect(-1, i0), [2.5], []);
+        Equal(x.ScatterAdd(0, i0, Tensor.Scalar(4.0, DType.Float64)), [6.5], []);
+        Equal(x.IndexAdd(0, i1, Tensor.Scalar(-1.0, DType.Float64)), [1.5], []);
+        Assert.That(() => x.IndexSelect(0, L([0, 0, 0], 3)), Throws.ArgumentException.With.Message.Contains("[3]"));
+        Assert.That(() => x.IndexSelect(0, L([1], 1)), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("index 1"));
+        Assert.That(() => x.Gather(0, Tensor.Scalar(-1, DType.Int64)), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        Assert.That(() => x.IndexAdd(0, L([0, 0], 2), Tensor.Ones([2], DType.Float64)), Throws.ArgumentException.With.Message.Contains("0-d"));
+        Assert.That(() => x.Gather(1, i0), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        // Gradients flow through the 1-element view, checked against finite differences.
+        var src = Tensor.Scalar(0.75, DType.Float64, requiresGrad: true);
+        Assert.That(GradCheck.Check(t => t[0].Gather(0, i0) * t[0].IndexSelect(0, i1) + t[0].ScatterAdd(0, i0, t[1]).Pow(2) + t[0].IndexAdd(0, i1, t[1]) * t[1], [x, src]).Passed);
+    }
+
+    [Test]
+    public void ExpandRejectsNegativeSizesOtherThanMinusOne()
+    {
+        var x = Tensor.Ones([1]);
+        Assert.That(() => x.Expand(0, -2), Throws.ArgumentException.With.Message.Contains("-2"));
+        Assert.That(() => x.Expand(-3), Throws.ArgumentException.With.Message.Contains("size -3"));
+        Assert.That(x.Expand(0, -1).Shape, Is.EqualTo(new[] { 0, 1 }));
+        Assert.That(x.Expand(3, -1).Shape, Is.EqualTo(new[] { 3, 1 }));
+    }
 }

@@ -64,6 +64,13 @@ internal static class FuzzHarness
             || (!type.IsValueType && Nullability.Create(parameter).WriteState == NullabilityState.Nullable);
         if (nullable && rng.Next(4) == 0) return true;
         type = Nullable.GetUnderlyingType(type) ?? type;
+        // A layer count of 2^31 is valid and builds 2^31 layers, as in PyTorch: that is slow, not a hang, so the
+        // counts of stacked layers stay small (negative ones still come: they must be refused).
+        if (type == typeof(int) && parameter.Name is { } name && name.StartsWith("num", StringComparison.Ordinal) && name.EndsWith("Layers", StringComparison.Ordinal))
+        {
+            value = rng.Next(-3, 7);
+            return true;
+        }
         bool isParams = parameter.GetCustomAttribute<ParamArrayAttribute>() is not null;
         return TryMake(type, rng, isParams, out value);
     }

@@ -18,6 +18,9 @@ public sealed class PositionalEncoding : Module<Tensor, Tensor>
     public PositionalEncoding(int dModel, double dropout = 0.1, int maxLen = 5000, bool batchFirst = false, DType dtype = DType.Float32, Generator? generator = null)
     {
         if (dModel <= 0 || maxLen <= 0) throw new ArgumentOutOfRangeException(nameof(dModel), $"PositionalEncoding: dModel and maxLen must be positive, got {dModel} and {maxLen}.");
+        // Checked before the table is built (maxLen·dModel can be large).
+        if (!dtype.IsFloatingPoint()) throw new ArgumentException($"PositionalEncoding: dtype must be floating-point, got {dtype}.");
+        if (!(dropout >= 0 && dropout <= 1)) throw new ArgumentOutOfRangeException(nameof(dropout), $"PositionalEncoding: dropout must be in [0, 1], got {dropout}.");
         DModel = dModel;
         MaxLen = maxLen;
         BatchFirst = batchFirst;
@@ -43,11 +46,13 @@ public sealed class PositionalEncoding : Module<Tensor, Tensor>
         if (maxLen <= 0 || dModel <= 0) throw new ArgumentOutOfRangeException(nameof(maxLen), $"PositionalEncoding: dModel and maxLen must be positive, got {dModel} and {maxLen}.");
         // Checked element count: maxLen·dModel can overflow an int (the fuzz test found it).
         var data = new double[ShapeUtil.Numel([maxLen, dModel])];
+        // div_term = exp(2i · (−ln 10000 / d)), computed as PyTorch's tutorial does, once per column pair.
+        var divTerm = new double[(dModel + 1) / 2];
+        for (int i = 0; i < dModel; i += 2) divTerm[i / 2] = Math.Exp(i * (-Math.Log(10000.0) / dModel));
         for (int pos = 0; pos < maxLen; pos++)
             for (int i = 0; i < dModel; i += 2)
             {
-                // div_term = exp(2i · (−ln 10000 / d)), computed as PyTorch's tutorial does.
-                double angle = pos * Math.Exp(i * (-Math.Log(10000.0) / dModel));
+                double angle = pos * divTerm[i / 2];
                 data[pos * dModel + i] = Math.Sin(angle);
                 if (i + 1 < dModel) data[pos * dModel + i + 1] = Math.Cos(angle);
             }

@@ -126,6 +126,10 @@ public sealed class Transformer : Module<Tensor, Tensor, Tensor>
         double dropout = 0.1, string activation = "relu", double layerNormEps = 1e-5, bool batchFirst = false, bool normFirst = false,
         DType dtype = DType.Float32, Generator? generator = null)
     {
+        // Checked before anything is built: a bad decoder count must not first cost the encoder stack's allocation.
+        if (numEncoderLayers < 0 || numDecoderLayers < 0)
+            throw new ArgumentOutOfRangeException(numEncoderLayers < 0 ? nameof(numEncoderLayers) : nameof(numDecoderLayers),
+                $"Transformer: numEncoderLayers and numDecoderLayers must be non-negative, got {numEncoderLayers} and {numDecoderLayers}.");
         DModel = dModel;
         NHead = nHead;
         BatchFirst = batchFirst;
@@ -171,6 +175,8 @@ public sealed class Transformer : Module<Tensor, Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(src);
         ArgumentNullException.ThrowIfNull(tgt);
+        if (src.Dim is not (2 or 3) || tgt.Dim != src.Dim)
+            throw new ArgumentException($"Transformer: src and tgt must both be 2-D (unbatched) or both 3-D (batched), got {ShapeUtil.Format(src._shape)} and {ShapeUtil.Format(tgt._shape)}.");
         bool batched = src.Dim == 3;
         if (batched)
         {

@@ -134,6 +134,30 @@ public class TransformerBehaviourTests
     }
 
     [Test]
+    public void TransformerChecksTheRankOfSrcAndTgt()
+    {
+        var t = new TransformerModel(8, 2, 1, 1, 16, dropout: 0);
+        var x3 = Tensor.Randn(3, 2, 8);
+        var x2 = Tensor.Randn(3, 8);
+        Assert.That(() => t.Forward(Tensor.Scalar(1f), x3), Throws.ArgumentException.With.Message.Contains("src and tgt"));
+        Assert.That(() => t.Forward(x3, Tensor.Scalar(1f)), Throws.ArgumentException.With.Message.Contains("[3, 2, 8]"));
+        Assert.That(() => t.Forward(x3, x2), Throws.ArgumentException.With.Message.Contains("3-D"));
+        Assert.That(() => t.Forward(Tensor.Randn(1, 3, 2, 8), Tensor.Randn(1, 3, 2, 8)), Throws.ArgumentException);
+        Assert.That(t.Forward(x2, Tensor.Randn(4, 8)).Shape, Is.EqualTo(new[] { 4, 8 }), "unbatched");
+        Assert.That(t.Forward(x3, Tensor.Randn(5, 2, 8)).Shape, Is.EqualTo(new[] { 5, 2, 8 }), "batched");
+    }
+
+    [Test]
+    public void TransformerChecksLayerCountsBeforeBuilding()
+    {
+        // A wide feed-forward: building the encoder first would take seconds and gigabytes before the decoder's check.
+        Assert.That(() => new TransformerModel(512, 1, 6, -3, 65536, dtype: DType.Float64),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("numDecoderLayers").And.Message.Contains("-3"));
+        Assert.That(() => new TransformerModel(8, 2, -1, 1, 16), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("numEncoderLayers"));
+        Assert.That(new TransformerModel(8, 2, 0, 1, 16).Encoder.Layers.Count, Is.EqualTo(0));
+    }
+
+    [Test]
     public void StacksCopyTheirLayers()
     {
         var layer = new TransformerEncoderLayer(8, 2, 16);
@@ -178,6 +202,12 @@ public class TransformerBehaviourTests
         var bf = new PositionalEncoding(6, dropout: 0, maxLen: 10, batchFirst: true, dtype: DType.Float64);
         Assert.That(bf.Forward(Tensor.Zeros([2, 4, 6], DType.Float64)).Select(0, 1).AllClose(PositionalEncoding.Table(4, 6), 0, 0), Is.True);
         Assert.That(() => pe.Forward(Tensor.Zeros([11, 1, 6], DType.Float64)), Throws.ArgumentException);
+        var table = PositionalEncoding.Table(4, 6).ToArray<double>();
+        Assert.That(table[3 * 6 + 3], Is.EqualTo(Math.Cos(3 * Math.Pow(10000, -2.0 / 6))).Within(1e-15), "PE[3, 2i+1], i = 1");
+        Assert.That(table[2 * 6 + 4], Is.EqualTo(Math.Sin(2 * Math.Pow(10000, -4.0 / 6))).Within(1e-15), "PE[2, 2i], i = 2");
+        // Refused before the [maxLen, dModel] table is built (65536 × 5000 would take seconds).
+        Assert.That(() => new PositionalEncoding(65536, dtype: DType.Int64), Throws.ArgumentException.With.Message.Contains("Int64"));
+        Assert.That(() => new PositionalEncoding(65536, dropout: 1.5), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("1.5"));
 
         var learned = new LearnedPositionalEmbedding(5, 4, batchFirst: true, dtype: DType.Float64);
         Assert.That(learned.StateDict().Keys, Is.EqualTo(new[] { "weight" }));
