@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace DeepSharp.Kernels;
 
@@ -13,12 +14,15 @@ internal static partial class Gemm
         public readonly int MR, NR, MC, KC, NC;
         public readonly bool Avx;
 
+        /// <summary>Prefetch each C tile before its micro-kernel (set with the long KC: C far beyond the caches).</summary>
+        public readonly bool PrefetchC;
+
         /// <summary>Bytes of one k step of a B micro-panel (NR elements).</summary>
         public readonly int PanelRowBytes;
 
-        private Blocking(int mr, int nr, int mc, int kc, int nc, bool avx, int elementBytes)
+        private Blocking(int mr, int nr, int mc, int kc, int nc, bool avx, int elementBytes, bool prefetchC = false)
         {
-            MR = mr; NR = nr; MC = mc; KC = kc; NC = nc; Avx = avx; PanelRowBytes = nr * elementBytes;
+            MR = mr; NR = nr; MC = mc; KC = kc; NC = nc; Avx = avx; PanelRowBytes = nr * elementBytes; PrefetchC = prefetchC;
         }
 
         // Near BLIS's Zen3 values: the MC×KC block of A (≈144 KiB) sits in L2, a KC×NR micro-panel of
@@ -37,11 +41,12 @@ internal static partial class Gemm
         /// blocking — and the bits — do not depend on the thread count). Each KC block reads and writes all of C once;
         /// when C is far larger than the caches (≥ <see cref="LongKcMinC"/> elements) the AVX-512 float path doubles
         /// KC to halve that traffic, at the price of a B micro-panel (64 KiB) that streams from L2 instead of sitting
-        /// in L1.
+        /// in L1, and prefetches each C tile before its micro-kernel (2048², one thread: 5.5 % faster, in 31 of 40
+        /// alternating calls; two threads unchanged).
         /// </summary>
         public Blocking ForC(int m, int n) =>
             PanelRowBytes == 128 && NR == 32 && (long)m * n >= LongKcMinC
-                ? new Blocking(MR, NR, MC, 2 * KC, NC, Avx, PanelRowBytes / NR)
+                ? new Blocking(MR, NR, MC, 2 * KC, NC, Avx, PanelRowBytes / NR, prefetchC: true)
                 : this;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -210,9 +215,25 @@ internal static partial class Gemm
                 int mrEff = Min(mr, mc - ir);
                 T* aPanel = pa + (long)ir * kc;
                 T* cTile = c + (long)ir * ldc + jr;
+                if (bl.PrefetchC) PrefetchTile(cTile, ldc, mrEff, nrEff);
                 if (avx) MicroKernelAvx(kc, aPanel, bPanel, cTile, ldc, alpha, beta, mrEff, nrEff);
                 else MicroKernelPortable(kc, aPanel, bPanel, cTile, ldc, alpha, beta, mrEff, nrEff);
             }
+        }
+    }
+
+    /// <summary>Asks for the lines of an mr×nr tile of C ahead of its micro-kernel, which reads them only after its
+    /// k loop: with C far beyond the caches the loads would otherwise stall the end of every tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchTile<T>(T* c, int ldc, int mr, int nr) where T : unmanaged
+    {
+        if (!Sse.IsSupported) return;
+        int lastByte = nr * sizeof(T) - 1;
+        for (int r = 0; r < mr; r++)
+        {
+            byte* row = (byte*)(c + (long)r * ldc);
+            for (int off = 0; off <= lastByte; off += 64) Sse.Prefetch0(row + off);
+            Sse.Prefetch0(row + lastByte); // the line of the last element when the row is not 64-byte aligned
         }
     }
 }
