@@ -102,41 +102,32 @@ internal static partial class Gemm
     private static unsafe void PackB<T>(bool trans, int kc, int nc, T* b, int ldb, int nr, T* dst, bool avx)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        for (int jr = 0; jr < nc; jr += nr)
+        int start = 0;
+        if (!trans && nc >= nr)
+        {
+            // Whole panels row by row: each row of B is read once, front to back (the prefetchers follow it), and
+            // its NR-wide pieces go to their panels. Panel by panel instead read kc rows ldb apart for each panel,
+            // a new page every NR elements, which no prefetcher follows (GEMMs on two threads, alternating calls:
+            // 256² 8.3 % faster in 62 of 80, 512² 4.7 % in 52 of 80, 1024² 1–5 %).
+            int full = nc / nr;
+            PackBRows(kc, full, b, ldb, nr, dst);
+            start = full * nr;
+            dst += (long)full * kc * nr;
+        }
+        for (int jr = start; jr < nc; jr += nr)
         {
             int cols = Min(nr, nc - jr);
             if (!trans)
             {
+                // The last, partial panel (whole panels went row by row above).
                 T* src = b + jr;
-                if (cols == nr)
+                for (int p = 0; p < kc; p++)
                 {
-                    int bytes = nr * sizeof(T);
-                    if (bytes == 64)
-                    {
-                        for (int p = 0; p < kc; p++)
-                        {
-                            T* s = src + (long)p * ldb;
-                            T* d = dst + p * nr;
-                            Vector256.Store(Vector256.Load(s), d);
-                            Vector256.Store(Vector256.Load(s + Vector256<T>.Count), d + Vector256<T>.Count);
-                        }
-                    }
-                    else
-                    {
-                        for (int p = 0; p < kc; p++)
-                            Unsafe.CopyBlockUnaligned(dst + p * nr, src + (long)p * ldb, (uint)bytes);
-                    }
-                }
-                else
-                {
-                    for (int p = 0; p < kc; p++)
-                    {
-                        T* s = src + (long)p * ldb;
-                        T* d = dst + p * nr;
-                        int j = 0;
-                        for (; j < cols; j++) d[j] = s[j];
-                        for (; j < nr; j++) d[j] = T.Zero;
-                    }
+                    T* s = src + (long)p * ldb;
+                    T* d = dst + p * nr;
+                    int j = 0;
+                    for (; j < cols; j++) d[j] = s[j];
+                    for (; j < nr; j++) d[j] = T.Zero;
                 }
             }
             else
@@ -173,6 +164,39 @@ internal static partial class Gemm
                 }
             }
             dst += nr * kc;
+        }
+    }
+
+    /// <summary>The first <paramref name="panels"/> whole NR-column panels of a row-major kc×(panels·NR) block of B,
+    /// row by row; panel q of the result starts at dst + q·kc·NR.</summary>
+    private static unsafe void PackBRows<T>(int kc, int panels, T* b, int ldb, int nr, T* dst) where T : unmanaged
+    {
+        long panelStride = (long)kc * nr;
+        int pieceBytes = nr * sizeof(T);
+        for (int p = 0; p < kc; p++)
+        {
+            T* s = b + (long)p * ldb;
+            T* d = dst + (long)p * nr;
+            if (pieceBytes == 128 && Vector512.IsHardwareAccelerated)
+            {
+                int w = Vector512<T>.Count;
+                for (int q = 0; q < panels; q++, s += nr, d += panelStride)
+                {
+                    Vector512.Store(Vector512.Load(s), d);
+                    Vector512.Store(Vector512.Load(s + w), d + w);
+                }
+            }
+            else if (pieceBytes % 32 == 0 && Vector256.IsHardwareAccelerated)
+            {
+                int w = Vector256<T>.Count;
+                for (int q = 0; q < panels; q++, s += nr, d += panelStride)
+                    for (int v = 0; v < nr; v += w) Vector256.Store(Vector256.Load(s + v), d + v);
+            }
+            else
+            {
+                for (int q = 0; q < panels; q++, s += nr, d += panelStride)
+                    Unsafe.CopyBlockUnaligned(d, s, (uint)pieceBytes);
+            }
         }
     }
 }
