@@ -274,7 +274,6 @@ internal static partial class Gemm
         }
     }
 
-
     /// <summary>Part <paramref name="part"/> of the NR panels of the block into the shared buffer.</summary>
     private static unsafe void PackSharedBPart<T>(in Job<T> job, SharedBlock blk, int part, nint shared)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -18,14 +18,14 @@ public sealed class PositionalEncoding : Module<Tensor, Tensor>
     public PositionalEncoding(int dModel, double dropout = 0.1, int maxLen = 5000, bool batchFirst = false, DType dtype = DType.Float32, Generator? generator = null)
     {
         if (dModel <= 0 || maxLen <= 0) throw new ArgumentOutOfRangeException(nameof(dModel), $"PositionalEncoding: dModel and maxLen must be positive, got {dModel} and {maxLen}.");
-        // Checked before the table is built (maxLen·dModel can be large).
+        // Checked before the table is built (maxLen·dModel can be large); Dropout checks its probability.
         if (!dtype.IsFloatingPoint()) throw new ArgumentException($"PositionalEncoding: dtype must be floating-point, got {dtype}.");
-        if (!(dropout >= 0 && dropout <= 1)) throw new ArgumentOutOfRangeException(nameof(dropout), $"PositionalEncoding: dropout must be in [0, 1], got {dropout}.");
+        var drop = new Dropout(dropout, generator);
         DModel = dModel;
         MaxLen = maxLen;
         BatchFirst = batchFirst;
         RegisterBuffer("pe", Table(maxLen, dModel).To(dtype), persistent: false);
-        RegisterModule("dropout", new Dropout(dropout, generator));
+        RegisterModule("dropout", drop);
     }
 
     /// <summary>The model dim.</summary>
