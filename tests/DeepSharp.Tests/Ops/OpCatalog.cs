@@ -10,7 +10,7 @@ namespace DeepSharp.Tests.Ops;
 /// binary ops draw broadcasting shape pairs. <see cref="OpGradCheckTests"/> gradient-checks every entry, and
 /// <see cref="OpCoverageTests"/> fails when a public op returning a tensor is neither here nor exempt.
 /// </summary>
-public static class OpCatalog
+public static partial class OpCatalog
 {
     private const DType F64 = DType.Float64;
 
@@ -369,6 +369,11 @@ public static class OpCatalog
         ops.AddRange(Views());
         ops.AddRange(InPlaceOps());
         ops.AddRange(NeuralNetOps());
+        // Sections kept in their own files (OpCatalog.*.cs), one per area.
+        ops.AddRange(TensorFunctionOps());
+        ops.AddRange(IndexingAndIntegerOps());
+        ops.AddRange(LayerOps());
+        ops.AddRange(AttentionOps());
         return [.. ops];
     }
 
