@@ -153,7 +153,7 @@ public static class GptApp
             state.RngStates["batches"] = batches.GetState();
             state.Json["config"] = JsonSerializer.Serialize(config);
             state.Json["vocab"] = vocab.ToJson();
-            Checkpoint.Save(o.SavePath, state);
+            Checkpoint.Save(state, o.SavePath);
             console.WriteLine($"checkpoint written to {o.SavePath}");
         }
         if (!o.NoPlot && losses.Count > 0)
