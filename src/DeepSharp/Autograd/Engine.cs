@@ -13,6 +13,11 @@ internal static class Engine
 {
     /// <summary>Profiling hook (benchmarks only): called after each node's backward with its Stopwatch ticks.</summary>
     internal static Action<Node, long>? NodeTimer;
+    [ThreadStatic] private static bool t_capturing;
+
+    /// <summary>True while this thread runs an <c>Autograd.Grad</c> pass (a nested <c>Backward</c> clears it).</summary>
+    internal static bool IsCapturing => t_capturing;
+
     private static readonly Node s_sumToShapeNode = new("(engine) SumToShape", [], _ => [], null);
     private static readonly Node s_deliverNode = new("(engine) Deliver to leaf", [], _ => [], null);
 
@@ -63,11 +68,19 @@ internal static class Engine
         return gradient;
     }
 
-    /// <summary>The walk: seed the roots, then run each node whose consumers have all run and pass its input
-    /// gradients on (summed at nodes, delivered to leaves).</summary>
     private static void Run(Tensor[] roots, Tensor[] rootGrads, GradCapture? capture, bool retainGraph, bool createGraph, GradientBuffers buffers)
     {
         using var mode = GradMode.Set(createGraph);
+        bool wasCapturing = t_capturing;
+        t_capturing = capture is not null;
+        try { Walk(roots, rootGrads, capture, retainGraph, createGraph, buffers); }
+        finally { t_capturing = wasCapturing; }
+    }
+
+    /// <summary>The walk: seed the roots, then run each node whose consumers have all run and pass its input
+    /// gradients on (summed at nodes, delivered to leaves).</summary>
+    private static void Walk(Tensor[] roots, Tensor[] rootGrads, GradCapture? capture, bool retainGraph, bool createGraph, GradientBuffers buffers)
+    {
         var dependencies = CountDependencies(roots, capture);
         var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance);   // gradients summed as they arrive
 
@@ -87,7 +100,7 @@ internal static class Engine
             if (capture is not null && !capture.MustRun(node)) continue;
 
             var inputGrads = Profiled(node, gradOut!);
-            if (!retainGraph) node.Release();
+            if (!retainGraph) node.Release(freePrivate: !createGraph);
             ReduceToInputShapes(node, inputGrads, capture, buffers);
             buffers.Drop(gradOut!);   // only now: an input gradient may be gradOut itself or a view of it
 
@@ -181,7 +194,7 @@ internal static class Engine
         stack.Push(node);
         while (stack.TryPop(out var n))
         {
-            if (!retainGraph) n.Release();
+            if (!retainGraph) n.Release(freePrivate: true);
             foreach (var e in n.Inputs)
             {
                 if (e.Function is not { } next || !dependencies.ContainsKey(next)) continue;
