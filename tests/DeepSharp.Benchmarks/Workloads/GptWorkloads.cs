@@ -55,7 +55,7 @@ internal sealed class GptModel : Module<Tensor, Tensor>
         _wte = RegisterModule("wte", new Embedding(c.Vocab, c.Embd, generator: g));
         _wpe = RegisterModule("wpe", new Embedding(c.Block, c.Embd, generator: g));
         _blocks = new GptBlock[c.Layers];
-        for (int i = 0; i < c.Layers; i++) _blocks[i] = RegisterModule($"h.{i}", new GptBlock(c, g));
+        for (int i = 0; i < c.Layers; i++) _blocks[i] = RegisterModule($"h_{i}", new GptBlock(c, g));
         _lnF = RegisterModule("ln_f", new LayerNorm(c.Embd));
         _positions = Tensor.Arange(c.Block, DType.Int64);
     }
