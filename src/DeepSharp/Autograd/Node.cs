@@ -62,6 +62,13 @@ public sealed class Node
     /// backward closure reads (created by the op for its backward, never returned nor saved elsewhere).</summary>
     internal void ReleaseWith(Tensor buffer) => (_private ??= []).Add(buffer._storage);
 
+    /// <summary><see cref="ReleaseWith"/> for the contiguous copy an op made of <paramref name="original"/> for its
+    /// backward; nothing when <c>Contiguous()</c> returned the original's storage itself.</summary>
+    internal void ReleaseWithIfCopy(Tensor copy, Tensor original)
+    {
+        if (!ReferenceEquals(copy._storage, original._storage)) ReleaseWith(copy);
+    }
+
     internal Tensor?[] Apply(Tensor gradOutput)
     {
         var backward = _backward ?? throw new InvalidOperationException(
