@@ -108,6 +108,7 @@ public sealed partial class Tensor
     {
         ArgumentNullException.ThrowIfNull(end);
         CheckSameDType(this, end, "Lerp");
+        ShapeUtil.Broadcast(_shape, end._shape, "Lerp");
         return this + (end - this) * weight;
     }
 
