@@ -221,3 +221,49 @@ public class TensorFunctionValueTests
         Equal(F.Unfold(x[0], 3, padding: 1, stride: 2).Narrow(0, 4, 1), [1, 3, 7, 9], [1, 4]);
     }
 }
+
+/// <summary>The Torch.X spellings give the same results as the Tensor methods.</summary>
+[TestFixture]
+public class TorchFormsTests
+{
+    [Test]
+    public void TorchFormsForwardToTheTensorMethods()
+    {
+        var x = Tensor.FromArray(new double[] { 0.3, -1.2, 2.5, 0.5, -0.7, 1.1 }, 2, 3);
+        var pos = x.Abs() * 0.3;
+        void Same(Tensor a, Tensor b) => Assert.That(a.Equal(b), Is.True);
+        Same(Torch.Log1p(pos), pos.Log1p());
+        Same(Torch.Expm1(x), x.Expm1());
+        Same(Torch.Erfinv(pos), pos.Erfinv());
+        Same(Torch.Floor(x), x.Floor());
+        Same(Torch.Ceil(x), x.Ceil());
+        Same(Torch.Round(x), x.Round());
+        Same(Torch.Round(x, 1), x.Round(1));
+        Same(Torch.Trunc(x), x.Trunc());
+        Same(Torch.IsNan(x), x.IsNan());
+        Same(Torch.IsInf(x), x.IsInf());
+        Same(Torch.IsFinite(x), x.IsFinite());
+        Same(Torch.NanToNum(x), x.NanToNum());
+        Same(Torch.Lerp(x, pos, 0.25), x.Lerp(pos, 0.25));
+        Same(Torch.Lerp(x, pos, pos), x.Lerp(pos, pos));
+        Same(Torch.Hypot(x, pos), x.Hypot(pos));
+        Same(Torch.Atan2(x, pos), x.Atan2(pos));
+        Same(Torch.Cumsum(x, 1), x.Cumsum(1));
+        Same(Torch.Cumprod(x, 0), x.Cumprod(0));
+        Same(Torch.Prod(x), x.Prod());
+        Same(Torch.Prod(x, 1, true), x.Prod(1, true));
+        Same(Torch.Norm(x, 3, [1]), x.Norm(3, [1]));
+        Same(Torch.Sort(x, 0, true).Values, x.Sort(0, true).Values);
+        Same(Torch.ArgSort(x), x.ArgSort());
+        Same(Torch.TopK(x, 2).Indices, x.TopK(2).Indices);
+        Same(Torch.Multinomial(pos, 2, false, new Generator(5)), pos.Multinomial(2, false, new Generator(5)));
+        Same(Torch.Einsum("ij->j", x), Tensor.Einsum("ij->j", x));
+        Same(Torch.Outer(x[0], x[1]), x[0].Outer(x[1]));
+        Same(Torch.Diag(x, 1), x.Diag(1));
+        Same(Torch.Tril(x), x.Tril());
+        Same(Torch.Triu(x, -1), x.Triu(-1));
+        Same(Torch.Flip(x, 1), x.Flip(1));
+        Same(Torch.Roll(x, [1], [1]), x.Roll([1], [1]));
+        Same(Torch.RepeatInterleave(x, 2, 0), x.RepeatInterleave(2, 0));
+    }
+}
