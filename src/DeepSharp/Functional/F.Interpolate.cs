@@ -1,7 +1,7 @@
 namespace DeepSharp.NN;
 
-// Resizing (torch.nn.functional.interpolate). Each spatial dim is resized on its own — nearest as one IndexSelect,
-// linear as two IndexSelects blended with constant weights — so the op is differentiable to any order and
+// Resizing (torch.nn.functional.interpolate). Each spatial dim is resized on its own — nearest as one index-select,
+// linear as two index-selects blended with constant weights — so the op is differentiable to any order and
 // bilinear is exactly linear-then-linear, PyTorch's source-index arithmetic included.
 public static partial class F
 {
@@ -66,23 +66,23 @@ public static partial class F
         if (inSize == outSize) return t;
         // PyTorch computes the source index in float: min(⌊dst · scale⌋, in − 1), scale = 1/factor or in/out.
         float s = scale is { } f ? (float)(1.0 / f) : (float)inSize / outSize;
-        var index = new long[outSize];
-        for (int j = 0; j < outSize; j++) index[j] = Math.Min((long)MathF.Floor(j * s), inSize - 1);
-        return t.IndexSelect(d, Tensor.FromArray(index, outSize));
+        var index = new int[outSize];
+        for (int j = 0; j < outSize; j++) index[j] = Math.Min((int)MathF.Floor(j * s), inSize - 1);
+        return t.SelectAlong(d, index);
     }
 
     private static Tensor ResizeLinear(Tensor t, int d, int inSize, int outSize, double? scale, bool alignCorners)
     {
         double s = alignCorners ? (outSize > 1 ? (double)(inSize - 1) / (outSize - 1) : 0)
             : scale is { } f ? 1.0 / f : (double)inSize / outSize;
-        var i0 = new long[outSize];
-        var i1 = new long[outSize];
+        var i0 = new int[outSize];
+        var i1 = new int[outSize];
         var w0 = new double[outSize];
         var w1 = new double[outSize];
         for (int j = 0; j < outSize; j++)
         {
             double src = alignCorners ? s * j : Math.Max(s * (j + 0.5) - 0.5, 0);
-            long lo = Math.Min((long)src, inSize - 1);
+            int lo = Math.Min((int)src, inSize - 1);
             i0[j] = lo;
             i1[j] = lo < inSize - 1 ? lo + 1 : lo;
             w1[j] = src - lo;
@@ -92,6 +92,6 @@ public static partial class F
         shape[d] = outSize;
         var lambda0 = Tensor.FromArray(w0, shape).To(t.DType);
         var lambda1 = Tensor.FromArray(w1, shape).To(t.DType);
-        return t.IndexSelect(d, Tensor.FromArray(i0, outSize)) * lambda0 + t.IndexSelect(d, Tensor.FromArray(i1, outSize)) * lambda1;
+        return t.SelectAlong(d, i0) * lambda0 + t.SelectAlong(d, i1) * lambda1;
     }
 }

@@ -1,7 +1,7 @@
 namespace DeepSharp.NN;
 
 // Padding and normalisation (torch.nn.functional.pad, normalize), built from differentiable ops: constant padding
-// from Cat/Narrow, the other modes as one IndexSelect per padded dim (its backward, IndexAdd, sums the copies).
+// from Cat/Narrow, the other modes as one index-select per padded dim (its backward sums the copies).
 public static partial class F
 {
     /// <summary>
@@ -44,7 +44,7 @@ public static partial class F
             if (!ok)
                 throw new ArgumentException($"Pad: {mode} padding ({left}, {right}) of dimension {d} is too large for its size {n} (input shape {ShapeUtil.Format(input._shape)}; " +
                     (mode == "reflect" ? "reflect padding must be smaller than the dimension)." : mode == "circular" ? "circular padding can be at most the dimension)." : "the dimension must not be empty)."));
-            var index = new long[left + n + right];
+            var index = new int[left + n + right];
             for (int j = 0; j < index.Length; j++)
             {
                 int src = j - left;
@@ -55,7 +55,7 @@ public static partial class F
                     _ => ((src % n) + n) % n,
                 };
             }
-            t = t.IndexSelect(d, Tensor.FromArray(index, index.Length));
+            t = t.SelectAlong(d, index);
         }
         return ReferenceEquals(t, input) ? input.Clone() : t;
     }

@@ -14,6 +14,21 @@ internal static class ScanKernels
     public static void Cumsum<T>(ReadOnlySpan<T> src, Span<T> dst, int outer, int r, int inner, bool reverse)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (inner == 1)
+        {
+            // Scans along the last dim: one running sum per row.
+            for (int o = 0; o < outer; o++)
+            {
+                double sum = 0;
+                for (int step = 0; step < r; step++)
+                {
+                    int i = o * r + (reverse ? r - 1 - step : step);
+                    sum += double.CreateTruncating(src[i]);
+                    dst[i] = T.CreateTruncating(sum);
+                }
+            }
+            return;
+        }
         var acc = new double[inner];
         for (int o = 0; o < outer; o++)
         {

@@ -6,33 +6,38 @@ namespace DeepSharp.Kernels;
 internal static class SortKernels
 {
     /// <summary>
-    /// idx[row·n + k] = the position of the k-th smallest (largest when <paramref name="descending"/>) element of the
-    /// row. NaN sorts above every number, as PyTorch. Ties keep their original order, so the sort is stable.
+    /// Sorts each contiguous row of n: vals gets the sorted values and idx their positions in the row, ascending (or
+    /// descending). NaN sorts above every number, as PyTorch. Equal elements keep their original order (stable).
     /// </summary>
-    public static void ArgSortRows<T>(ReadOnlySpan<T> src, int rows, int n, bool descending, Span<long> idx)
+    public static void SortRows<T>(ReadOnlySpan<T> src, int rows, int n, bool descending, Span<T> vals, Span<long> idx)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var keys = new int[n];
-        var values = new T[n];
+        var keys = new T[n];
+        var items = new int[n];
         for (int row = 0; row < rows; row++)
         {
-            src.Slice(row * n, n).CopyTo(values);
-            for (int i = 0; i < n; i++) keys[i] = i;
-            keys.AsSpan().Sort(new RowComparer<T>(values, descending));
-            var dst = idx.Slice(row * n, n);
-            for (int i = 0; i < n; i++) dst[i] = keys[i];
-        }
-    }
-
-    private readonly struct RowComparer<T>(T[] values, bool descending) : IComparer<int> where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public int Compare(int a, int b)
-        {
-            T x = values[a], y = values[b];
-            bool nx = T.IsNaN(x), ny = T.IsNaN(y);
-            int c = nx || ny ? nx.CompareTo(ny) : x < y ? -1 : x > y ? 1 : 0;
-            if (descending) c = -c;
-            return c != 0 ? c : a.CompareTo(b);
+            src.Slice(row * n, n).CopyTo(keys);
+            for (int i = 0; i < n; i++) items[i] = i;
+            // The primitive-key introsort (fast, not stable; NaN first), then NaN moved and ties put back in order.
+            keys.AsSpan().Sort(items.AsSpan());
+            int nan = 0;
+            while (nan < n && T.IsNaN(keys[nan])) nan++;
+            var v = vals.Slice(row * n, n);
+            var d = idx.Slice(row * n, n);
+            for (int k = 0; k < n; k++)
+            {
+                // Ascending: numbers then NaNs; descending: NaNs then numbers from the largest.
+                int from = descending ? (k < nan ? k : n - 1 - (k - nan)) : (k < n - nan ? nan + k : k - (n - nan));
+                v[k] = keys[from];
+                d[k] = items[from];
+            }
+            for (int k = 0; k < n;)
+            {
+                int end = k + 1;
+                while (end < n && (v[end] == v[k] || (T.IsNaN(v[end]) && T.IsNaN(v[k])))) end++;
+                if (end - k > 1) d.Slice(k, end - k).Sort();
+                k = end;
+            }
         }
     }
 

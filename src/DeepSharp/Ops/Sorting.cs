@@ -12,31 +12,37 @@ public sealed partial class Tensor
     public (Tensor Values, Tensor Indices) Sort(int dim = -1, bool descending = false, bool stable = false)
     {
         _ = stable;
-        var indices = SortIndices(dim, descending, "Sort");
+        var (values, indices) = SortCore(dim, descending, "Sort");
+        var x = this;
         int d = Dim == 0 ? 0 : ShapeUtil.WrapDim(dim, Dim, "Sort");
-        return (Dim == 0 ? Clone() : Gather(d, indices), indices);
+        // As Gather's backward: the gradient goes back to where each value came from (ScatterAdd, whose backward
+        // is Gather, so double backward works).
+        var result = Node.Record(values, "SortBackward", [x], g => [x.Dim == 0 ? g : Zeros(x._shape, g.DType).ScatterAdd(d, indices, g)]);
+        return (result, indices);
     }
 
     /// <summary>The Int64 positions that sort the input along dim (<c>torch.argsort</c>; stable).</summary>
     public Tensor ArgSort(int dim = -1, bool descending = false, bool stable = false)
     {
         _ = stable;
-        return SortIndices(dim, descending, "ArgSort");
+        return SortCore(dim, descending, "ArgSort").Indices;
     }
 
-    private Tensor SortIndices(int dim, bool descending, string op)
+    private (Tensor Values, Tensor Indices) SortCore(int dim, bool descending, string op)
     {
         CheckFloating(op);
         int d = ShapeUtil.WrapDim(dim, Dim, op);
-        if (Dim == 0) return Zeros([], DType.Int64);
+        if (Dim == 0) return (Detach().Clone(), Zeros([], DType.Int64));
         Tensor rows;
         using (GradMode.Set(false)) rows = Movedim(d, -1).Contiguous();
         int n = _shape[d];
         int count = n == 0 ? 0 : NumEl / n;
         var idx = Empty(rows._shape, DType.Int64, zeroed: false);
-        if (DType == DType.Float32) SortKernels.ArgSortRows(rows.ReadSpan<float>(), count, n, descending, idx.Span<long>());
-        else SortKernels.ArgSortRows(rows.ReadSpan<double>(), count, n, descending, idx.Span<long>());
-        return idx.Movedim(-1, d).Contiguous();
+        var vals = Empty(rows._shape, DType, zeroed: false);
+        if (DType == DType.Float32) SortKernels.SortRows(rows.ReadSpan<float>(), count, n, descending, vals.Span<float>(), idx.Span<long>());
+        else SortKernels.SortRows(rows.ReadSpan<double>(), count, n, descending, vals.Span<double>(), idx.Span<long>());
+        if (d == Dim - 1) return (vals, idx);
+        return (vals.Movedim(-1, d).Contiguous(), idx.Movedim(-1, d).Contiguous());
     }
 
     /// <summary>The k largest (smallest when not <paramref name="largest"/>) elements along dim and their Int64 positions,
@@ -54,8 +60,11 @@ public sealed partial class Tensor
             var (v, i) = Reshape(1).TopK(k, 0, largest);
             return k == 1 ? (v.Reshape(), i.Reshape()) : (v, i);
         }
-        var indices = SortIndices(d, largest, "TopK").Narrow(d, 0, k).Contiguous();
-        return (Gather(d, indices), indices);
+        var (ordered, order) = SortCore(d, largest, "TopK");
+        var indices = order.Narrow(d, 0, k).Contiguous();
+        var x = this;
+        var values = Node.Record(ordered.Narrow(d, 0, k).Clone(), "TopKBackward", [x], g => [Zeros(x._shape, g.DType).ScatterAdd(d, indices, g)]);
+        return (values, indices);
     }
 
     /// <summary>

@@ -164,7 +164,7 @@ public static partial class OpCatalog
                 1 => new OpSample($"Norm({p}, dim {dims[0]}, keepDim {keep}) of {S(shape)}", [x], xs => xs[0].Norm(p, dims[0], keep)),
                 _ => new OpSample($"Norm({p}, dims {S(dims)}, keepDim {keep}) of {S(shape)}", [x], xs => xs[0].Norm(p, dims, keep)),
             },
-            ["Norm"], 25);
+            ["Norm"], 25, GradGrad: true);
         yield return new("Norm smooth p",
             from shape in TensorGen.Shape(3, 4, 1)
             from p in Gen.Elements(2.0, 3.0)
