@@ -48,4 +48,24 @@ public class ConvolutionDoubleBackwardTests
         GradCheck.GradGradCheck(xs => xs[0].AvgPool2d(k, stride, pad, ceil, includePad), [x]);
         GradCheck.GradGradCheck(xs => xs[0].AdaptiveAvgPool2d(oh, ow), [x]);
     }
+
+    [Test]
+    public void GradientPenaltyThroughConvAndPoolMatchesPyTorch()
+    {
+        // torch: x = arange(1, 17.).reshape(1, 1, 4, 4); w = tensor([[[[1., -1.], [2., 0.5]]]]), both requires_grad;
+        // y = max_pool2d(conv2d(x, w) ** 2, 2, 1) + avg_pool2d(x, 2); g, = autograd.grad(y.sum(), x, create_graph=True)
+        // (g ** 2).sum().backward()
+        var x = Tensor.Arange(1.0, 17.0).Reshape(1, 1, 4, 4).Detach().Double().RequiresGrad_();
+        var w = Tensor.FromArray(new[] { 1.0, -1.0, 2.0, 0.5 }, 1, 1, 2, 2).RequiresGrad_();
+        var y = x.Conv2d(w).Pow(2).MaxPool2d(2, 1) + x.AvgPool2d(2);
+        var gx = Autograd.Grad([y.Sum()], [x], createGraph: true)[0]!;
+        gx.Pow(2).Sum().Backward();
+        Assert.That(gx.GradFn, Is.Not.Null);
+        DeepSharp.Tests.Ops.V.Equal(x.Grad!, ExpectedXGrad, [1, 1, 4, 4], 1e-9);
+        DeepSharp.Tests.Ops.V.Equal(w.Grad!, ExpectedWGrad, [1, 1, 2, 2], 1e-9);
+    }
+
+    private static readonly double[] ExpectedXGrad =
+        [0, 0, 0, 0, 0, 1789.5, -545.0, -1244.5, 0, 5168.5, 4068.75, -1652.25, 0, 3179.0, 5343.75, 1137.25];
+    private static readonly double[] ExpectedWGrad = [109224.0, 74061.0, 165348.0, 134036.0];
 }
