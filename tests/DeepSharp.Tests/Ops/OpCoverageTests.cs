@@ -15,6 +15,8 @@ public class OpCoverageTests
         ["Eq"] = "Bool result", ["Ne"] = "Bool result", ["Gt"] = "Bool result", ["Ge"] = "Bool result", ["Lt"] = "Bool result", ["Le"] = "Bool result",
         ["LogicalAnd"] = "Bool result", ["LogicalOr"] = "Bool result", ["LogicalXor"] = "Bool result", ["LogicalNot"] = "Bool result",
         ["ArgMax"] = "Int64 result", ["ArgMin"] = "Int64 result",
+        ["op_LessThan"] = "Bool result", ["op_LessThanOrEqual"] = "Bool result", ["op_GreaterThan"] = "Bool result", ["op_GreaterThanOrEqual"] = "Bool result",
+        ["FloorDivide"] = "piecewise constant (PyTorch's floor_divide is not differentiable); values in IntegerArithmeticTests",
         ["RequiresGrad_"] = "sets a flag",
         ["Grad"] = "the accumulated gradient, not an op",
         ["Zeros"] = "creation", ["Ones"] = "creation", ["Full"] = "creation", ["Scalar"] = "creation", ["ZerosLike"] = "creation",
