@@ -127,6 +127,23 @@ public class NewModuleTests
     }
 
     [Test]
+    public void RecurrentFloat32MatchesFloat64()
+    {
+        var lstm = new LSTM(4, 5, numLayers: 2, bidirectional: true, generator: new Generator(1));
+        var gru = new GRU(4, 5, batchFirst: true, generator: new Generator(2));
+        var x = Tensor.Randn([6, 3, 4], DType.Float32, new Generator(3));
+        var (o32, (h32, c32)) = lstm.Forward(x);
+        var (g32, gh32) = gru.Forward(x);
+        lstm.To(DType.Float64);
+        gru.To(DType.Float64);
+        var (o64, (h64, c64)) = lstm.Forward(x.Double());
+        var (g64, gh64) = gru.Forward(x.Double());
+        Assert.That(o32.DType, Is.EqualTo(DType.Float32));
+        foreach (var (a, b) in new[] { (o32, o64), (h32, h64), (c32, c64), (g32, g64), (gh32, gh64) })
+            Assert.That(Values(a), Is.EqualTo(Values(b)).Within(1e-5));
+    }
+
+    [Test]
     public void RecurrentParameterNamesAreTorchs()
     {
         var lstm = new LSTM(3, 4, numLayers: 2, bidirectional: true);
