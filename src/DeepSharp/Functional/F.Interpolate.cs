@@ -31,7 +31,10 @@ public static partial class F
         {
             double f = scaleFactor!.Value;
             if (!(f > 0) || double.IsInfinity(f)) throw new ArgumentOutOfRangeException(nameof(scaleFactor), $"Interpolate: scaleFactor must be positive and finite, got {f}.");
-            (outH, outW) = ((int)Math.Floor(inH * f), (int)Math.Floor(inW * f));
+            double h = Math.Floor(inH * f), w = Math.Floor(inW * f);
+            if (h > int.MaxValue || w > int.MaxValue)
+                throw new ArgumentOutOfRangeException(nameof(scaleFactor), $"Interpolate: scaleFactor {f} makes the output of input {ShapeUtil.Format(input._shape)} larger than an int dimension holds.");
+            (outH, outW) = ((int)h, (int)w);
         }
         if (outH <= 0 || outW <= 0)
             throw new ArgumentException($"Interpolate: input {ShapeUtil.Format(input._shape)} gives an output size ({outH}, {outW}); it must be positive.");

@@ -30,10 +30,11 @@ public static partial class F
         ArgumentNullException.ThrowIfNull(input);
         int r = upscaleFactor;
         if (r <= 0) throw new ArgumentOutOfRangeException(nameof(upscaleFactor), $"PixelShuffle: upscaleFactor must be positive, got {r}.");
-        if (input.Dim < 3 || input._shape[^3] % (r * r) != 0)
-            throw new ArgumentException($"PixelShuffle: expected an input [*, C·r², H, W] with C·r² divisible by r² = {r * r}, got shape {ShapeUtil.Format(input._shape)}.");
+        long rr = (long)r * r;
+        if (input.Dim < 3 || input._shape[^3] % rr != 0)
+            throw new ArgumentException($"PixelShuffle: expected an input [*, C·r², H, W] with C·r² divisible by r² = {rr}, got shape {ShapeUtil.Format(input._shape)}.");
         int[] lead = input._shape[..^3];
-        int c = input._shape[^3] / (r * r), h = input._shape[^2], w = input._shape[^1];
+        int c = (int)(input._shape[^3] / rr), h = input._shape[^2], w = input._shape[^1];
         int k = lead.Length;
         var x = input.Reshape([.. lead, c, r, r, h, w]);
         // [*, C, r1, r2, H, W] → [*, C, H, r1, W, r2]
