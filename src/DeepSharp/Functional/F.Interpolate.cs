@@ -38,6 +38,7 @@ public static partial class F
         }
         if (outH <= 0 || outW <= 0)
             throw new ArgumentException($"Interpolate: input {ShapeUtil.Format(input._shape)} gives an output size ({outH}, {outW}); it must be positive.");
+        ShapeUtil.Numel([input._shape[0], input._shape[1], outH, outW]); // a clear ArgumentException when the result is too large
         bool corners = alignCorners ?? false;
         var x = ResampleDim(input, 2, inH, outH, scaleFactor, mode, corners);
         return ResampleDim(x, 3, inW, outW, scaleFactor, mode, corners);
