@@ -40,8 +40,21 @@ public sealed class Embedding : Module<Tensor, Tensor>
     /// <summary>The padding row (non-negative), or null.</summary>
     public int? PaddingIdx { get; }
 
-    /// <summary>The table [numEmbeddings, embeddingDim] (parameter <c>weight</c>).</summary>
-    public Tensor Weight => GetParameter("weight")!;
+    /// <summary>
+    /// The table [numEmbeddings, embeddingDim] (parameter <c>weight</c>). Setting it registers another leaf tensor of the
+    /// same shape in its place, e.g. to tie it to a <see cref="Linear"/> output layer's weight (see <see cref="Linear.Weight"/>).
+    /// </summary>
+    public Tensor Weight
+    {
+        get => GetParameter("weight")!;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (!ShapeUtil.SameShape(value._shape, [NumEmbeddings, EmbeddingDim]))
+                throw new ArgumentException($"Embedding.Weight: expected a weight of shape [{NumEmbeddings}, {EmbeddingDim}], got {ShapeUtil.Format(value._shape)}.");
+            RegisterParameter("weight", value, value.RequiresGrad);
+        }
+    }
 
     /// <summary>Looks up the rows for Int64 <paramref name="input"/> of any shape.</summary>
     public override Tensor Forward(Tensor input) => F.Embedding(input, Weight, PaddingIdx);

@@ -33,8 +33,22 @@ public sealed class Linear : Module<Tensor, Tensor>
     /// <summary>Size of each output sample.</summary>
     public int OutFeatures { get; }
 
-    /// <summary>The weight [out_features, in_features] (parameter <c>weight</c>).</summary>
-    public Tensor Weight => GetParameter("weight")!;
+    /// <summary>
+    /// The weight [out_features, in_features] (parameter <c>weight</c>). Setting it registers another leaf tensor of the
+    /// same shape in its place — <c>lmHead.Weight = embedding.Weight</c> ties the two layers (weight tying, as GPT
+    /// models do): one tensor, listed once by <see cref="Module.Parameters"/>, gradients of both uses summed.
+    /// </summary>
+    public Tensor Weight
+    {
+        get => GetParameter("weight")!;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (!ShapeUtil.SameShape(value._shape, [OutFeatures, InFeatures]))
+                throw new ArgumentException($"Linear.Weight: expected a weight of shape [{OutFeatures}, {InFeatures}], got {ShapeUtil.Format(value._shape)}.");
+            RegisterParameter("weight", value, value.RequiresGrad);
+        }
+    }
 
     /// <summary>The bias [out_features] (parameter <c>bias</c>), or null without bias.</summary>
     public Tensor? Bias => GetParameter("bias");
