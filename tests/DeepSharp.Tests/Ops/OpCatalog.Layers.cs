@@ -135,7 +135,7 @@ public static partial class OpCatalog
             select new OpSample($"Conv1d x {S(x.Shape)} w {S(w.Shape)} stride={stride} padding={padding} dilation={dilation} groups={groups}", [x, w, b],
                 xs => F.Conv1d(xs[0], xs[1], xs[2], stride, padding, dilation, groups)),
             []);
-        yield return new OpInfo("F.Interpolate",
+        yield return new OpInfo("F.Interpolate (Upsample shapes)",
             from h in Gen.Choose(1, 3)
             from w in Gen.Choose(1, 3)
             from mode in Gen.Elements("nearest", "bilinear")
