@@ -42,4 +42,19 @@ public class PyTorchParityTests
         var ex = Assert.Throws<InvalidOperationException>(() => Tensor.Zeros(2).Item<double>());
         Assert.That(ex!.Message, Does.StartWith("Item<Double>").And.Contain("[2]"));
     }
+
+    [Test]
+    public void LoadStateDictResultPrintsItsKeyLists()
+    {
+        var r = new DeepSharp.NN.LoadStateDictResult(["fc.weight", "fc.bias"], []);
+        Assert.That(r.ToString(), Is.EqualTo("LoadStateDictResult(MissingKeys=[fc.weight, fc.bias], UnexpectedKeys=[])"));
+    }
+
+    [Test]
+    public void LinearDtypeMismatchNamesLinear()
+    {
+        var layer = new DeepSharp.NN.Linear(3, 2);
+        var ex = Assert.Throws<ArgumentException>(() => layer.Forward(Tensor.Zeros([4, 3], DType.Float64)));
+        Assert.That(ex!.Message, Does.StartWith("Linear:").And.Contain("Float64"));
+    }
 }
