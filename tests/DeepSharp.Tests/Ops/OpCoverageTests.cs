@@ -23,6 +23,12 @@ public class OpCoverageTests
         ["OnesLike"] = "creation", ["FullLike"] = "creation", ["RandLike"] = "creation", ["RandnLike"] = "creation", ["Arange"] = "creation",
         ["Linspace"] = "creation", ["Eye"] = "creation", ["Rand"] = "creation", ["Randn"] = "creation", ["RandInt"] = "creation",
         ["RandPerm"] = "creation", ["FromArray"] = "creation", ["FromBuffer"] = "creation",
+        ["IsNan"] = "Bool result", ["IsInf"] = "Bool result", ["IsFinite"] = "Bool result",
+        ["ArgSort"] = "Int64 result", ["Multinomial"] = "Int64 samples, not differentiable",
+        ["Floor"] = "piecewise constant: zero gradient, as PyTorch (TensorFunctionValueTests checks it)",
+        ["Ceil"] = "piecewise constant: zero gradient, as PyTorch (TensorFunctionValueTests checks it)",
+        ["Round"] = "piecewise constant: zero gradient, as PyTorch (TensorFunctionValueTests checks it)",
+        ["Trunc"] = "piecewise constant: zero gradient, as PyTorch (TensorFunctionValueTests checks it)",
         ["FromTensor"] = "interop creation (shares the buffer)", ["FromTensorSpan"] = "interop creation (a copy)",
     };
 
