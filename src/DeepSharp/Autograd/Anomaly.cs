@@ -2,8 +2,8 @@ namespace DeepSharp;
 
 /// <summary>
 /// Anomaly detection (PyTorch's <c>detect_anomaly</c>): while enabled, every recorded op remembers where it
-/// was built, and the first NaN or infinity produced by an op's forward or backward throws an error that
-/// names the op and that place.
+/// was built, and the first NaN produced by an op's forward or backward throws an error that names the op and
+/// that place. Infinities pass, as in PyTorch: −∞ from <c>MaskedFill</c> before a softmax is legitimate.
 /// </summary>
 internal static class Anomaly
 {
@@ -24,15 +24,29 @@ internal static class Anomaly
     {
         var node = result._gradFn!;
         node.CreationTrace = Environment.StackTrace;
-        if (result.DType.IsFloatingPoint() && !result.AllFinite())
-            throw new ArithmeticException($"Anomaly: the forward of {node.Name} produced NaN or infinity (output shape {ShapeUtil.Format(result._shape)}). It was built at:\n{node.CreationTrace}");
+        if (HasNaN(result))
+            throw new ArithmeticException($"Anomaly: the forward of {node.Name} produced NaN values (output shape {ShapeUtil.Format(result._shape)}). It was built at:\n{node.CreationTrace}");
     }
 
     public static void CheckBackward(Node node, Tensor?[] grads)
     {
         for (int i = 0; i < grads.Length; i++)
-            if (grads[i] is { } g && !g.AllFinite())
-                throw new ArithmeticException($"Anomaly: {node.Name} returned NaN or infinity in the gradient of its input {i}. The op was built at:\n{node.CreationTrace}");
+            if (grads[i] is { } g && HasNaN(g))
+                throw new ArithmeticException($"Anomaly: {node.Name} returned NaN values in the gradient of its input {i}. The op was built at:\n{node.CreationTrace}");
+    }
+
+    private static bool HasNaN(Tensor t)
+    {
+        if (!t.DType.IsFloatingPoint()) return false;
+        Tensor c;
+        using (GradMode.Set(false)) c = t.Contiguous();
+        return t.DType == DType.Float32 ? AnyNaN(c.ReadSpan<float>()) : AnyNaN(c.ReadSpan<double>());
+
+        static bool AnyNaN<T>(ReadOnlySpan<T> s) where T : System.Numerics.IFloatingPointIeee754<T>
+        {
+            foreach (var v in s) if (T.IsNaN(v)) return true;
+            return false;
+        }
     }
 }
 

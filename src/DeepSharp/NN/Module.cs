@@ -413,7 +413,12 @@ public abstract class Module
 /// <summary>The keys a non-strict <see cref="Module.LoadStateDict"/> did not match (PyTorch's <c>_IncompatibleKeys</c>).</summary>
 /// <param name="MissingKeys">Keys of the module that the state dict did not contain (left unchanged).</param>
 /// <param name="UnexpectedKeys">Keys of the state dict that the module does not have (ignored).</param>
-public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys);
+public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys)
+{
+    /// <summary>Prints the key lists, as PyTorch's <c>_IncompatibleKeys</c>: <c>LoadStateDictResult(MissingKeys=[a, b], UnexpectedKeys=[])</c>.</summary>
+    public override string ToString() =>
+        $"LoadStateDictResult(MissingKeys=[{string.Join(", ", MissingKeys)}], UnexpectedKeys=[{string.Join(", ", UnexpectedKeys)}])";
+}
 
 /// <summary>A module with one input and one output; subclasses implement <see cref="Forward"/>.</summary>
 /// <typeparam name="TIn">The input type, usually <see cref="Tensor"/>.</typeparam>

@@ -16,12 +16,12 @@ public sealed partial class Tensor
     /// </summary>
     internal Tensor LinearRows(Tensor weight, Tensor? bias, bool relu)
     {
-        CheckFloating("LinearRows");
-        CheckSameDType(this, weight, "LinearRows");
+        CheckFloating("Linear");
+        CheckSameDType(this, weight, "Linear");
         if (Dim != 2 || weight.Dim != 2 || _shape[1] != weight._shape[1])
-            throw new ArgumentException($"LinearRows: expected x [M, K] and weight [N, K], got {ShapeUtil.Format(_shape)} and {ShapeUtil.Format(weight._shape)}.");
+            throw new ArgumentException($"Linear: expected x [M, K] and weight [N, K], got {ShapeUtil.Format(_shape)} and {ShapeUtil.Format(weight._shape)}.");
         if (bias is not null && (bias.Dim != 1 || bias._shape[0] != weight._shape[0]))
-            throw new ArgumentException($"LinearRows: bias must be [{weight._shape[0]}], got {ShapeUtil.Format(bias._shape)}.");
+            throw new ArgumentException($"Linear: bias must be [{weight._shape[0]}], got {ShapeUtil.Format(bias._shape)}.");
         int m = _shape[0], k = _shape[1], n = weight._shape[0];
         Tensor x, w, b = null!;
         using (GradMode.Set(false))

@@ -223,7 +223,7 @@ public sealed partial class Tensor
     public Tensor Std(int[]? dims = null, int correction = 1, bool keepDim = false)
     {
         ReducedDims(dims, "Std");
-        return Var(dims, correction, keepDim).Sqrt();
+        return SqrtZeroGradAtZero(Var(dims, correction, keepDim));
     }
 
     /// <summary>Standard deviation along one dim.</summary>

@@ -92,12 +92,29 @@ public sealed partial class Tensor
         return GetFlat(0);
     }
 
-    /// <summary>The value of a one-element tensor as <typeparamref name="T"/> (which must match the dtype).</summary>
+    /// <summary>The value of a one-element tensor converted to <typeparamref name="T"/> (float, double, long or bool),
+    /// as PyTorch's <c>item()</c>: a Float32 tensor read as double, an Int64 as double, a float as long (truncated).</summary>
     public T Item<T>() where T : unmanaged
     {
         if (NumEl != 1)
-            throw new InvalidOperationException($"Item: a tensor with {NumEl} elements (shape {ShapeUtil.Format(_shape)}) cannot be converted to a scalar.");
-        return ToArray<T>()[0];
+            throw new InvalidOperationException($"Item<{typeof(T).Name}>: a tensor with {NumEl} elements (shape {ShapeUtil.Format(_shape)}) cannot be converted to a scalar.");
+        var target = typeof(T) == typeof(float) || typeof(T) == typeof(double) || typeof(T) == typeof(long) || typeof(T) == typeof(bool)
+            ? DTypeExtensions.Of<T>()
+            : throw new InvalidOperationException($"Item<{typeof(T).Name}>: use float, double, long or bool.");
+        if (target == DType) return ToArray<T>()[0];
+        if (DType == DType.Int64 && target != DType.Bool)
+        {
+            long l = ToArray<long>()[0];   // exact for long; a double or float rounds as a conversion does
+            return target == DType.Float64 ? (T)(object)(double)l : (T)(object)(float)l;
+        }
+        double v = GetFlat(0);
+        return target switch
+        {
+            DType.Float64 => (T)(object)v,
+            DType.Float32 => (T)(object)(float)v,
+            DType.Int64 => (T)(object)(double.IsFinite(v) ? (long)v : throw new InvalidOperationException($"Item<Int64>: cannot convert {v} to an integer.")),
+            _ => (T)(object)(v != 0),
+        };
     }
 
     /// <summary>Reads the element at row-major position <paramref name="flat"/> of the view, as double.</summary>

@@ -133,7 +133,8 @@ public class BadInputTests
         yield return Case("Relu of Int64", () => L(1).Relu(), "Relu", "Int64");
         yield return Case("MaskedFill mask dtype", () => F(2).MaskedFill(F(2), 0), "MaskedFill", "Bool", "Float32");
         yield return Case("ToArray dtype", () => F(2).ToArray<long>(), "ToArray", "Float32");
-        yield return Case("Item dtype", () => F(1).Item<double>(), "Float32");
+        yield return Case("Item of many elements", () => F(2).Item<double>(), "Item<Double>", "[2]");
+        yield return Case("Item type", () => F(1).Item<int>(), "Item<Int32>");
         yield return Case("RequiresGrad Int64", () => L(1).RequiresGrad_(), "RequiresGrad", "Int64");
         yield return Case("Backward dtype", () => { var x = D(2).RequiresGrad_(); (x * 2.0).Backward(F(2)); return null; }, "Backward", "Float64", "Float32");
 
