@@ -209,8 +209,8 @@ internal static partial class Gemm
     /// machine hands its remaining chunks to the others, few enough that each chunk still fills the micro-kernel.</summary>
     private const int SharedBChunksPerThread = 4;
 
-    /// <summary>The last chunks in <see cref="RunSharedB{T}"/> are this many times smaller (2048², two threads: 2.1 %
-    /// faster in 45 of 60 alternating calls on a quiet host, 0.8 % with another process taking bursts of a core).</summary>
+    /// <summary>The last chunks in <see cref="RunSharedB{T}"/> are this many times smaller, so threads finish together
+    /// (figures in docs/performance.md, "The measurements behind the defaults").</summary>
     private const int SharedBTailSplit = 8;
 
     /// <summary>

@@ -41,8 +41,7 @@ internal static partial class Gemm
         /// blocking — and the bits — do not depend on the thread count). Each KC block reads and writes all of C once;
         /// when C is far larger than the caches (≥ <see cref="KernelSettings.GemmLongKcMinC"/> elements) the AVX-512 float path doubles
         /// KC to halve that traffic, at the price of a B micro-panel (64 KiB) that streams from L2 instead of sitting
-        /// in L1, and prefetches each C tile before its micro-kernel (2048², one thread: 5.5 % faster, in 31 of 40
-        /// alternating calls; two threads unchanged).
+        /// in L1, and prefetches each C tile before its micro-kernel (figures in docs/performance.md).
         /// </summary>
         public Blocking ForC(int m, int n) =>
             PanelRowBytes == 128 && NR == 32 && (long)m * n >= KernelSettings.GemmLongKcMinC
@@ -141,8 +140,7 @@ internal static partial class Gemm
     /// <summary>
     /// Up to how many rows B is read in place. A 64-byte micro-panel row (AVX2 float, 6×16) is one cache line per k
     /// step: reading it in place beats packing up to ~160 rows. A 128-byte row (AVX-512, 6×32 float / 6×16 double) is
-    /// two lines per k step from rows ldb apart; measured on an Intel Xeon (family 6 model 207, AVX-512), packing wins
-    /// from ~64 rows on (128×784×512: 15–20 % faster packed) and in place only wins below ~48.
+    /// two lines per k step from rows ldb apart, and packing wins from ~64 rows on (figures in docs/performance.md).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int UnpackedBMaxMFor(in Blocking bl) =>
