@@ -57,12 +57,12 @@ public static partial class F
     private readonly record struct Gather(Tensor W, Tensor Result, long[] Idx, int Dim, int ZeroRow) : IFloatFunc
     {
         public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
-            EmbeddingKernels.Gather(W.ReadSpan<T>(), Result.Span<T>(), Idx, Dim, ZeroRow);
+            GatherKernels.Gather(W.ReadSpan<T>(), Result.Span<T>(), Idx, Dim, ZeroRow);
     }
 
     private readonly record struct ScatterAdd(Tensor G, Tensor Result, long[] Idx, int Dim, int Pad) : IFloatFunc
     {
         public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
-            EmbeddingKernels.ScatterAdd(G.ReadSpan<T>(), Result.Span<T>(), Idx, Dim, Pad);
+            GatherKernels.ScatterAdd(G.ReadSpan<T>(), Result.Span<T>(), Idx, Dim, Pad);
     }
 }

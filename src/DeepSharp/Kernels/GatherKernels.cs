@@ -2,8 +2,11 @@ using System.Numerics;
 
 namespace DeepSharp.Kernels;
 
-/// <summary>Embedding lookup: a row gather and its adjoint, a row scatter-add (indices are checked by the caller).</summary>
-internal static class EmbeddingKernels
+/// <summary>
+/// Row gathers (an embedding lookup, <c>IndexSelect</c> of whole rows), their adjoint, a row scatter-add, and the
+/// element select of <c>Where</c>. Indices are checked by the caller.
+/// </summary>
+internal static class GatherKernels
 {
     /// <summary>o[i, :] = w[idx[i], :] for w [num, dim], o [idx.Length, dim]; rows where idx[i] == skip are left as they are.</summary>
     public static void Gather<T>(ReadOnlySpan<T> w, Span<T> o, ReadOnlySpan<long> idx, int dim, long skip) where T : unmanaged
@@ -23,5 +26,11 @@ internal static class EmbeddingKernels
             var row = g.Slice(i * dim, dim);
             for (int j = 0; j < dim; j++) dst[j] += row[j];
         }
+    }
+
+    /// <summary>d[i] = c[i] ? x[i] : y[i].</summary>
+    public static void Select<T>(ReadOnlySpan<bool> c, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d)
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = c[i] ? x[i] : y[i];
     }
 }
