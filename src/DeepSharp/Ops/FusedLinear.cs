@@ -15,12 +15,31 @@ public sealed partial class Tensor
     /// </summary>
     internal Tensor LinearRows(Tensor weight, Tensor? bias, bool relu)
     {
-        CheckFloating("LinearRows");
-        CheckSameDType(this, weight, "LinearRows");
-        if (Dim != 2 || weight.Dim != 2 || _shape[1] != weight._shape[1])
-            throw new ArgumentException($"LinearRows: expected x [M, K] and weight [N, K], got {ShapeUtil.Format(_shape)} and {ShapeUtil.Format(weight._shape)}.");
+        CheckLinear(this, weight, bias, "LinearRows");
+        if (Dim != 2) throw new ArgumentException($"LinearRows: expected x [M, K], got {ShapeUtil.Format(_shape)}.");
+        return LinearRowsChecked(weight, bias, relu);
+    }
+
+    /// <summary>
+    /// The one check of a linear layer's arguments, named for the op the user called: float dtypes that match,
+    /// weight [out, in], input [*, in], bias [out].
+    /// </summary>
+    internal static void CheckLinear(Tensor input, Tensor weight, Tensor? bias, string op)
+    {
+        input.CheckFloating(op);
+        CheckSameDType(input, weight, op);
+        if (bias is not null) CheckSameDType(input, bias, op);
+        if (weight.Dim != 2)
+            throw new ArgumentException($"{op}: weight must be 2-D [out_features, in_features], got shape {ShapeUtil.Format(weight._shape)}.");
+        if (input.Dim == 0 || input._shape[^1] != weight._shape[1])
+            throw new ArgumentException($"{op}: input shape {ShapeUtil.Format(input._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (the last input dimension must be in_features = {weight._shape[1]}).");
         if (bias is not null && (bias.Dim != 1 || bias._shape[0] != weight._shape[0]))
-            throw new ArgumentException($"LinearRows: bias must be [{weight._shape[0]}], got {ShapeUtil.Format(bias._shape)}.");
+            throw new ArgumentException($"{op}: bias shape {ShapeUtil.Format(bias._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (expected [{weight._shape[0]}]).");
+    }
+
+    /// <summary><see cref="LinearRows"/> for arguments already checked by <see cref="CheckLinear"/> (x is [M, K]).</summary>
+    internal Tensor LinearRowsChecked(Tensor weight, Tensor? bias, bool relu)
+    {
         int m = _shape[0], k = _shape[1], n = weight._shape[0];
         Tensor x, w, b = null!;
         using (GradMode.Set(false))
