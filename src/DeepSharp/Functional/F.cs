@@ -11,18 +11,21 @@ public static partial class F
 
     /// <summary>y = x·Wᵀ + b (<c>F.linear</c>). <paramref name="input"/> is [*, in], <paramref name="weight"/> [out, in],
     /// <paramref name="bias"/> [out]; the transpose is a view that the GEMM reads without a copy.</summary>
-    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) => Linear(input, weight, bias, relu: false);
+
+    /// <summary><see cref="Linear(Tensor, Tensor, Tensor?)"/>, optionally with a ReLU fused into the bias pass.</summary>
+    internal static Tensor Linear(Tensor input, Tensor weight, Tensor? bias, bool relu)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
         Tensor.CheckLinear(input, weight, bias, "Linear");
         // One fused op on rows (GEMM, bias added in place; the backward runs the two GEMMs and the bias column
         // sums directly, PyTorch's AddmmBackward) instead of MatMul + broadcast add.
-        if (input.Dim == 2) return input.LinearRowsChecked(weight, bias, relu: false);
+        if (input.Dim == 2) return input.LinearRowsChecked(weight, bias, relu);
         int outFeatures = weight._shape[0];
-        if (input.Dim == 1) return input.Unsqueeze(0).LinearRowsChecked(weight, bias, relu: false).Squeeze(0);
+        if (input.Dim == 1) return input.Unsqueeze(0).LinearRowsChecked(weight, bias, relu).Squeeze(0);
         int[] outShape = [.. input._shape[..^1], outFeatures];
-        return input.Reshape(-1, weight._shape[1]).LinearRowsChecked(weight, bias, relu: false).View(outShape);
+        return input.Reshape(-1, weight._shape[1]).LinearRowsChecked(weight, bias, relu).View(outShape);
     }
 
     /// <summary>max(x, 0).</summary>
