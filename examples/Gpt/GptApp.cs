@@ -256,7 +256,7 @@ public static class GptApp
                     }
                     else logits = model.Forward(Tensor.FromArray(new[] { context[^1] }, 1, 1), caches).Select(1, 0);
                 }
-                long next = Draw(logits.Select(0, 0).Double().ToArray<double>(), temperature, topK, generator);
+                long next = Draw(logits.Select(0, 0), temperature, topK, generator);
                 context.Add(next);
                 produced.Append(vocab.Decode(next));
             }
@@ -265,16 +265,16 @@ public static class GptApp
         return prompt + produced;
     }
 
-    /// <summary>One index drawn from softmax(logits / temperature) over the top-k logits.</summary>
-    private static long Draw(double[] logits, double temperature, int? topK, Generator generator)
+    /// <summary>One index drawn from softmax(logits / temperature) over the top-k logits (torch.topk, torch.multinomial).</summary>
+    private static long Draw(Tensor logits, double temperature, int? topK, Generator generator)
     {
-        var order = Enumerable.Range(0, logits.Length).OrderByDescending(i => logits[i]).Take(topK ?? logits.Length).ToArray();
-        double max = logits[order[0]];
-        var p = order.Select(i => Math.Exp((logits[i] - max) / temperature)).ToArray();
-        double u = generator.NextDouble() * p.Sum();
-        for (int j = 0; j < p.Length; j++)
-            if ((u -= p[j]) <= 0) return order[j];
-        return order[^1];
+        logits = logits / temperature;
+        if (topK is { } k && k < logits.Size(0))
+        {
+            var (top, _) = logits.TopK(k);
+            logits = logits.MaskedFill(logits.Lt(top.Select(0, k - 1)), double.NegativeInfinity);
+        }
+        return logits.Softmax(-1).Multinomial(1, generator: generator).Item<long>();
     }
 
     /// <summary>Generates from a checkpoint.</summary>

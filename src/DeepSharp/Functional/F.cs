@@ -75,8 +75,20 @@ public static partial class F
         if (p == 1) return input * 0.0;
         Tensor mask;
         using (GradMode.Set(false))
-            mask = Tensor.Rand(input._shape, input.DType, generator).Lt(1 - p).To(input.DType) * (1.0 / (1 - p));
-        return input * mask;
+        {
+            // The draws and the 0/1 mask are temporaries no one else sees: their buffers go back to the pool at once.
+            var draws = Tensor.Rand(input._shape, input.DType, generator);
+            var keep = draws.Lt(1 - p);
+            draws.Dispose();
+            var keepF = keep.To(input.DType);
+            mask = keepF * (1.0 / (1 - p));
+            keepF.Dispose();
+        }
+        var y = input * mask;
+        // Only Mul's backward reads the scaled mask: free it when that node is dropped, or now without a graph.
+        if (y._gradFn is { } node) node.ReleaseWith(mask);
+        else mask.Dispose();
+        return y;
     }
 
     // ---------------------------------------------------------------- normalisation

@@ -68,7 +68,7 @@ public sealed partial class Tensor
         bool needInput = RequiresGrad, needWeight = weight.RequiresGrad, needBias = bias?.RequiresGrad ?? false;
         return Node.Record(result, "ConvolutionBackward", inputs, gradOut =>
         {
-            NoHigherOrder("Conv2d");
+            if (GradMode.IsEnabled) return ConvRecordedBackward(g, this, weight, bias, gradOut, needInput, needWeight, needBias);
             var dy = gradOut.Contiguous();
             var dx = needInput ? Empty(x._shape, DType, zeroed: false) : null;
             var dw = needWeight ? Empty(w._shape, DType, zeroed: false) : null;
@@ -93,13 +93,5 @@ public sealed partial class Tensor
             if (Dw is not null) Conv2dKernels.BackwardWeight(G, X.ReadSpan<T>(), Dy.ReadSpan<T>(), Dw.Span<T>());
             if (Db is not null) Conv2dKernels.BackwardBias(G, Dy.ReadSpan<T>(), Db.Span<T>());
         }
-    }
-
-    /// <summary>Ops whose backward runs a dedicated kernel cannot record it: say so instead of returning a
-    /// gradient that silently has no graph.</summary>
-    internal static void NoHigherOrder(string op)
-    {
-        if (GradMode.IsEnabled)
-            throw new NotSupportedException($"{op}: higher-order gradients (createGraph: true) are not supported through this op.");
     }
 }

@@ -71,7 +71,7 @@ public sealed partial class Tensor
         }
         Tensor[] inputs = weight is null ? [this] : [this, weight];
         var self = this;
-        return Node.Record(result, "NllLossBackward", inputs, g =>
+        var recorded = Node.Record(result, "NllLossBackward", inputs, g =>
         {
             if (GradMode.IsEnabled)
                 return CompositeBackward(inputs, ins => CrossEntropyComposite(ins[0], target, weight, ignoreIndex, labelSmoothing, reduction, targetShape), g);
@@ -87,6 +87,10 @@ public sealed partial class Tensor
             DispatchFloat(DType, "CrossEntropy", new CrossEntropyBackward(logProbs, t, rowGrad, w, ignoreIndex, labelSmoothing, dx));
             return [dx, null];
         }, x);
+        // Only the closure sees the log-probabilities: they go back to the pool when it is dropped, or now.
+        if (recorded._gradFn is { } node) node.ReleaseWith(logProbs);
+        else logProbs.Dispose();
+        return recorded;
     }
 
     // Returns the denominator of the "mean" reduction.

@@ -52,7 +52,7 @@ public sealed partial class Tensor
         DispatchFloat(DType, "LinearRows", new LinearRowsForward(x, w, bias is null ? null : b, relu, y, m, n, k));
 
         Tensor[] inputs = bias is null ? [this, weight] : [this, weight, bias];
-        return Node.Record(y, relu ? "LinearReluBackward" : "AddmmBackward", inputs, g =>
+        var recorded = Node.Record(y, relu ? "LinearReluBackward" : "AddmmBackward", inputs, g =>
         {
             if (GradMode.IsEnabled)
                 return CompositeBackward(inputs, ins =>
@@ -68,6 +68,14 @@ public sealed partial class Tensor
             DispatchFloat(y.DType, "LinearRows", new LinearRowsBackward(gc, x, w, relu ? y : null, dx, dw, db, m, n, k));
             return bias is null ? [dx, dw] : [dx, dw, db];
         }, relu ? [x, w, y] : [x, w]);
+        // Contiguous copies of a strided input or weight are read only by the backward (or by nothing without a graph).
+        if (recorded._gradFn is { } node) { node.ReleaseWithIfCopy(x, this); node.ReleaseWithIfCopy(w, weight); }
+        else
+        {
+            if (!ReferenceEquals(x._storage, _storage)) x.Dispose();
+            if (!ReferenceEquals(w._storage, weight._storage)) w.Dispose();
+        }
+        return recorded;
     }
 
     private readonly record struct LinearRowsForward(Tensor X, Tensor W, Tensor? B, bool Relu, Tensor Y, int M, int N, int K) : IFloatFunc

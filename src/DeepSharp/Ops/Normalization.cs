@@ -40,7 +40,7 @@ public sealed partial class Tensor
         var dims = Enumerable.Range(Dim - k, k).ToArray();
         Tensor[] inputs = [this, .. new[] { weight, bias }.OfType<Tensor>()];
         var self = this;
-        return Node.Record(y, "NativeLayerNormBackward", inputs, g =>
+        var recorded = Node.Record(y, "NativeLayerNormBackward", inputs, g =>
         {
             if (GradMode.IsEnabled)
                 return CompositeBackward(inputs, ins => LayerNormComposite(ins[0], dims, weight is null ? null : ins[1], bias is null ? null : ins[^1], eps), g);
@@ -51,6 +51,9 @@ public sealed partial class Tensor
             DispatchFloat(DType, "LayerNorm", new LayerNormBackward(dy, x, mean, rstd, w, dx, dw, db));
             return [dx, .. new[] { dw, db }.Where((t, i) => (i == 0 ? weight : bias) is not null)];
         }, x);
+        if (recorded._gradFn is { } node) node.ReleaseWithIfCopy(x, this);   // the copy only the backward reads
+        else if (!ReferenceEquals(x._storage, _storage)) x.Dispose();
+        return recorded;
     }
 
     private readonly record struct LayerNormForward(Tensor X, Tensor? W, Tensor? B, double Eps, Tensor Y, Tensor Mean, Tensor Rstd) : IFloatFunc

@@ -26,7 +26,7 @@ public sealed partial class Tensor
         var inputShape = _shape;
         var output = Node.Record(result, "MaxPool2DWithIndicesBackward", [this], gradOut =>
         {
-            NoHigherOrder("MaxPool2d");
+            if (GradMode.IsEnabled) return [MaxUnpoolOp(g, gradOut, indices.AsSpan(0, count).ToArray())];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
             DispatchFloat(DType, "MaxPool2d", new MaxPool2dCore(g, dy, dx, indices, count, Backward: true));
@@ -50,7 +50,7 @@ public sealed partial class Tensor
         var inputShape = _shape;
         return Node.Record(result, "AvgPool2DBackward", [this], gradOut =>
         {
-            NoHigherOrder("AvgPool2d");
+            if (GradMode.IsEnabled) return [AvgPoolBackwardOp(g, gradOut)];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
             DispatchFloat(DType, "AvgPool2d", new AvgPool2dCore(g, dy, dx, Backward: true));
@@ -72,7 +72,7 @@ public sealed partial class Tensor
         var inputShape = _shape;
         return Node.Record(result, "AdaptiveAvgPool2DBackward", [this], gradOut =>
         {
-            NoHigherOrder("AdaptiveAvgPool2d");
+            if (GradMode.IsEnabled) return [AdaptiveAvgPoolBackwardOp(g, gradOut)];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
             DispatchFloat(DType, "AdaptiveAvgPool2d", new AdaptiveAvgPool2dCore(g, dy, dx, Backward: true));
