@@ -1,4 +1,5 @@
 using System.Numerics;
+using DeepSharp.Kernels;
 
 namespace DeepSharp.NN;
 
@@ -39,15 +40,8 @@ public static partial class F
         int num = w._shape[0], dim = w._shape[1];
         var src = w.Contiguous();
         var result = Tensor.Empty([idx.Length, dim], w.DType, zeroed: true);
-        if (w.DType == DType.Float32) Gather(src.ReadSpan<float>(), result.Span<float>(), idx, dim, zeroRow);
-        else Gather(src.ReadSpan<double>(), result.Span<double>(), idx, dim, zeroRow);
+        Tensor.DispatchFloat(w.DType, "Embedding", new Gather(src, result, idx, dim, zeroRow));
         return Node.Record(result, "EmbeddingBackward", [w], g => [EmbeddingScatter(g, idx, num, pad)]);
-
-        static void Gather<T>(ReadOnlySpan<T> w, Span<T> o, long[] idx, int dim, int zeroRow) where T : unmanaged
-        {
-            for (int i = 0; i < idx.Length; i++)
-                if (idx[i] != zeroRow) w.Slice((int)idx[i] * dim, dim).CopyTo(o.Slice(i * dim, dim));
-        }
     }
 
     /// <summary>out[idx[i]] += g[i] for idx[i] != pad; the inverse of <see cref="EmbeddingGather"/>.</summary>
@@ -56,19 +50,19 @@ public static partial class F
         int dim = g._shape[1];
         var src = g.Contiguous();
         var result = Tensor.Empty([num, dim], g.DType, zeroed: true);
-        if (g.DType == DType.Float32) Scatter(src.ReadSpan<float>(), result.Span<float>(), idx, dim, pad);
-        else Scatter(src.ReadSpan<double>(), result.Span<double>(), idx, dim, pad);
+        Tensor.DispatchFloat(g.DType, "Embedding", new ScatterAdd(src, result, idx, dim, pad));
         return Node.Record(result, "EmbeddingDenseBackward", [g], gg => [EmbeddingGather(gg, idx, zeroRow: pad, pad)]);
+    }
 
-        static void Scatter<T>(ReadOnlySpan<T> g, Span<T> o, long[] idx, int dim, int pad) where T : unmanaged, INumberBase<T>
-        {
-            for (int i = 0; i < idx.Length; i++)
-            {
-                if (idx[i] == pad) continue;
-                var dst = o.Slice((int)idx[i] * dim, dim);
-                var row = g.Slice(i * dim, dim);
-                for (int j = 0; j < dim; j++) dst[j] += row[j];
-            }
-        }
+    private readonly record struct Gather(Tensor W, Tensor Result, long[] Idx, int Dim, int ZeroRow) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            GatherKernels.Gather(W.ReadSpan<T>(), Result.Span<T>(), Idx, Dim, ZeroRow);
+    }
+
+    private readonly record struct ScatterAdd(Tensor G, Tensor Result, long[] Idx, int Dim, int Pad) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            GatherKernels.ScatterAdd(G.ReadSpan<T>(), Result.Span<T>(), Idx, Dim, Pad);
     }
 }

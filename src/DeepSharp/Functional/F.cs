@@ -18,19 +18,14 @@ public static partial class F
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
-        if (weight.Dim != 2)
-            throw new ArgumentException($"Linear: weight must be 2-D [out_features, in_features], got shape {ShapeUtil.Format(weight._shape)}.");
-        if (input.Dim == 0 || input._shape[^1] != weight._shape[1])
-            throw new ArgumentException($"Linear: input shape {ShapeUtil.Format(input._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (the last input dimension must be in_features = {weight._shape[1]}).");
-        if (bias is not null && (bias.Dim != 1 || bias._shape[0] != weight._shape[0]))
-            throw new ArgumentException($"Linear: bias shape {ShapeUtil.Format(bias._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (expected [{weight._shape[0]}]).");
+        Tensor.CheckLinear(input, weight, bias, "Linear");
         // One fused op on rows (GEMM, bias added in place; the backward runs the two GEMMs and the bias column
         // sums directly, PyTorch's AddmmBackward) instead of MatMul + broadcast add.
-        if (input.Dim == 2) return input.LinearRows(weight, bias, relu);
+        if (input.Dim == 2) return input.LinearRowsChecked(weight, bias, relu);
         int outFeatures = weight._shape[0];
-        if (input.Dim == 1) return input.Unsqueeze(0).LinearRows(weight, bias, relu).Squeeze(0);
+        if (input.Dim == 1) return input.Unsqueeze(0).LinearRowsChecked(weight, bias, relu).Squeeze(0);
         int[] outShape = [.. input._shape[..^1], outFeatures];
-        return input.Reshape(-1, weight._shape[1]).LinearRows(weight, bias, relu).View(outShape);
+        return input.Reshape(-1, weight._shape[1]).LinearRowsChecked(weight, bias, relu).View(outShape);
     }
 
     /// <summary>max(x, 0).</summary>
@@ -105,15 +100,6 @@ public static partial class F
     public static Tensor LayerNorm(Tensor input, int[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
         ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(normalizedShape);
-        int k = normalizedShape.Length;
-        if (k == 0) throw new ArgumentException("LayerNorm: normalizedShape must have at least one dimension.");
-        if (input.Dim < k || !input._shape.AsSpan(input.Dim - k).SequenceEqual(normalizedShape))
-            throw new ArgumentException($"LayerNorm: expected input with shape [*, {string.Join(", ", normalizedShape)}], but got input of shape {ShapeUtil.Format(input._shape)}.");
-        if (weight is not null && !ShapeUtil.SameShape(weight._shape, normalizedShape))
-            throw new ArgumentException($"LayerNorm: weight shape {ShapeUtil.Format(weight._shape)} does not match normalizedShape {ShapeUtil.Format(normalizedShape)}.");
-        if (bias is not null && !ShapeUtil.SameShape(bias._shape, normalizedShape))
-            throw new ArgumentException($"LayerNorm: bias shape {ShapeUtil.Format(bias._shape)} does not match normalizedShape {ShapeUtil.Format(normalizedShape)}.");
         return input.LayerNorm(normalizedShape, weight, bias, eps); // fused kernels (Ops/Normalization.cs)
     }
 
@@ -128,18 +114,8 @@ public static partial class F
         bool training = false, double momentum = 0.1, double eps = 1e-5)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Dim < 2) throw new ArgumentException($"BatchNorm: expected an input of shape [N, C, *] with at least 2 dimensions, got {ShapeUtil.Format(input._shape)}.");
-        int c = input._shape[1];
-        foreach (var (t, name) in new[] { (runningMean, "runningMean"), (runningVar, "runningVar"), (weight, "weight"), (bias, "bias") })
-            if (t is not null && (t.Dim != 1 || t._shape[0] != c))
-                throw new ArgumentException($"BatchNorm: {name} has shape {ShapeUtil.Format(t._shape)} but the input {ShapeUtil.Format(input._shape)} has {c} channels (expected [{c}]).");
-        if (training)
-        {
-            int n = c == 0 ? 0 : input.NumEl / c;
-            if (n <= 1)
-                throw new ArgumentException($"BatchNorm: expected more than 1 value per channel when training, got input of shape {ShapeUtil.Format(input._shape)}.");
-        }
-        else if (runningMean is null || runningVar is null)
+        // F.batch_norm needs the running statistics in evaluation mode (Tensor.BatchNorm then uses the batch's).
+        if (!training && (runningMean is null || runningVar is null))
             throw new ArgumentException("BatchNorm: runningMean and runningVar are required when training is false.");
         return input.BatchNorm(runningMean, runningVar, weight, bias, training, momentum, eps); // fused kernels (Ops/Normalization.cs)
     }

@@ -84,7 +84,7 @@ internal static unsafe class Conv2dDepthwise
     private static int Workers(in Conv2dGeometry g, int units)
     {
         long macs = (long)g.N * g.OutC * g.OutH * g.OutW * g.KernelH * g.KernelW;
-        return macs < Conv2dKernels.ParallelMinMacs / 4 ? 1 : Math.Max(1, Math.Min(KernelSettings.NumThreads, units));
+        return KernelParallel.WorkersFor(macs, units, KernelSettings.ConvParallelMinMacs / 4);
     }
 
     /// <summary>Planes p = n·C + c in [p0, p1): output channels c·mult … c·mult + mult − 1 of image n.</summary>

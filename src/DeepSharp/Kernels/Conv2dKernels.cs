@@ -118,12 +118,6 @@ internal readonly record struct Conv2dGeometry(int N, int InC, int H, int W, int
 /// </summary>
 internal static unsafe class Conv2dKernels
 {
-    /// <summary>Upper bound on the bytes of one worker's column tile (rows of output are tiled to stay below it).</summary>
-    internal static int ColumnTileBytes = 2 << 20;
-
-    /// <summary>Below this many multiply-adds a call runs on the calling thread only.</summary>
-    internal static long ParallelMinMacs = 1 << 20;
-
     /// <summary>output[N,O,OH,OW] = conv(input[N,C,H,W], weight[O,C/groups,kH,kW]) + bias[O] (bias may be empty).</summary>
     public static void Forward<T>(Conv2dGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> weight,
         ReadOnlySpan<T> bias, Span<T> output)
@@ -283,7 +277,7 @@ internal static unsafe class Conv2dKernels
         // Per channel: the plane sums of every image, added in image order (the same bits for any thread count).
         // Planes are short (H·W), so the sum is an inline vector loop rather than one library call per plane.
         long work = (long)g.N * g.OutC * plane;
-        int workers = work < (1 << 18) ? 1 : Math.Min(KernelSettings.NumThreads, g.OutC);
+        int workers = KernelParallel.WorkersFor(work, g.OutC, KernelSettings.ConvBiasParallelMinWork);
         if (workers == 1)
         {
             BiasChannels(g, gradOutput, gradBias, 0, g.OutC);
@@ -494,11 +488,11 @@ internal static unsafe class Conv2dKernels
             if (!g.IsPointwise)
             {
                 long perRow = (long)colRows * g.OutW * Unsafe.SizeOf<T>();
-                int maxRows = (int)Math.Clamp(ColumnTileBytes / perRow, 1, g.OutH);
+                int maxRows = (int)Math.Clamp(KernelSettings.ConvColumnTileBytes / perRow, 1, g.OutH);
                 tileRows = CeilDiv(g.OutH, CeilDiv(g.OutH, maxRows));   // balanced: no small leftover tile
             }
             long macs = (long)g.N * g.OutC * g.OutH * g.OutW * g.InCPerGroup * g.KernelH * g.KernelW;
-            int threads = macs < ParallelMinMacs ? 1 : KernelSettings.NumThreads;
+            int threads = KernelParallel.WorkersFor(macs, int.MaxValue, KernelSettings.ConvParallelMinMacs);
             if (splitRows && threads > 1 && (long)g.N * CeilDiv(g.OutH, tileRows) < threads)
             {
                 // Too few images to keep every thread busy: cut each image into more row tiles.

@@ -24,26 +24,19 @@ namespace DeepSharp.Kernels;
 /// </list>
 /// <para>The transforms add and halve only (no large constants), so float32 results stay within a few ulps of the
 /// direct sum's rounding. Work is cut into chunks of whole tile rows (a chunk may span images); each worker owns
-/// its transform buffers, sized to stay in L2. <see cref="Enabled"/> (environment <c>DEEPSHARP_WINOGRAD=0</c>
+/// its transform buffers, sized to stay in L2. <see cref="KernelSettings.WinogradEnabled"/> (environment <c>DEEPSHARP_WINOGRAD=0</c>
 /// turns it off) selects between this and im2col for A/B measurements and tests.</para>
 /// <para>Files: this one (planning, the three passes, weight transforms, the generic tile transforms with their AVX2
 /// and scalar loops) and <c>Conv2dWinograd.Avx512.cs</c> (the tile transforms for float with AVX-512).</para>
 /// </remarks>
 internal static unsafe partial class Conv2dWinograd
 {
-    /// <summary>Whether <see cref="Conv2dKernels"/> may route convolutions here.</summary>
-    internal static bool Enabled = Environment.GetEnvironmentVariable("DEEPSHARP_WINOGRAD") != "0";
-
     /// <summary>Both channel counts must reach this: with fewer, the per-ξ GEMMs are too thin (K = C_in) to pay
     /// for the transforms, and im2col's single GEMM wins.</summary>
     internal const int MinChannels = 8;
 
-    /// <summary>Tiles per chunk (rounded to whole tile rows): the GEMMs' N. ~100–200 keeps a worker's
-    /// transformed tiles (16·(C_in + C_out)·tiles values) in L2 while N stays wide enough for the micro-kernel.</summary>
-    internal static int TargetTiles = 256;
-
     /// <summary>True when this geometry is computed with Winograd F(2×2, 3×3).</summary>
-    public static bool Applies(in Conv2dGeometry g) => Enabled && g.Groups == 1
+    public static bool Applies(in Conv2dGeometry g) => KernelSettings.WinogradEnabled && g.Groups == 1
         && g.KernelH == 3 && g.KernelW == 3 && g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1
         && g.PadTop <= 2 && g.PadBottom <= 2 && g.PadLeft <= 2 && g.PadRight <= 2
         && g.InC >= MinChannels && g.OutC >= MinChannels;
@@ -120,9 +113,9 @@ internal static unsafe partial class Conv2dWinograd
         {
             int tx = (g.OutW + 1) / 2, ty = (g.OutH + 1) / 2;
             int rows = g.N * ty;
-            int rowsPerChunk = Math.Clamp((TargetTiles + tx / 2) / tx, 1, rows);
+            int rowsPerChunk = Math.Clamp((KernelSettings.WinogradTargetTiles + tx / 2) / tx, 1, rows);
             long macs = (long)g.N * g.OutC * g.InC * g.OutH * g.OutW * 9;
-            int threads = macs < Conv2dKernels.ParallelMinMacs ? 1 : KernelSettings.NumThreads;
+            int threads = KernelParallel.WorkersFor(macs, int.MaxValue, KernelSettings.ConvParallelMinMacs);
             int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
             if (threads > 1 && chunks < threads)
             {

@@ -27,32 +27,3 @@ internal static class ConvertKernels
         for (int i = 0; i < x.Length; i++) y[i] = x[i] > threshold ? T.One : T.Zero;
     }
 }
-
-/// <summary>Fused activation backward kernels (no mask temporaries).</summary>
-internal static class ActivationKernels
-{
-    /// <summary>dx = y &gt; 0 ? dy : 0 (ReLU's backward from its output y, as PyTorch's threshold_backward).</summary>
-    public static void ReluBackward<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int n = y.Length, i = 0;
-        if (dy.Length != n || dx.Length != n) throw new ArgumentException("ReluBackward: length mismatch.");
-        ref T py = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-        ref T pg = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
-        ref T pd = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
-        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
-        {
-            int w = System.Runtime.Intrinsics.Vector256<T>.Count;
-            var zero = System.Runtime.Intrinsics.Vector256<T>.Zero;
-            for (; i <= n - w; i += w)
-            {
-                var vy = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref py, (nuint)i);
-                var vg = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref pg, (nuint)i);
-                System.Runtime.Intrinsics.Vector256.StoreUnsafe(
-                    System.Runtime.Intrinsics.Vector256.ConditionalSelect(System.Runtime.Intrinsics.Vector256.GreaterThan(vy, zero), vg, zero), ref pd, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-            System.Runtime.CompilerServices.Unsafe.Add(ref pd, i) = System.Runtime.CompilerServices.Unsafe.Add(ref py, i) > T.Zero
-                ? System.Runtime.CompilerServices.Unsafe.Add(ref pg, i) : T.Zero;
-    }
-}

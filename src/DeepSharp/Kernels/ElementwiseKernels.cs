@@ -57,6 +57,13 @@ internal static class ElementwiseKernels
         }
     }
 
+    /// <summary>y[i] = f(x[i]) evaluated in double (for ops with no span kernel; a delegate call per element).</summary>
+    public static void Map<T>(ReadOnlySpan<T> x, Span<T> y, Func<double, double> f) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (y.Length != x.Length) throw new ArgumentException($"Map: input length {x.Length}, output length {y.Length}.");
+        for (int i = 0; i < x.Length; i++) y[i] = T.CreateTruncating(f(double.CreateTruncating(x[i])));
+    }
+
     /// <summary>Copies a strided view into a contiguous destination (also used to convert layouts).</summary>
     public static void Copy<T>(ReadOnlySpan<int> shape, ReadOnlySpan<T> src, int offset, ReadOnlySpan<int> strides, Span<T> d)
     {

@@ -5,24 +5,17 @@ namespace DeepSharp.Kernels;
 /// <summary>
 /// Element-wise kernels over one long contiguous span, cut into one contiguous chunk per thread. Each element is
 /// computed exactly as on one thread (no reductions), so the bits do not depend on the thread count. Worth it only
-/// for spans of at least <see cref="MinElements"/>: below that a fork/join costs more than the memory traffic saved.
+/// for spans of at least <see cref="KernelSettings.ElementwiseMinElements"/>: below that a fork/join costs more than the memory traffic saved.
 /// </summary>
 internal static unsafe class ElementwiseParallel
 {
-    /// <summary>Elements (per span) from which an element-wise kernel is split over threads (1 MiB of float).</summary>
-    internal static int MinElements = 1 << 18;
-
     /// <summary>A kernel over three equally long spans (two inputs, one output).</summary>
     internal delegate void Body3<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d);
 
     internal delegate void Body2<T>(ReadOnlySpan<T> a, Span<T> d);
 
-    private static int ChunksFor(int length)
-    {
-        int threads = KernelSettings.NumThreads;
-        if (threads <= 1 || length < MinElements) return 1;
-        return Math.Min(threads, length / (MinElements / 2));
-    }
+    private static int ChunksFor(int length) =>
+        KernelParallel.WorkersFor(length, length / (KernelSettings.ElementwiseMinElements / 2), KernelSettings.ElementwiseMinElements);
 
     /// <summary>Start of chunk <paramref name="c"/> of <paramref name="chunks"/>, on a 64-byte boundary of the span.</summary>
     private static int ChunkStart(int length, int c, int chunks) =>

@@ -209,23 +209,15 @@ internal static partial class Gemm
         KernelParallel.For(0, t, t, part => RunPart(in job, part));
     }
 
-    /// <summary>Row-split GEMMs pack B once for all threads and hand out row chunks dynamically when B is at least
-    /// this many columns wide and packed at all (see <see cref="UnpackedBMaxMFor"/>); int.MaxValue turns it off.</summary>
-    internal static int SharedBMinN = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_SHARED_B_N"), out int sv) ? sv : 128;
-
-    /// <summary>… and when m·n·k is at least this (default 512³): below it, now that the workers stay awake between
-    /// kernels, one fork/join with each thread packing its own B measured faster (2 threads: 256³ 164 → 178 GFLOPS,
-    /// mlp_step 4.8 → 4.3 ms) than the shared packing's two; DEEPSHARP_GEMM_SHARED_B_WORK overrides.</summary>
-    internal static long SharedBMinWork = long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_SHARED_B_WORK"), out long sw) ? sw : 1L << 27;
     private static bool SharedBApplies(bool transB, int m, int n, int k, in Blocking bl) =>
-        bl.Avx && n >= SharedBMinN && (long)m * n * k >= SharedBMinWork && (transB || m > UnpackedBMaxMFor(in bl));
+        bl.Avx && n >= KernelSettings.GemmSharedBMinN && (long)m * n * k >= KernelSettings.GemmSharedBMinWork && (transB || m > UnpackedBMaxMFor(in bl));
 
     /// <summary>Row chunks per thread in <see cref="RunSharedB{T}"/>: enough that a thread slowed by other load on the
     /// machine hands its remaining chunks to the others, few enough that each chunk still fills the micro-kernel.</summary>
     private const int SharedBChunksPerThread = 4;
 
-    /// <summary>The last chunks in <see cref="RunSharedB{T}"/> are this many times smaller (2048², two threads: 2.1 %
-    /// faster in 45 of 60 alternating calls on a quiet host, 0.8 % with another process taking bursts of a core).</summary>
+    /// <summary>The last chunks in <see cref="RunSharedB{T}"/> are this many times smaller, so threads finish together
+    /// (figures in docs/performance.md, "The measurements behind the defaults").</summary>
     private const int SharedBTailSplit = 8;
 
     /// <summary>
@@ -306,7 +298,7 @@ internal static partial class Gemm
         T betaEff = blk.Pc == 0 ? job.Beta : T.One;
         T* aSrc = job.TransA ? a + (long)blk.Pc * job.Lda + ic : a + (long)ic * job.Lda + blk.Pc;
         T* cBlock = c + (long)ic * job.Ldc + blk.Jc;
-        if (!job.TransA && job.N <= UnpackedAMaxN)
+        if (!job.TransA && job.N <= KernelSettings.GemmUnpackedAMaxN)
         {
             MacroKernelInPlaceA(mc, blk.Nc, blk.Kc, job.Alpha, aSrc, job.Lda, (T*)shared, betaEff, cBlock, job.Ldc, in bl);
             return;

@@ -39,13 +39,12 @@ internal static partial class Gemm
         /// <summary>
         /// These block sizes for a GEMM whose whole C is m×n (the whole problem's, not a thread's part, so that the
         /// blocking — and the bits — do not depend on the thread count). Each KC block reads and writes all of C once;
-        /// when C is far larger than the caches (≥ <see cref="LongKcMinC"/> elements) the AVX-512 float path doubles
+        /// when C is far larger than the caches (≥ <see cref="KernelSettings.GemmLongKcMinC"/> elements) the AVX-512 float path doubles
         /// KC to halve that traffic, at the price of a B micro-panel (64 KiB) that streams from L2 instead of sitting
-        /// in L1, and prefetches each C tile before its micro-kernel (2048², one thread: 5.5 % faster, in 31 of 40
-        /// alternating calls; two threads unchanged).
+        /// in L1, and prefetches each C tile before its micro-kernel (figures in docs/performance.md).
         /// </summary>
         public Blocking ForC(int m, int n) =>
-            PanelRowBytes == 128 && NR == 32 && (long)m * n >= LongKcMinC
+            PanelRowBytes == 128 && NR == 32 && (long)m * n >= KernelSettings.GemmLongKcMinC
                 ? new Blocking(MR, NR, MC, 2 * KC, NC, Avx, PanelRowBytes / NR, prefetchC: true)
                 : this;
 
@@ -108,7 +107,7 @@ internal static partial class Gemm
         bool inPlaceB = !transB && bl.Avx && m <= UnpackedBMaxMFor(in bl);
         // Symmetrically, with few columns each packed A panel serves only a few micro-kernel calls: read a
         // row-major A in place (B is then always packed: the in-place-A kernel reads a packed B panel).
-        bool inPlaceA = !transA && bl.Avx && n <= UnpackedAMaxN && !inPlaceB;
+        bool inPlaceA = !transA && bl.Avx && n <= KernelSettings.GemmUnpackedAMaxN && !inPlaceB;
         for (int jc = 0; jc < n; jc += ncMax)
         {
             int nc = Min(ncMax, n - jc);
@@ -138,26 +137,14 @@ internal static partial class Gemm
         }
     }
 
-    /// <summary>C of at least this many elements (default 2²¹: 8 MiB of float) gets twice the KC on the AVX-512 float
-    /// path (<see cref="Blocking.ForC"/>); long.MaxValue turns it off (DEEPSHARP_GEMM_LONG_KC_C).</summary>
-    internal static long LongKcMinC = long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_LONG_KC_C"), out long lk) ? lk : 1L << 21;
-
-    /// <summary>A GEMM with at most this many rows reads a non-transposed B in place instead of packing it (AVX path);
-    /// −1 (the default, unless DEEPSHARP_GEMM_INPLACE_B_M is set) chooses by the micro-panel width, see <see cref="UnpackedBMaxMFor"/>.</summary>
-    internal static int UnpackedBMaxM = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_B_M"), out int v) ? v : -1;
-
     /// <summary>
     /// Up to how many rows B is read in place. A 64-byte micro-panel row (AVX2 float, 6×16) is one cache line per k
     /// step: reading it in place beats packing up to ~160 rows. A 128-byte row (AVX-512, 6×32 float / 6×16 double) is
-    /// two lines per k step from rows ldb apart; measured on an Intel Xeon (family 6 model 207, AVX-512), packing wins
-    /// from ~64 rows on (128×784×512: 15–20 % faster packed) and in place only wins below ~48.
+    /// two lines per k step from rows ldb apart, and packing wins from ~64 rows on (figures in docs/performance.md).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int UnpackedBMaxMFor(in Blocking bl) =>
-        UnpackedBMaxM >= 0 ? UnpackedBMaxM : bl.PanelRowBytes > 64 ? 48 : 160;
-
-    /// <summary>A GEMM with at most this many columns reads a non-transposed A in place instead of packing it (AVX path).</summary>
-    internal static int UnpackedAMaxN = int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_GEMM_INPLACE_A_N"), out int v2) ? v2 : 128;
+        KernelSettings.GemmUnpackedBMaxM >= 0 ? KernelSettings.GemmUnpackedBMaxM : bl.PanelRowBytes > 64 ? 48 : 160;
 
     /// <summary>Rows of the in-place-A micro-kernels (<see cref="MicroKernelAvxInPlaceA{T}"/>).</summary>
     private const int InPlaceARows = 6;

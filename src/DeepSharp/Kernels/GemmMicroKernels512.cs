@@ -11,9 +11,8 @@ internal static partial class Gemm
     // AVX-512: MR = 12 rows × NR = 2 Vector512 (float 12×32, double 12×16): per k step 2 loads of B, 12 broadcasts
     // of A, 24 FMAs into 24 of the 32 zmm registers. In L1/L2 a 6-row tile already runs at the FMA ceiling, but
     // in a real GEMM each tile also loads and stores its slice of C (rows ldc apart, usually out of L2) and
-    // re-reads the B micro-panel from L1 once per tile: twice the rows per tile halves both. Measured on the
-    // Intel Xeon (family 6 model 207), KC×NC = 256×4096 block, C rows 16 KiB apart: 12×32 ran 113 GFLOPS per
-    // thread (median) vs 101 for 6×32. A packed panel interleaves 12 rows per k step; tiles of at most 6 valid
+    // re-reads the B micro-panel from L1 once per tile: twice the rows per tile halves both (12×32 against 6×32:
+    // docs/performance.md). A packed panel interleaves 12 rows per k step; tiles of at most 6 valid
     // rows (the last panel of 64 or 512 rows) run the 6-row kernel over the first half of the panel instead.
     // ---------------------------------------------------------------------------------------------
 

@@ -25,6 +25,19 @@ internal static class KernelParallel
     /// <summary>True on a thread currently running a kernel body.</summary>
     public static bool InWorker => t_inWorker;
 
+    /// <summary>
+    /// The one "too little work → one thread" rule: how many threads a kernel uses for <paramref name="work"/>
+    /// operations that split into <paramref name="units"/> independent parts. One when the work is below
+    /// <paramref name="minWork"/> (a fork/join would cost more than it saves), when there are fewer than two parts,
+    /// or inside a kernel worker; otherwise min(<see cref="KernelSettings.NumThreads"/>, units).
+    /// </summary>
+    public static int WorkersFor(long work, long units, long minWork)
+    {
+        int threads = KernelSettings.NumThreads;
+        if (threads <= 1 || units < 2 || work < minWork) return 1;
+        return (int)Math.Min(threads, units);
+    }
+
     /// <summary>Runs <paramref name="body"/> for each i in [from, to) on up to <see cref="KernelSettings.NumThreads"/> threads.</summary>
     public static void For(int fromInclusive, int toExclusive, Action<int> body) =>
         For(fromInclusive, toExclusive, KernelSettings.NumThreads, body);
@@ -55,22 +68,9 @@ internal static class KernelParallel
     {
         public static readonly Pool Instance = new();
 
-        // How long a worker spins after a job before it blocks: the next parallel kernel of a step usually
-        // follows within microseconds; spinning much longer would steal the core from the caller's serial work
-        // and from the GC.
-        // DEEPSHARP_SPIN_US overrides the default for experiments.
-        private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency *
-            (int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_SPIN_US"), out int us) && us >= 0 ? us : 20) / 1_000_000;
-
-        // After spinning, a worker stays runnable for this long, yielding its core to any other ready thread (the
-        // caller's serial work, the GC, the finalizer) instead of blocking; the caller waits for the workers the same
-        // way before it blocks. Why: a blocked thread's idle vCPU is halted, and on a shared VM waking it again took
-        // tens to hundreds of µs, paid at every fork/join of a step (hundreds per step). Measured on the 2-vCPU Xeon,
-        // in-process alternating medians: mlp_step 4.70 → 3.41 ms, cnn_step 58 → 49 ms, resnet_step 93 → 71 ms.
-        // Cost: up to this long of a yielding thread after the last kernel (OpenMP runtimes spin similarly).
-        // DEEPSHARP_YIELD_US overrides it (0: block right after spinning, as before).
-        private static readonly long YieldTicks = System.Diagnostics.Stopwatch.Frequency *
-            (int.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_YIELD_US"), out int yus) && yus >= 0 ? yus : 1000) / 1_000_000;
+        // Spin, then yield, then block between jobs (the reasons are at the settings).
+        private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency * KernelSettings.SpinMicroseconds / 1_000_000;
+        private static readonly long YieldTicks = System.Diagnostics.Stopwatch.Frequency * KernelSettings.YieldMicroseconds / 1_000_000;
 
         private readonly object _gate = new();        // held by the caller for the duration of a job
         private readonly object _sleep = new();       // workers block on it between jobs

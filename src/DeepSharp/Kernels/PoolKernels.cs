@@ -107,9 +107,6 @@ internal readonly record struct AdaptivePool2dGeometry(int N, int C, int H, int 
 /// </summary>
 internal static unsafe class PoolKernels
 {
-    /// <summary>Below this many window reads a call runs on the calling thread only.</summary>
-    internal static long ParallelMinWork = 1 << 18;
-
     // ---------------------------------------------------------------- MaxPool2d
 
     /// <summary>
@@ -540,7 +537,7 @@ internal static unsafe class PoolKernels
     // ---------------------------------------------------------------- helpers
 
     private static int Workers(int planes, long work) =>
-        work < ParallelMinWork ? 1 : Math.Max(1, Math.Min(KernelSettings.NumThreads, planes));
+        KernelParallel.WorkersFor(work, planes, KernelSettings.PoolParallelMinWork);
 
     private static (int P0, int P1) Range(int planes, int workers, int w) =>
         ((int)((long)planes * w / workers), (int)((long)planes * (w + 1) / workers));

@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -19,9 +20,14 @@ public sealed partial class Tensor
         var dy = g.Contiguous();
         var yc = y.Contiguous();
         var dx = Empty(y._shape, y.DType, zeroed: false);
-        if (y.DType == DType.Float32) ElementwiseParallel.Run(yc.ReadSpan<float>(), dy.ReadSpan<float>(), dx.Span<float>(), ActivationKernels.ReluBackward);
-        else ElementwiseParallel.Run(yc.ReadSpan<double>(), dy.ReadSpan<double>(), dx.Span<double>(), ActivationKernels.ReluBackward);
+        DispatchFloat(y.DType, "Relu", new ReluBackwardCore(yc, dy, dx));
         return dx;
+    }
+
+    private readonly record struct ReluBackwardCore(Tensor Y, Tensor Dy, Tensor Dx) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ElementwiseParallel.Run(Y.ReadSpan<T>(), Dy.ReadSpan<T>(), Dx.Span<T>(), ActivationKernels.ReluBackward);
     }
 
     /// <summary>x for x &gt; 0, slope·x otherwise.</summary>

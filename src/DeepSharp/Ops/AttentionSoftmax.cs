@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -41,8 +40,7 @@ public sealed partial class Tensor
         }
         int n = _shape[^1], rows = n == 0 ? 0 : NumEl / n;
         var y = Empty(_shape, DType, zeroed: false);
-        if (DType == DType.Float32) AttnSoftmaxForward<float>(x, mask is null ? null : m, mStrides, (float)scale, y, rows, n);
-        else AttnSoftmaxForward<double>(x, mask is null ? null : m, mStrides, scale, y, rows, n);
+        DispatchFloat(DType, "AttentionSoftmax", new AttnSoftmaxForward(x, mask is null ? null : m, mStrides, scale, y, rows, n));
 
         Tensor[] inputs = mask is null ? [this] : [this, mask];
         return Node.Record(y, "AttentionSoftmaxBackward", inputs, g =>
@@ -56,72 +54,25 @@ public sealed partial class Tensor
             var gc = g.Contiguous();
             var dx = Empty(y._shape, y.DType, zeroed: false);
             var dzOut = mask is not null && mask.RequiresGrad ? Empty(y._shape, y.DType, zeroed: false) : null;
-            if (y.DType == DType.Float32) AttnSoftmaxBackward<float>(y, gc, (float)scale, dx, dzOut, rows, n);
-            else AttnSoftmaxBackward<double>(y, gc, scale, dx, dzOut, rows, n);
+            DispatchFloat(y.DType, "AttentionSoftmax", new AttnSoftmaxBackward(y, gc, scale, dx, dzOut, rows, n));
             return mask is null ? [dx] : [dx, dzOut];
         }, y);
     }
 
-    private static void AttnSoftmaxForward<T>(Tensor x, Tensor? mask, int[] mStrides, T scale, Tensor y, int rows, int n)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    private readonly record struct AttnSoftmaxForward(Tensor X, Tensor? Mask, int[] MaskStrides, double Scale, Tensor Y, int Rows, int N) : IFloatFunc
     {
-        if (rows == 0 || n == 0) return;
-        var xa = x.Data<T>();
-        int xo = x._offset;
-        var ya = y.Data<T>();
-        var ma = mask?.Data<T>();
-        int mo = mask?._offset ?? 0;
-        var lead = y._shape.AsSpan(0, y.Dim - 1).ToArray();
-        bool mRowConst = mask is not null && mStrides[^1] == 0;
-        int chunks = FusedRowParallel.Chunks(rows, 4L * n);
-        FusedRowParallel.For(chunks, rows, (r0, r1) =>
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            for (int r = r0; r < r1; r++)
-            {
-                var xr = xa.AsSpan(xo + r * n, n);
-                var yr = ya.AsSpan(r * n, n);
-                if (ma is null) TensorPrimitives.Multiply(xr, scale, yr);
-                else
-                {
-                    int off = mo, rem = r;
-                    for (int d = lead.Length - 1; d >= 0; d--)
-                    {
-                        off += rem % lead[d] * mStrides[d];
-                        rem /= lead[d];
-                    }
-                    if (mRowConst) { TensorPrimitives.Multiply(xr, scale, yr); TensorPrimitives.Add<T>(yr, ma[off], yr); }
-                    else TensorPrimitives.MultiplyAdd(xr, scale, ma.AsSpan(off, n), yr);
-                }
-                T max = TensorPrimitives.Max<T>(yr);
-                if (T.IsNegativeInfinity(max)) { yr.Clear(); continue; } // nothing to attend to: zeros
-                T sum = VectorMath.ExpShiftSum<T>(yr, max, yr);
-                TensorPrimitives.Multiply(yr, T.One / sum, yr);
-            }
-        });
+            if (Rows == 0 || N == 0) return;
+            var lead = Y._shape.AsSpan(0, Y.Dim - 1).ToArray();
+            var mask = Mask is null ? default : Mask.Data<T>().AsSpan(Mask._offset);
+            AttentionSoftmaxKernels.Forward(X.ReadSpan<T>(), mask, lead, MaskStrides, T.CreateTruncating(Scale), Y.Span<T>(), Rows, N);
+        }
     }
 
-    private static void AttnSoftmaxBackward<T>(Tensor y, Tensor g, T scale, Tensor dx, Tensor? dz, int rows, int n)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    private readonly record struct AttnSoftmaxBackward(Tensor Y, Tensor G, double Scale, Tensor Dx, Tensor? Dz, int Rows, int N) : IFloatFunc
     {
-        if (rows == 0 || n == 0) return;
-        var ya = y.Data<T>();
-        var ga = g.Data<T>();
-        int go = g._offset;
-        var dxa = dx.Data<T>();
-        var dza = dz?.Data<T>();
-        int chunks = FusedRowParallel.Chunks(rows, 3L * n);
-        FusedRowParallel.For(chunks, rows, (r0, r1) =>
-        {
-            for (int r = r0; r < r1; r++)
-            {
-                var yr = ya.AsSpan(r * n, n);
-                var gr = ga.AsSpan(go + r * n, n);
-                var dxr = dxa.AsSpan(r * n, n);
-                T dot = TensorPrimitives.Dot<T>(gr, yr);
-                TensorPrimitives.AddMultiply(gr, -dot, yr, dxr); // (g − ⟨g, y⟩)·y
-                if (dza is not null) dxr.CopyTo(dza.AsSpan(r * n, n));
-                if (scale != T.One) TensorPrimitives.Multiply(dxr, scale, dxr);
-            }
-        });
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            AttentionSoftmaxKernels.Backward(Y.ReadSpan<T>(), G.ReadSpan<T>(), T.CreateTruncating(Scale), Dx.Span<T>(), Dz is null ? default : Dz.Span<T>(), Rows, N);
     }
 }

@@ -6,32 +6,30 @@ namespace DeepSharp;
 // Comparisons and logical ops: Bool results, not differentiable.
 public sealed partial class Tensor
 {
-    private enum Cmp { Eq, Ne, Gt, Ge, Lt, Le }
-
     /// <summary>Element-wise ==, broadcast; a Bool tensor.</summary>
-    public Tensor Eq(Tensor other) => Compare(this, other, Cmp.Eq, "Eq");
+    public Tensor Eq(Tensor other) => Compare(this, other, CompareOp.Eq, "Eq");
     /// <summary>Element-wise !=.</summary>
-    public Tensor Ne(Tensor other) => Compare(this, other, Cmp.Ne, "Ne");
+    public Tensor Ne(Tensor other) => Compare(this, other, CompareOp.Ne, "Ne");
     /// <summary>Element-wise &gt;.</summary>
-    public Tensor Gt(Tensor other) => Compare(this, other, Cmp.Gt, "Gt");
+    public Tensor Gt(Tensor other) => Compare(this, other, CompareOp.Gt, "Gt");
     /// <summary>Element-wise ≥.</summary>
-    public Tensor Ge(Tensor other) => Compare(this, other, Cmp.Ge, "Ge");
+    public Tensor Ge(Tensor other) => Compare(this, other, CompareOp.Ge, "Ge");
     /// <summary>Element-wise &lt;.</summary>
-    public Tensor Lt(Tensor other) => Compare(this, other, Cmp.Lt, "Lt");
+    public Tensor Lt(Tensor other) => Compare(this, other, CompareOp.Lt, "Lt");
     /// <summary>Element-wise ≤.</summary>
-    public Tensor Le(Tensor other) => Compare(this, other, Cmp.Le, "Le");
+    public Tensor Le(Tensor other) => Compare(this, other, CompareOp.Le, "Le");
     /// <summary>Element-wise == scalar.</summary>
-    public Tensor Eq(double value) => Compare(this, ScalarLike(value), Cmp.Eq, "Eq");
+    public Tensor Eq(double value) => Compare(this, ScalarLike(value), CompareOp.Eq, "Eq");
     /// <summary>Element-wise != scalar.</summary>
-    public Tensor Ne(double value) => Compare(this, ScalarLike(value), Cmp.Ne, "Ne");
+    public Tensor Ne(double value) => Compare(this, ScalarLike(value), CompareOp.Ne, "Ne");
     /// <summary>Element-wise &gt; scalar.</summary>
-    public Tensor Gt(double value) => Compare(this, ScalarLike(value), Cmp.Gt, "Gt");
+    public Tensor Gt(double value) => Compare(this, ScalarLike(value), CompareOp.Gt, "Gt");
     /// <summary>Element-wise ≥ scalar.</summary>
-    public Tensor Ge(double value) => Compare(this, ScalarLike(value), Cmp.Ge, "Ge");
+    public Tensor Ge(double value) => Compare(this, ScalarLike(value), CompareOp.Ge, "Ge");
     /// <summary>Element-wise &lt; scalar.</summary>
-    public Tensor Lt(double value) => Compare(this, ScalarLike(value), Cmp.Lt, "Lt");
+    public Tensor Lt(double value) => Compare(this, ScalarLike(value), CompareOp.Lt, "Lt");
     /// <summary>Element-wise ≤ scalar.</summary>
-    public Tensor Le(double value) => Compare(this, ScalarLike(value), Cmp.Le, "Le");
+    public Tensor Le(double value) => Compare(this, ScalarLike(value), CompareOp.Le, "Le");
 
     // An integral tensor compares with a fractional scalar in Float64 (x.Gt(2.5) on Int64 must not compare with 2).
     private Tensor ScalarLike(double value) =>
@@ -48,8 +46,7 @@ public sealed partial class Tensor
     {
         var src = To(DType.Bool).Contiguous();
         var result = Empty(_shape, DType.Bool, zeroed: false);
-        var s = src.ReadSpan<bool>(); var d = result.Span<bool>();
-        for (int i = 0; i < s.Length; i++) d[i] = !s[i];
+        CompareKernels.Not(src.ReadSpan<bool>(), result.Span<bool>());
         return result;
     }
 
@@ -94,12 +91,17 @@ public sealed partial class Tensor
     {
         var src = Contiguous();
         var result = Empty(_shape, DType, zeroed: false);
-        if (DType == DType.Float32) ConvertKernels.StepMask(src.ReadSpan<float>(), (float)threshold, result.Span<float>());
-        else ConvertKernels.StepMask(src.ReadSpan<double>(), threshold, result.Span<double>());
+        DispatchFloat(DType, "StepMask", new StepMaskCore(src, threshold, result));
         return result;
     }
 
-    private static Tensor Compare(Tensor a, Tensor b, Cmp cmp, string op)
+    private readonly record struct StepMaskCore(Tensor Src, double Threshold, Tensor Result) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ConvertKernels.StepMask(Src.ReadSpan<T>(), T.CreateTruncating(Threshold), Result.Span<T>());
+    }
+
+    private static Tensor Compare(Tensor a, Tensor b, CompareOp cmp, string op)
     {
         if (a.DType != b.DType)
         {
@@ -114,29 +116,13 @@ public sealed partial class Tensor
         var d = result.Span<bool>();
         switch (a.DType)
         {
-            case DType.Float32: Run(ea.ReadSpan<float>(), eb.ReadSpan<float>(), d, cmp); break;
-            case DType.Float64: Run(ea.ReadSpan<double>(), eb.ReadSpan<double>(), d, cmp); break;
-            case DType.Int64: Run(ea.ReadSpan<long>(), eb.ReadSpan<long>(), d, cmp); break;
+            case DType.Float32: CompareKernels.Compare(ea.ReadSpan<float>(), eb.ReadSpan<float>(), d, cmp); break;
+            case DType.Float64: CompareKernels.Compare(ea.ReadSpan<double>(), eb.ReadSpan<double>(), d, cmp); break;
+            case DType.Int64: CompareKernels.Compare(ea.ReadSpan<long>(), eb.ReadSpan<long>(), d, cmp); break;
             default:
-                Run(ea.To(DType.Int64).ReadSpan<long>(), eb.To(DType.Int64).ReadSpan<long>(), d, cmp); break;
+                CompareKernels.Compare(ea.To(DType.Int64).ReadSpan<long>(), eb.To(DType.Int64).ReadSpan<long>(), d, cmp); break;
         }
         return result;
-
-        static void Run<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<bool> d, Cmp cmp) where T : INumber<T>
-        {
-            for (int i = 0; i < d.Length; i++)
-            {
-                d[i] = cmp switch
-                {
-                    Cmp.Eq => x[i] == y[i],
-                    Cmp.Ne => x[i] != y[i],
-                    Cmp.Gt => x[i] > y[i],
-                    Cmp.Ge => x[i] >= y[i],
-                    Cmp.Lt => x[i] < y[i],
-                    _ => x[i] <= y[i],
-                };
-            }
-        }
     }
 
     private static Tensor Logical(Tensor a, Tensor b, Func<bool, bool, bool> f, string op)
@@ -145,8 +131,7 @@ public sealed partial class Tensor
         var ea = a.To(DType.Bool).Expand(shape).Contiguous().ReadSpan<bool>();
         var eb = b.To(DType.Bool).Expand(shape).Contiguous().ReadSpan<bool>();
         var result = Empty(shape, DType.Bool, zeroed: false);
-        var d = result.Span<bool>();
-        for (int i = 0; i < d.Length; i++) d[i] = f(ea[i], eb[i]);
+        CompareKernels.Logical(ea, eb, result.Span<bool>(), f);
         return result;
     }
 }

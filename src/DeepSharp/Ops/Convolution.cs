@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -61,10 +62,7 @@ public sealed partial class Tensor
         using (GradMode.Set(false)) { x = Contiguous(); w = weight.Contiguous(); }
         var b = bias?.Contiguous();
         var result = Empty([g.N, g.OutC, g.OutH, g.OutW], DType, zeroed: false);
-        if (DType == DType.Float32)
-            Conv2dKernels.Forward(g, x.ReadSpan<float>(), w.ReadSpan<float>(), b is null ? default : b.ReadSpan<float>(), result.Span<float>());
-        else
-            Conv2dKernels.Forward(g, x.ReadSpan<double>(), w.ReadSpan<double>(), b is null ? default : b.ReadSpan<double>(), result.Span<double>());
+        DispatchFloat(DType, "Conv2d", new Conv2dForward(g, x, w, b, result));
 
         Tensor[] inputs = bias is null ? [this, weight] : [this, weight, bias];
         bool needInput = RequiresGrad, needWeight = weight.RequiresGrad, needBias = bias?.RequiresGrad ?? false;
@@ -72,26 +70,28 @@ public sealed partial class Tensor
         {
             if (GradMode.IsEnabled) return ConvRecordedBackward(g, this, weight, bias, gradOut, needInput, needWeight, needBias);
             var dy = gradOut.Contiguous();
-            Tensor? dx = null, dw = null, db = null;
-            if (needInput)
-            {
-                dx = Empty(x._shape, DType, zeroed: false);
-                if (DType == DType.Float32) Conv2dKernels.BackwardInput(g, dy.ReadSpan<float>(), w.ReadSpan<float>(), dx.Span<float>());
-                else Conv2dKernels.BackwardInput(g, dy.ReadSpan<double>(), w.ReadSpan<double>(), dx.Span<double>());
-            }
-            if (needWeight)
-            {
-                dw = Empty(w._shape, DType, zeroed: false);
-                if (DType == DType.Float32) Conv2dKernels.BackwardWeight(g, x.ReadSpan<float>(), dy.ReadSpan<float>(), dw.Span<float>());
-                else Conv2dKernels.BackwardWeight(g, x.ReadSpan<double>(), dy.ReadSpan<double>(), dw.Span<double>());
-            }
-            if (needBias)
-            {
-                db = Empty([g.OutC], DType, zeroed: false);
-                if (DType == DType.Float32) Conv2dKernels.BackwardBias(g, dy.ReadSpan<float>(), db.Span<float>());
-                else Conv2dKernels.BackwardBias(g, dy.ReadSpan<double>(), db.Span<double>());
-            }
+            var dx = needInput ? Empty(x._shape, DType, zeroed: false) : null;
+            var dw = needWeight ? Empty(w._shape, DType, zeroed: false) : null;
+            var db = needBias ? Empty([g.OutC], DType, zeroed: false) : null;
+            DispatchFloat(DType, "Conv2d", new Conv2dBackward(g, x, w, dy, dx, dw, db));
             return bias is null ? [dx, dw] : [dx, dw, db];
         }, x, w);
+    }
+
+    private readonly record struct Conv2dForward(Conv2dGeometry G, Tensor X, Tensor W, Tensor? B, Tensor Y) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Conv2dKernels.Forward(G, X.ReadSpan<T>(), W.ReadSpan<T>(), B is null ? default : B.ReadSpan<T>(), Y.Span<T>());
+    }
+
+    // The gradients that are not null: dx from dy and W, dW from x and dy, db from dy.
+    private readonly record struct Conv2dBackward(Conv2dGeometry G, Tensor X, Tensor W, Tensor Dy, Tensor? Dx, Tensor? Dw, Tensor? Db) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (Dx is not null) Conv2dKernels.BackwardInput(G, Dy.ReadSpan<T>(), W.ReadSpan<T>(), Dx.Span<T>());
+            if (Dw is not null) Conv2dKernels.BackwardWeight(G, X.ReadSpan<T>(), Dy.ReadSpan<T>(), Dw.Span<T>());
+            if (Db is not null) Conv2dKernels.BackwardBias(G, Dy.ReadSpan<T>(), Db.Span<T>());
+        }
     }
 }

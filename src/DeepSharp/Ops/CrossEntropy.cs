@@ -56,9 +56,8 @@ public sealed partial class Tensor
         var w = weight?.Contiguous();
         var losses = Empty([rows], DType, zeroed: false);
         var logProbs = Empty([rows, c], DType, zeroed: false);
-        double denominator = DType == DType.Float32
-            ? Forward<float>(x, t, w, ignoreIndex, labelSmoothing, losses, logProbs)
-            : Forward<double>(x, t, w, ignoreIndex, labelSmoothing, losses, logProbs);
+        double denominator = DispatchFloat<CrossEntropyForward, double>(DType, "CrossEntropy",
+            new CrossEntropyForward(x, t, w, ignoreIndex, labelSmoothing, losses, logProbs));
         Tensor result;
         using (GradMode.Set(false))
         {
@@ -85,22 +84,30 @@ public sealed partial class Tensor
                 _ => (g / denominator).Reshape(1).Expand(rows).Contiguous(),
             };
             var dx = Empty([rows, c], DType, zeroed: false);
-            if (DType == DType.Float32) Backward<float>(logProbs, t, rowGrad, w, ignoreIndex, labelSmoothing, dx);
-            else Backward<double>(logProbs, t, rowGrad, w, ignoreIndex, labelSmoothing, dx);
+            DispatchFloat(DType, "CrossEntropy", new CrossEntropyBackward(logProbs, t, rowGrad, w, ignoreIndex, labelSmoothing, dx));
             return [dx, null];
         }, x);
         // Only the closure sees the log-probabilities: they go back to the pool when it is dropped, or now.
         if (recorded._gradFn is { } node) node.ReleaseWith(logProbs);
         else logProbs.Dispose();
         return recorded;
+    }
 
-        static double Forward<T>(Tensor x, Tensor t, Tensor? w, long ignore, double ls, Tensor losses, Tensor logProbs) where T : unmanaged, IFloatingPointIeee754<T> =>
-            double.CreateChecked(LossKernels.CrossEntropyForward(x.ReadSpan<T>(), t.ReadSpan<long>(), x._shape[0], x._shape[1], ignore,
-                w is null ? default : w.ReadSpan<T>(), T.CreateChecked(ls), losses.Span<T>(), logProbs.Span<T>()));
+    // Returns the denominator of the "mean" reduction.
+    private readonly record struct CrossEntropyForward(Tensor X, Tensor Targets, Tensor? W, long Ignore, double Ls, Tensor Losses, Tensor LogProbs)
+        : IFloatFunc<double>
+    {
+        public double Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            double.CreateChecked(LossKernels.CrossEntropyForward(X.ReadSpan<T>(), Targets.ReadSpan<long>(), X._shape[0], X._shape[1], Ignore,
+                W is null ? default : W.ReadSpan<T>(), T.CreateChecked(Ls), Losses.Span<T>(), LogProbs.Span<T>()));
+    }
 
-        static void Backward<T>(Tensor logProbs, Tensor t, Tensor rowGrad, Tensor? w, long ignore, double ls, Tensor dx) where T : unmanaged, IFloatingPointIeee754<T> =>
-            LossKernels.CrossEntropyBackward(logProbs.ReadSpan<T>(), t.ReadSpan<long>(), rowGrad.ReadSpan<T>(), logProbs._shape[0], logProbs._shape[1], ignore,
-                w is null ? default : w.ReadSpan<T>(), T.CreateChecked(ls), dx.Span<T>());
+    private readonly record struct CrossEntropyBackward(Tensor LogProbs, Tensor Targets, Tensor RowGrad, Tensor? W, long Ignore, double Ls, Tensor Dx)
+        : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            LossKernels.CrossEntropyBackward(LogProbs.ReadSpan<T>(), Targets.ReadSpan<long>(), RowGrad.ReadSpan<T>(), LogProbs._shape[0], LogProbs._shape[1], Ignore,
+                W is null ? default : W.ReadSpan<T>(), T.CreateChecked(Ls), Dx.Span<T>());
     }
 
     /// <summary>Cross-entropy over [rows, C] logits written with primitive ops (same formula as the fused kernel).</summary>

@@ -14,11 +14,15 @@ public sealed partial class Tensor
         var result = Empty(shape, a.DType, zeroed: false);
         var sa = ShapeUtil.BroadcastStrides(a._shape, a._strides, shape);
         var sb = ShapeUtil.BroadcastStrides(b._shape, b._strides, shape);
-        if (a.DType == DType.Float32)
-            ElementwiseKernels.Binary<float, TOp>(shape, a.Data<float>(), a._offset, sa, b.Data<float>(), b._offset, sb, result.Span<float>());
-        else
-            ElementwiseKernels.Binary<double, TOp>(shape, a.Data<double>(), a._offset, sa, b.Data<double>(), b._offset, sb, result.Span<double>());
+        DispatchFloat(a.DType, op, new BinaryCore<TOp>(shape, a, sa, b, sb, result));
         return result;
+    }
+
+    private readonly record struct BinaryCore<TOp>(int[] Shape, Tensor A, int[] Sa, Tensor B, int[] Sb, Tensor Result) : IFloatFunc
+        where TOp : struct, IBinaryOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ElementwiseKernels.Binary<T, TOp>(Shape, A.Data<T>(), A._offset, Sa, B.Data<T>(), B._offset, Sb, Result.Span<T>());
     }
 
     /// <summary>op(a, s) or, when <paramref name="scalarFirst"/>, op(s, a).</summary>
@@ -28,14 +32,18 @@ public sealed partial class Tensor
         if (a.DType is DType.Int64 or DType.Bool) return ScalarForward<TOp>(a.To(DType.Float32), s, scalarFirst, op);
         var src = a.Contiguous();
         var result = Empty(a._shape, a.DType, zeroed: false);
-        if (a.DType == DType.Float32) Run<float>(src, (float)s, result, scalarFirst);
-        else Run<double>(src, s, result, scalarFirst);
+        DispatchFloat(a.DType, op, new ScalarCore<TOp>(src, s, result, scalarFirst));
         return result;
+    }
 
-        static void Run<T>(Tensor src, T s, Tensor result, bool scalarFirst) where T : unmanaged, IFloatingPointIeee754<T>
+    private readonly record struct ScalarCore<TOp>(Tensor Src, double S, Tensor Result, bool ScalarFirst) : IFloatFunc
+        where TOp : struct, IBinaryOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            if (scalarFirst) TOp.Apply(s, src.ReadSpan<T>(), result.Span<T>());
-            else TOp.Apply(src.ReadSpan<T>(), s, result.Span<T>());
+            var s = T.CreateTruncating(S);
+            if (ScalarFirst) TOp.Apply(s, Src.ReadSpan<T>(), Result.Span<T>());
+            else TOp.Apply(Src.ReadSpan<T>(), s, Result.Span<T>());
         }
     }
 
@@ -44,9 +52,14 @@ public sealed partial class Tensor
         x.CheckFloating(op);
         var src = x.Contiguous();
         var result = Empty(x._shape, x.DType, zeroed: false);
-        if (x.DType == DType.Float32) ElementwiseParallel.Unary<float, TOp>(src.ReadSpan<float>(), result.Span<float>());
-        else ElementwiseParallel.Unary<double, TOp>(src.ReadSpan<double>(), result.Span<double>());
+        DispatchFloat(x.DType, op, new UnaryCore<TOp>(src, result));
         return result;
+    }
+
+    private readonly record struct UnaryCore<TOp>(Tensor Src, Tensor Result) : IFloatFunc where TOp : struct, IUnaryOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ElementwiseParallel.Unary<T, TOp>(Src.ReadSpan<T>(), Result.Span<T>());
     }
 
     /// <summary>Applies a scalar function element-wise (for ops with no span kernel); x is made contiguous.</summary>
@@ -55,16 +68,12 @@ public sealed partial class Tensor
         x.CheckFloating(op);
         var src = x.Contiguous();
         var result = Empty(x._shape, x.DType, zeroed: false);
-        if (x.DType == DType.Float32)
-        {
-            var s = src.ReadSpan<float>(); var d = result.Span<float>();
-            for (int i = 0; i < s.Length; i++) d[i] = (float)f(s[i]);
-        }
-        else
-        {
-            var s = src.ReadSpan<double>(); var d = result.Span<double>();
-            for (int i = 0; i < s.Length; i++) d[i] = f(s[i]);
-        }
+        DispatchFloat(x.DType, op, new MapCore(src, result, f));
         return result;
+    }
+
+    private readonly record struct MapCore(Tensor Src, Tensor Result, Func<double, double> F) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => ElementwiseKernels.Map(Src.ReadSpan<T>(), Result.Span<T>(), F);
     }
 }

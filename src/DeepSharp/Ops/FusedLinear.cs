@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -16,12 +15,31 @@ public sealed partial class Tensor
     /// </summary>
     internal Tensor LinearRows(Tensor weight, Tensor? bias, bool relu)
     {
-        CheckFloating("Linear");
-        CheckSameDType(this, weight, "Linear");
-        if (Dim != 2 || weight.Dim != 2 || _shape[1] != weight._shape[1])
-            throw new ArgumentException($"Linear: expected x [M, K] and weight [N, K], got {ShapeUtil.Format(_shape)} and {ShapeUtil.Format(weight._shape)}.");
+        CheckLinear(this, weight, bias, "Linear");
+        if (Dim != 2) throw new ArgumentException($"Linear: expected rows x [M, K], got {ShapeUtil.Format(_shape)}.");
+        return LinearRowsChecked(weight, bias, relu);
+    }
+
+    /// <summary>
+    /// The one check of a linear layer's arguments, named for the op the user called: float dtypes that match,
+    /// weight [out, in], input [*, in], bias [out].
+    /// </summary>
+    internal static void CheckLinear(Tensor input, Tensor weight, Tensor? bias, string op)
+    {
+        input.CheckFloating(op);
+        CheckSameDType(input, weight, op);
+        if (bias is not null) CheckSameDType(input, bias, op);
+        if (weight.Dim != 2)
+            throw new ArgumentException($"{op}: weight must be 2-D [out_features, in_features], got shape {ShapeUtil.Format(weight._shape)}.");
+        if (input.Dim == 0 || input._shape[^1] != weight._shape[1])
+            throw new ArgumentException($"{op}: input shape {ShapeUtil.Format(input._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (the last input dimension must be in_features = {weight._shape[1]}).");
         if (bias is not null && (bias.Dim != 1 || bias._shape[0] != weight._shape[0]))
-            throw new ArgumentException($"Linear: bias must be [{weight._shape[0]}], got {ShapeUtil.Format(bias._shape)}.");
+            throw new ArgumentException($"{op}: bias shape {ShapeUtil.Format(bias._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (expected [{weight._shape[0]}]).");
+    }
+
+    /// <summary><see cref="LinearRows"/> for arguments already checked by <see cref="CheckLinear"/> (x is [M, K]).</summary>
+    internal Tensor LinearRowsChecked(Tensor weight, Tensor? bias, bool relu)
+    {
         int m = _shape[0], k = _shape[1], n = weight._shape[0];
         Tensor x, w, b = null!;
         using (GradMode.Set(false))
@@ -31,8 +49,7 @@ public sealed partial class Tensor
             if (bias is not null) b = bias.Contiguous();
         }
         var y = Empty([m, n], DType, zeroed: false);
-        if (DType == DType.Float32) LinearRowsForward<float>(x, w, bias is null ? null : b, relu, y, m, n, k);
-        else LinearRowsForward<double>(x, w, bias is null ? null : b, relu, y, m, n, k);
+        DispatchFloat(DType, "LinearRows", new LinearRowsForward(x, w, bias is null ? null : b, relu, y, m, n, k));
 
         Tensor[] inputs = bias is null ? [this, weight] : [this, weight, bias];
         var recorded = Node.Record(y, relu ? "LinearReluBackward" : "AddmmBackward", inputs, g =>
@@ -48,8 +65,7 @@ public sealed partial class Tensor
             var dx = inputs[0].RequiresGrad ? Empty([m, k], y.DType, zeroed: false) : null;
             var dw = inputs[1].RequiresGrad ? Empty([n, k], y.DType, zeroed: false) : null;
             var db = bias is not null && bias.RequiresGrad ? Empty([n], y.DType, zeroed: false) : null;
-            if (y.DType == DType.Float32) LinearRowsBackward<float>(gc, x, w, relu ? y : null, dx, dw, db, m, n, k);
-            else LinearRowsBackward<double>(gc, x, w, relu ? y : null, dx, dw, db, m, n, k);
+            DispatchFloat(y.DType, "LinearRows", new LinearRowsBackward(gc, x, w, relu ? y : null, dx, dw, db, m, n, k));
             return bias is null ? [dx, dw] : [dx, dw, db];
         }, relu ? [x, w, y] : [x, w]);
         // Contiguous copies of a strided input or weight are read only by the backward (or by nothing without a graph).
@@ -62,77 +78,38 @@ public sealed partial class Tensor
         return recorded;
     }
 
-    private static void LinearRowsForward<T>(Tensor x, Tensor w, Tensor? b, bool relu, Tensor y, int m, int n, int k)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    private readonly record struct LinearRowsForward(Tensor X, Tensor W, Tensor? B, bool Relu, Tensor Y, int M, int N, int K) : IFloatFunc
     {
-        if (m == 0 || n == 0) return;
-        var ys = y.Data<T>();
-        Gemm.Compute(false, true, m, n, k, T.One, x.ReadSpan<T>(), Math.Max(k, 1), w.ReadSpan<T>(), Math.Max(k, 1), T.Zero, ys.AsSpan(0, m * n), n);
-        if (b is null && !relu) return;
-        var ba = b?.Data<T>();
-        int bo = b?._offset ?? 0;
-        FusedRowParallel.For(FusedRowParallel.Chunks(m, 2L * n), m, (r0, r1) =>
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            for (int r = r0; r < r1; r++)
-            {
-                var row = ys.AsSpan(r * n, n);
-                if (ba is not null) TensorPrimitives.Add(row, ba.AsSpan(bo, n), row);
-                if (relu) TensorPrimitives.Max(row, T.Zero, row);
-            }
-        });
+            if (M == 0 || N == 0) return;
+            var y = Y.Span<T>();
+            Gemm.Compute(false, true, M, N, K, T.One, X.ReadSpan<T>(), Math.Max(K, 1), W.ReadSpan<T>(), Math.Max(K, 1), T.Zero, y, N);
+            LinearKernels.BiasActivation(y, B is null ? default : B.ReadSpan<T>(), Relu, M, N);
+        }
     }
 
-    private static void LinearRowsBackward<T>(Tensor g, Tensor x, Tensor w, Tensor? reluOut, Tensor? dx, Tensor? dw, Tensor? db, int m, int n, int k)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    // dz = g masked by the ReLU (y > 0), then dx = dz·W, dW = dzᵀ·x and db = column sums of dz.
+    private readonly record struct LinearRowsBackward(Tensor G, Tensor X, Tensor W, Tensor? ReluOut, Tensor? Dx, Tensor? Dw, Tensor? Db,
+        int M, int N, int K) : IFloatFunc
     {
-        if (m == 0 || n == 0)
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            dx?.Span<T>().Clear(); dw?.Span<T>().Clear(); db?.Span<T>().Clear();
-            return;
-        }
-        // dz = g masked by the ReLU (y > 0), in one pass.
-        var dz = g;
-        if (reluOut is not null)
-        {
-            dz = Empty([m, n], g.DType, zeroed: false);
-            var ga = g.Data<T>(); int go = g._offset;
-            var ya = reluOut.Data<T>();
-            var za = dz.Data<T>();
-            FusedRowParallel.For(FusedRowParallel.Chunks(m, 2L * n), m, (r0, r1) =>
+            if (M == 0 || N == 0)
             {
-                var gs = ga.AsSpan(go + r0 * n, (r1 - r0) * n);
-                var ys = ya.AsSpan(r0 * n, (r1 - r0) * n);
-                var zs = za.AsSpan(r0 * n, (r1 - r0) * n);
-                int i = 0;
-                if (Vector.IsHardwareAccelerated && Vector<T>.Count > 1)
-                {
-                    var vg = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(gs);
-                    var vy = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(ys);
-                    var vz = System.Runtime.InteropServices.MemoryMarshal.Cast<T, Vector<T>>(zs);
-                    for (int v = 0; v < vz.Length; v++)
-                        vz[v] = Vector.ConditionalSelect(Vector.GreaterThan(vy[v], Vector<T>.Zero), vg[v], Vector<T>.Zero);
-                    i = vz.Length * Vector<T>.Count;
-                }
-                for (; i < zs.Length; i++) zs[i] = ys[i] > T.Zero ? gs[i] : T.Zero;
-            });
-        }
-        var z = dz.ReadSpan<T>();
-        if (dx is not null) Gemm.Compute(false, false, m, k, n, T.One, z, n, w.ReadSpan<T>(), Math.Max(k, 1), T.Zero, dx.Span<T>(), Math.Max(k, 1));
-        if (dw is not null) Gemm.Compute(true, false, n, k, m, T.One, z, n, x.ReadSpan<T>(), Math.Max(k, 1), T.Zero, dw.Span<T>(), Math.Max(k, 1));
-        if (db is not null)
-        {
-            // Column sums: per-chunk partial sums over row ranges, then their sum (deterministic for a thread count).
-            int chunks = FusedRowParallel.Chunks(m, n);
-            var partial = new T[chunks * n];
-            var za = dz.Data<T>(); int zo = dz._offset;
-            FusedRowParallel.ForChunks(chunks, m, (c, r0, r1) =>
+                Dx?.Span<T>().Clear(); Dw?.Span<T>().Clear(); Db?.Span<T>().Clear();
+                return;
+            }
+            var dz = G;
+            if (ReluOut is not null)
             {
-                var acc = partial.AsSpan(c * n, n);
-                for (int r = r0; r < r1; r++) TensorPrimitives.Add(acc, za.AsSpan(zo + r * n, n), acc);
-            });
-            var dbs = db.Span<T>();
-            partial.AsSpan(0, n).CopyTo(dbs);
-            for (int c = 1; c < chunks; c++) TensorPrimitives.Add(dbs, partial.AsSpan(c * n, n), dbs);
+                dz = Empty([M, N], G.DType, zeroed: false);
+                LinearKernels.ReluBackwardRows(ReluOut.ReadSpan<T>(), G.ReadSpan<T>(), dz.Span<T>(), M, N);
+            }
+            var z = dz.ReadSpan<T>();
+            if (Dx is not null) Gemm.Compute(false, false, M, K, N, T.One, z, N, W.ReadSpan<T>(), Math.Max(K, 1), T.Zero, Dx.Span<T>(), Math.Max(K, 1));
+            if (Dw is not null) Gemm.Compute(true, false, N, K, M, T.One, z, N, X.ReadSpan<T>(), Math.Max(K, 1), T.Zero, Dw.Span<T>(), Math.Max(K, 1));
+            if (Db is not null) LinearKernels.ColumnSums(z, Db.Span<T>(), M, N);
         }
     }
 }

@@ -122,17 +122,25 @@ public sealed partial class Tensor
         if (self._isContiguous && other.NumEl == 1 && other.Dim <= self.Dim)
         {
             double s = other.GetFlat(0);
-            if (self.DType == DType.Float32) TOp.Apply(self.ReadSpan<float>(), (float)s, self.Span<float>());
-            else TOp.Apply(self.ReadSpan<double>(), s, self.Span<double>());
+            DispatchFloat(self.DType, "InPlace", new BinaryInPlaceCore<TOp>(self, null, s));
             return;
         }
         if (self._isContiguous && other._isContiguous && ShapeUtil.SameShape(self._shape, other._shape) && !ReferenceEquals(self._storage, other._storage))
         {
-            if (self.DType == DType.Float32) TOp.Apply(self.ReadSpan<float>(), other.ReadSpan<float>(), self.Span<float>());
-            else TOp.Apply(self.ReadSpan<double>(), other.ReadSpan<double>(), self.Span<double>());
+            DispatchFloat(self.DType, "InPlace", new BinaryInPlaceCore<TOp>(self, other, 0));
             return;
         }
         self.CopyFromNoGrad(BinaryForward<TOp>(self, other, "InPlace"));
+    }
+
+    // self = op(self, other) over contiguous spans, or op(self, s) when Other is null.
+    private readonly record struct BinaryInPlaceCore<TOp>(Tensor Self, Tensor? Other, double S) : IFloatFunc where TOp : struct, IBinaryOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (Other is null) TOp.Apply(Self.ReadSpan<T>(), T.CreateTruncating(S), Self.Span<T>());
+            else TOp.Apply(Self.ReadSpan<T>(), Other.ReadSpan<T>(), Self.Span<T>());
+        }
     }
 
     private static void BinaryInPlaceCopy(Tensor self, Tensor other) => self.CopyFromNoGrad(other.Expand(self._shape));

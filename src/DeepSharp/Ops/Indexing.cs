@@ -1,3 +1,4 @@
+using DeepSharp.Kernels;
 
 namespace DeepSharp;
 
@@ -143,12 +144,8 @@ public sealed partial class Tensor
         return Node.Record(result, "IndexSelectBackward", [this], g => [Zeros(inputShape, g.DType).IndexAdd(d, index, g)]);
     }
 
-    private static void CopyRows<T>(Tensor src, Tensor dst, long[] idx, int row) where T : unmanaged
-    {
-        var s = src.ReadSpan<T>();
-        var d = dst.Span<T>();
-        for (int i = 0; i < idx.Length; i++) s.Slice((int)idx[i] * row, row).CopyTo(d.Slice(i * row, row));
-    }
+    private static void CopyRows<T>(Tensor src, Tensor dst, long[] idx, int row) where T : unmanaged =>
+        GatherKernels.Gather(src.ReadSpan<T>(), dst.Span<T>(), idx, row, skip: -1);
 
     /// <summary>A copy of this tensor with the slices of src added at the positions index names along dim (<c>index_add</c>).</summary>
     public Tensor IndexAdd(int dim, Tensor index, Tensor src)
@@ -198,10 +195,10 @@ public sealed partial class Tensor
         var result = Empty(shape, a.DType, zeroed: false);
         switch (a.DType)
         {
-            case DType.Float32: Select(c, ea.ReadSpan<float>(), eb.ReadSpan<float>(), result.Span<float>()); break;
-            case DType.Float64: Select(c, ea.ReadSpan<double>(), eb.ReadSpan<double>(), result.Span<double>()); break;
-            case DType.Int64: Select(c, ea.ReadSpan<long>(), eb.ReadSpan<long>(), result.Span<long>()); break;
-            default: Select(c, ea.ReadSpan<bool>(), eb.ReadSpan<bool>(), result.Span<bool>()); break;
+            case DType.Float32: GatherKernels.Select(c, ea.ReadSpan<float>(), eb.ReadSpan<float>(), result.Span<float>()); break;
+            case DType.Float64: GatherKernels.Select(c, ea.ReadSpan<double>(), eb.ReadSpan<double>(), result.Span<double>()); break;
+            case DType.Int64: GatherKernels.Select(c, ea.ReadSpan<long>(), eb.ReadSpan<long>(), result.Span<long>()); break;
+            default: GatherKernels.Select(c, ea.ReadSpan<bool>(), eb.ReadSpan<bool>(), result.Span<bool>()); break;
         }
         if (!a.DType.IsFloatingPoint()) return result;
         var cond = condition;
@@ -210,11 +207,6 @@ public sealed partial class Tensor
             var zero = ZerosLike(g);
             return [a.RequiresGrad ? Where(cond, g, zero) : null, b.RequiresGrad ? Where(cond, zero, g) : null];
         });
-
-        static void Select<T>(ReadOnlySpan<bool> c, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d)
-        {
-            for (int i = 0; i < d.Length; i++) d[i] = c[i] ? x[i] : y[i];
-        }
     }
 
     /// <summary>Where(condition, scalar, b).</summary>

@@ -56,14 +56,7 @@ public sealed partial class Tensor
 
         var (aData, aOff, lda, strideA, transA) = GemmOperand(a, batchShape, n, k);
         var (bData, bOff, ldb, strideB, transB) = GemmOperand(b, batchShape, k, m);
-        if (DType == DType.Float32)
-            Gemm.ComputeStridedBatched(batch, transA, transB, n, m, k, 1f,
-                aData.Data<float>().AsSpan(aOff), lda, strideA, bData.Data<float>().AsSpan(bOff), ldb, strideB,
-                0f, result.Span<float>(), m, n * m);
-        else
-            Gemm.ComputeStridedBatched(batch, transA, transB, n, m, k, 1.0,
-                aData.Data<double>().AsSpan(aOff), lda, strideA, bData.Data<double>().AsSpan(bOff), ldb, strideB,
-                0.0, result.Span<double>(), m, n * m);
+        DispatchFloat(DType, "MatMul", new MatMulGemm(batch, n, m, k, aData, aOff, lda, strideA, transA, bData, bOff, ldb, strideB, transB, result));
 
         bool mm = batch == 1 && a.Dim == 2 && b.Dim == 2;
         return Node.Record(result, mm ? "MmBackward" : "BmmBackward", [a, b], g =>
@@ -127,5 +120,14 @@ public sealed partial class Tensor
             count *= batchShape[i];
         }
         return true;
+    }
+
+    // result[batch] = op(A)·op(B), each operand read from its storage at an offset with its leading dim and batch stride.
+    private readonly record struct MatMulGemm(int Batch, int N, int M, int K, Tensor A, int AOff, int Lda, int StrideA, bool TransA,
+        Tensor B, int BOff, int Ldb, int StrideB, bool TransB, Tensor Result) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Gemm.ComputeStridedBatched(Batch, TransA, TransB, N, M, K, T.One, A.Data<T>().AsSpan(AOff), Lda, StrideA,
+                B.Data<T>().AsSpan(BOff), Ldb, StrideB, T.Zero, Result.Span<T>(), M, N * M);
     }
 }

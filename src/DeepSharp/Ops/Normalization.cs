@@ -17,14 +17,15 @@ public sealed partial class Tensor
         ArgumentNullException.ThrowIfNull(normalizedShape);
         CheckFloating("LayerNorm");
         int k = normalizedShape.Length;
-        if (k == 0 || k > Dim || !_shape.AsSpan(Dim - k).SequenceEqual(normalizedShape))
-            throw new ArgumentException($"LayerNorm: normalized shape {ShapeUtil.Format(normalizedShape)} does not match the trailing dims of the input {ShapeUtil.Format(_shape)}.");
-        foreach (var p in new[] { weight, bias })
+        if (k == 0) throw new ArgumentException("LayerNorm: normalizedShape must have at least one dimension.");
+        if (k > Dim || !_shape.AsSpan(Dim - k).SequenceEqual(normalizedShape))
+            throw new ArgumentException($"LayerNorm: normalizedShape {ShapeUtil.Format(normalizedShape)} does not match the trailing dims of the input shape {ShapeUtil.Format(_shape)} (expected [*, {string.Join(", ", normalizedShape)}]).");
+        foreach (var (p, name) in new[] { (weight, "weight"), (bias, "bias") })
         {
             if (p is null) continue;
             CheckSameDType(this, p, "LayerNorm");
             if (!ShapeUtil.SameShape(p._shape, normalizedShape))
-                throw new ArgumentException($"LayerNorm: weight and bias must have shape {ShapeUtil.Format(normalizedShape)}, got {ShapeUtil.Format(p._shape)}.");
+                throw new ArgumentException($"LayerNorm: {name} shape {ShapeUtil.Format(p._shape)} does not match normalizedShape {ShapeUtil.Format(normalizedShape)}.");
         }
         int n = ShapeUtil.Numel(normalizedShape), rows = n == 0 ? 0 : NumEl / n;
         Tensor x;
@@ -34,8 +35,7 @@ public sealed partial class Tensor
         var y = Empty(_shape, DType, zeroed: false);
         var mean = Empty([rows], DType, zeroed: false);
         var rstd = Empty([rows], DType, zeroed: false);
-        if (DType == DType.Float32) Forward<float>(x, w, b, eps, y, mean, rstd);
-        else Forward<double>(x, w, b, eps, y, mean, rstd);
+        DispatchFloat(DType, "LayerNorm", new LayerNormForward(x, w, b, eps, y, mean, rstd));
 
         var dims = Enumerable.Range(Dim - k, k).ToArray();
         Tensor[] inputs = [this, .. new[] { weight, bias }.OfType<Tensor>()];
@@ -48,21 +48,26 @@ public sealed partial class Tensor
             var dx = Empty(self._shape, DType, zeroed: false);
             var dw = weight is null ? null : Empty(normalizedShape, DType, zeroed: false);
             var db = bias is null ? null : Empty(normalizedShape, DType, zeroed: false);
-            if (DType == DType.Float32) Backward<float>(dy, x, mean, rstd, w, dx, dw, db);
-            else Backward<double>(dy, x, mean, rstd, w, dx, dw, db);
+            DispatchFloat(DType, "LayerNorm", new LayerNormBackward(dy, x, mean, rstd, w, dx, dw, db));
             return [dx, .. new[] { dw, db }.Where((t, i) => (i == 0 ? weight : bias) is not null)];
         }, x);
         if (recorded._gradFn is { } node) node.ReleaseWithIfCopy(x, this);   // the copy only the backward reads
         else if (!ReferenceEquals(x._storage, _storage)) x.Dispose();
         return recorded;
+    }
 
-        static void Forward<T>(Tensor x, Tensor? w, Tensor? b, double eps, Tensor y, Tensor mean, Tensor rstd) where T : unmanaged, IFloatingPointIeee754<T> =>
-            NormKernels.LayerNormForward(x.ReadSpan<T>(), w is null ? default : w.ReadSpan<T>(), b is null ? default : b.ReadSpan<T>(),
-                T.CreateChecked(eps), y.Span<T>(), mean.Span<T>(), rstd.Span<T>());
+    private readonly record struct LayerNormForward(Tensor X, Tensor? W, Tensor? B, double Eps, Tensor Y, Tensor Mean, Tensor Rstd) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            NormKernels.LayerNormForward(X.ReadSpan<T>(), W is null ? default : W.ReadSpan<T>(), B is null ? default : B.ReadSpan<T>(),
+                T.CreateChecked(Eps), Y.Span<T>(), Mean.Span<T>(), Rstd.Span<T>());
+    }
 
-        static void Backward<T>(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor? w, Tensor dx, Tensor? dw, Tensor? db) where T : unmanaged, IFloatingPointIeee754<T> =>
-            NormKernels.LayerNormBackward(dy.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(), rstd.ReadSpan<T>(),
-                w is null ? default : w.ReadSpan<T>(), dx.Span<T>(), dw is null ? default : dw.Span<T>(), db is null ? default : db.Span<T>());
+    private readonly record struct LayerNormBackward(Tensor Dy, Tensor X, Tensor Mean, Tensor Rstd, Tensor? W, Tensor Dx, Tensor? Dw, Tensor? Db) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            NormKernels.LayerNormBackward(Dy.ReadSpan<T>(), X.ReadSpan<T>(), Mean.ReadSpan<T>(), Rstd.ReadSpan<T>(),
+                W is null ? default : W.ReadSpan<T>(), Dx.Span<T>(), Dw is null ? default : Dw.Span<T>(), Db is null ? default : Db.Span<T>());
     }
 
     /// <summary>LayerNorm written with primitive ops: the reference the fused op is tested against.</summary>
@@ -100,12 +105,12 @@ public sealed partial class Tensor
         CheckFloating("BatchNorm");
         if (Dim < 2) throw new ArgumentException($"BatchNorm: expected an input of rank ≥ 2 [N, C, *], got shape {ShapeUtil.Format(_shape)}.");
         int n = _shape[0], c = _shape[1], s = NumEl / Math.Max(n * c, 1);
-        foreach (var p in new[] { runningMean, runningVar, weight, bias })
+        foreach (var (p, argName) in new[] { (runningMean, "runningMean"), (runningVar, "runningVar"), (weight, "weight"), (bias, "bias") })
         {
             if (p is null) continue;
             CheckSameDType(this, p, "BatchNorm");
             if (p.Dim != 1 || p._shape[0] != c)
-                throw new ArgumentException($"BatchNorm: running statistics, weight and bias must have shape [{c}] for input {ShapeUtil.Format(_shape)}, got {ShapeUtil.Format(p._shape)}.");
+                throw new ArgumentException($"BatchNorm: {argName} has shape {ShapeUtil.Format(p._shape)} but the input {ShapeUtil.Format(_shape)} has {c} channels (expected [{c}]).");
         }
         if (residual is not null)
         {
@@ -129,8 +134,7 @@ public sealed partial class Tensor
         var var = Empty([c], DType, zeroed: false);
         var invstd = Empty([c], DType, zeroed: false);
         var y = Empty(_shape, DType, zeroed: false);
-        if (DType == DType.Float32) Forward<float>(x, useBatchStats, runningMean, runningVar, w, b, res, relu, eps, mean, var, invstd, y, n, c, s);
-        else Forward<double>(x, useBatchStats, runningMean, runningVar, w, b, res, relu, eps, mean, var, invstd, y, n, c, s);
+        DispatchFloat(DType, "BatchNorm", new BatchNormForward(x, useBatchStats, runningMean, runningVar, w, b, res, relu, eps, mean, var, invstd, y, n, c, s));
 
         if (training && runningMean is not null && runningVar is not null)
         {
@@ -170,8 +174,7 @@ public sealed partial class Tensor
             // The gradient of the BatchNorm output (g masked by the ReLU) is also the residual's; without a residual
             // it is written into dx and overwritten there by the BatchNorm backward.
             Tensor gPre = !relu ? dy : residual is not null ? Empty(self._shape, DType, zeroed: false) : dx;
-            if (DType == DType.Float32) Backward<float>(dy, y, relu, gPre, x, statMean, invstd, w, dx, dw, db, n, c, s, useBatchStats);
-            else Backward<double>(dy, y, relu, gPre, x, statMean, invstd, w, dx, dw, db, n, c, s, useBatchStats);
+            DispatchFloat(DType, "BatchNorm", new BatchNormBackward(dy, y, relu, gPre, x, statMean, invstd, w, dx, dw, db, n, c, s, useBatchStats));
             var grads = new Tensor?[inputs.Length];
             grads[0] = dx;
             if (wIndex >= 0) grads[wIndex] = dw;
@@ -179,37 +182,43 @@ public sealed partial class Tensor
             if (rIndex >= 0) grads[rIndex] = gPre;
             return grads;
         }, relu ? [x, y] : [x]);
+    }
 
-        static void Forward<T>(Tensor x, bool batch, Tensor? rm, Tensor? rv, Tensor? w, Tensor? b, Tensor? res, bool relu, double eps,
-            Tensor mean, Tensor var, Tensor invstd, Tensor y, int n, int c, int s) where T : unmanaged, IFloatingPointIeee754<T>
+    private readonly record struct BatchNormForward(Tensor X, bool Batch, Tensor? Rm, Tensor? Rv, Tensor? W, Tensor? B, Tensor? Res, bool Relu,
+        double Eps, Tensor Mean, Tensor Var, Tensor Invstd, Tensor Y, int N, int C, int S) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            if (batch) NormKernels.BatchNormStats(x.ReadSpan<T>(), n, c, s, mean.Span<T>(), var.Span<T>());
+            if (Batch) NormKernels.BatchNormStats(X.ReadSpan<T>(), N, C, S, Mean.Span<T>(), Var.Span<T>());
             else
             {
-                rm!.Contiguous().ReadSpan<T>().CopyTo(mean.Span<T>());
-                rv!.Contiguous().ReadSpan<T>().CopyTo(var.Span<T>());
+                Rm!.Contiguous().ReadSpan<T>().CopyTo(Mean.Span<T>());
+                Rv!.Contiguous().ReadSpan<T>().CopyTo(Var.Span<T>());
             }
-            NormKernels.BatchNormInvStd(var.ReadSpan<T>(), T.CreateChecked(eps), invstd.Span<T>());
-            NormKernels.BatchNormForward(x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(),
-                w is null ? default : w.ReadSpan<T>(), b is null ? default : b.ReadSpan<T>(), y.Span<T>(), n, c, s,
-                res is null ? default : res.ReadSpan<T>(), relu);
+            NormKernels.BatchNormInvStd(Var.ReadSpan<T>(), T.CreateChecked(Eps), Invstd.Span<T>());
+            NormKernels.BatchNormForward(X.ReadSpan<T>(), Mean.ReadSpan<T>(), Invstd.ReadSpan<T>(),
+                W is null ? default : W.ReadSpan<T>(), B is null ? default : B.ReadSpan<T>(), Y.Span<T>(), N, C, S,
+                Res is null ? default : Res.ReadSpan<T>(), Relu);
         }
+    }
 
-        static void Backward<T>(Tensor dy, Tensor y, bool relu, Tensor gPre, Tensor x, Tensor mean, Tensor invstd, Tensor? w,
-            Tensor dx, Tensor? dw, Tensor? db, int n, int c, int s, bool batch) where T : unmanaged, IFloatingPointIeee754<T>
+    private readonly record struct BatchNormBackward(Tensor Dy, Tensor Y, bool Relu, Tensor GPre, Tensor X, Tensor Mean, Tensor Invstd, Tensor? W,
+        Tensor Dx, Tensor? Dw, Tensor? Db, int N, int C, int S, bool Batch) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            var wSpan = w is null ? default : w.ReadSpan<T>();
-            var dwSpan = dw is null ? default : dw.Span<T>();
-            var dbSpan = db is null ? default : db.Span<T>();
-            if (relu && batch)
+            var wSpan = W is null ? default : W.ReadSpan<T>();
+            var dwSpan = Dw is null ? default : Dw.Span<T>();
+            var dbSpan = Db is null ? default : Db.Span<T>();
+            if (Relu && Batch)
             {
-                NormKernels.BatchNormReluBackwardTraining(dy.ReadSpan<T>(), y.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(),
-                    invstd.ReadSpan<T>(), wSpan, gPre.Span<T>(), dx.Span<T>(), dwSpan, dbSpan, n, c, s);
+                NormKernels.BatchNormReluBackwardTraining(Dy.ReadSpan<T>(), Y.ReadSpan<T>(), X.ReadSpan<T>(), Mean.ReadSpan<T>(),
+                    Invstd.ReadSpan<T>(), wSpan, GPre.Span<T>(), Dx.Span<T>(), dwSpan, dbSpan, N, C, S);
                 return;
             }
-            if (relu) ElementwiseParallel.Run(y.ReadSpan<T>(), dy.ReadSpan<T>(), gPre.Span<T>(), ActivationKernels.ReluBackward);
-            if (batch) NormKernels.BatchNormBackwardTraining(gPre.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(), wSpan, dx.Span<T>(), dwSpan, dbSpan, n, c, s);
-            else NormKernels.BatchNormBackwardEval(gPre.ReadSpan<T>(), x.ReadSpan<T>(), mean.ReadSpan<T>(), invstd.ReadSpan<T>(), wSpan, dx.Span<T>(), dwSpan, dbSpan, n, c, s);
+            if (Relu) ElementwiseParallel.Run(Y.ReadSpan<T>(), Dy.ReadSpan<T>(), GPre.Span<T>(), ActivationKernels.ReluBackward);
+            if (Batch) NormKernels.BatchNormBackwardTraining(GPre.ReadSpan<T>(), X.ReadSpan<T>(), Mean.ReadSpan<T>(), Invstd.ReadSpan<T>(), wSpan, Dx.Span<T>(), dwSpan, dbSpan, N, C, S);
+            else NormKernels.BatchNormBackwardEval(GPre.ReadSpan<T>(), X.ReadSpan<T>(), Mean.ReadSpan<T>(), Invstd.ReadSpan<T>(), wSpan, Dx.Span<T>(), dwSpan, dbSpan, N, C, S);
         }
     }
 

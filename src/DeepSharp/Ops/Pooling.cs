@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -21,16 +22,14 @@ public sealed partial class Tensor
         // drops its closure (or at once when nothing is recorded).
         int count = g.OutputLength;
         var indices = System.Buffers.ArrayPool<int>.Shared.Rent(count);
-        if (DType == DType.Float32) PoolKernels.MaxPool2dForward(g, x.ReadSpan<float>(), result.Span<float>(), indices.AsSpan(0, count));
-        else PoolKernels.MaxPool2dForward(g, x.ReadSpan<double>(), result.Span<double>(), indices.AsSpan(0, count));
+        DispatchFloat(DType, "MaxPool2d", new MaxPool2dCore(g, x, result, indices, count, Backward: false));
         var inputShape = _shape;
         var output = Node.Record(result, "MaxPool2DWithIndicesBackward", [this], gradOut =>
         {
             if (GradMode.IsEnabled) return [MaxUnpoolOp(g, gradOut, indices.AsSpan(0, count).ToArray())];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
-            if (DType == DType.Float32) PoolKernels.MaxPool2dBackward(g, dy.ReadSpan<float>(), indices.AsSpan(0, count), dx.Span<float>());
-            else PoolKernels.MaxPool2dBackward(g, dy.ReadSpan<double>(), indices.AsSpan(0, count), dx.Span<double>());
+            DispatchFloat(DType, "MaxPool2d", new MaxPool2dCore(g, dy, dx, indices, count, Backward: true));
             return [dx];
         });
         if (output._gradFn is { } node) node.OnRelease(() => System.Buffers.ArrayPool<int>.Shared.Return(indices));
@@ -47,16 +46,14 @@ public sealed partial class Tensor
         g.ValidateAvg("AvgPool2d");
         var x = Contiguous();
         var result = Empty([g.N, g.C, g.OutH, g.OutW], DType, zeroed: false);
-        if (DType == DType.Float32) PoolKernels.AvgPool2dForward(g, x.ReadSpan<float>(), result.Span<float>());
-        else PoolKernels.AvgPool2dForward(g, x.ReadSpan<double>(), result.Span<double>());
+        DispatchFloat(DType, "AvgPool2d", new AvgPool2dCore(g, x, result, Backward: false));
         var inputShape = _shape;
         return Node.Record(result, "AvgPool2DBackward", [this], gradOut =>
         {
             if (GradMode.IsEnabled) return [AvgPoolBackwardOp(g, gradOut)];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
-            if (DType == DType.Float32) PoolKernels.AvgPool2dBackward(g, dy.ReadSpan<float>(), dx.Span<float>());
-            else PoolKernels.AvgPool2dBackward(g, dy.ReadSpan<double>(), dx.Span<double>());
+            DispatchFloat(DType, "AvgPool2d", new AvgPool2dCore(g, dy, dx, Backward: true));
             return [dx];
         });
     }
@@ -71,16 +68,14 @@ public sealed partial class Tensor
         g.Validate("AdaptiveAvgPool2d");
         var x = Contiguous();
         var result = Empty([g.N, g.C, outputH, outputW], DType, zeroed: false);
-        if (DType == DType.Float32) PoolKernels.AdaptiveAvgPool2dForward(g, x.ReadSpan<float>(), result.Span<float>());
-        else PoolKernels.AdaptiveAvgPool2dForward(g, x.ReadSpan<double>(), result.Span<double>());
+        DispatchFloat(DType, "AdaptiveAvgPool2d", new AdaptiveAvgPool2dCore(g, x, result, Backward: false));
         var inputShape = _shape;
         return Node.Record(result, "AdaptiveAvgPool2DBackward", [this], gradOut =>
         {
             if (GradMode.IsEnabled) return [AdaptiveAvgPoolBackwardOp(g, gradOut)];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
-            if (DType == DType.Float32) PoolKernels.AdaptiveAvgPool2dBackward(g, dy.ReadSpan<float>(), dx.Span<float>());
-            else PoolKernels.AdaptiveAvgPool2dBackward(g, dy.ReadSpan<double>(), dx.Span<double>());
+            DispatchFloat(DType, "AdaptiveAvgPool2d", new AdaptiveAvgPool2dCore(g, dy, dx, Backward: true));
             return [dx];
         });
     }
@@ -93,5 +88,33 @@ public sealed partial class Tensor
         var s = stride ?? kernel;
         return new Pool2dGeometry(_shape[0], _shape[1], _shape[2], _shape[3], kernel.H, kernel.W, s.H, s.W,
             padding.H, padding.W, dilation.H, dilation.W, ceilMode, countIncludePad, divisor);
+    }
+
+    // Forward: Src = input, Dst = output; backward: Src = output gradient, Dst = input gradient.
+    private readonly record struct MaxPool2dCore(Pool2dGeometry G, Tensor Src, Tensor Dst, int[] Indices, int Count, bool Backward) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (Backward) PoolKernels.MaxPool2dBackward(G, Src.ReadSpan<T>(), Indices.AsSpan(0, Count), Dst.Span<T>());
+            else PoolKernels.MaxPool2dForward(G, Src.ReadSpan<T>(), Dst.Span<T>(), Indices.AsSpan(0, Count));
+        }
+    }
+
+    private readonly record struct AvgPool2dCore(Pool2dGeometry G, Tensor Src, Tensor Dst, bool Backward) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (Backward) PoolKernels.AvgPool2dBackward(G, Src.ReadSpan<T>(), Dst.Span<T>());
+            else PoolKernels.AvgPool2dForward(G, Src.ReadSpan<T>(), Dst.Span<T>());
+        }
+    }
+
+    private readonly record struct AdaptiveAvgPool2dCore(AdaptivePool2dGeometry G, Tensor Src, Tensor Dst, bool Backward) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (Backward) PoolKernels.AdaptiveAvgPool2dBackward(G, Src.ReadSpan<T>(), Dst.Span<T>());
+            else PoolKernels.AdaptiveAvgPool2dForward(G, Src.ReadSpan<T>(), Dst.Span<T>());
+        }
     }
 }

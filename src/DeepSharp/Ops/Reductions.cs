@@ -83,8 +83,7 @@ public sealed partial class Tensor
         else
         {
             var (src, outer, r, inner) = ReduceLayout(mask);
-            if (DType == DType.Float32) ReduceKernels.Sum(src.ReadSpan<float>(), result.Span<float>(), outer, r, inner);
-            else ReduceKernels.Sum(src.ReadSpan<double>(), result.Span<double>(), outer, r, inner);
+            DispatchFloat(DType, "Sum", new SumCore(src, result, outer, r, inner));
         }
         var outShape = KeptShape(mask, keepDim);
         var final = new Tensor(result._storage, outShape, ShapeUtil.ContiguousStrides(outShape), 0);
@@ -193,8 +192,7 @@ public sealed partial class Tensor
         else
         {
             var (src, outer, r, inner) = ReduceLayout(mask);
-            if (DType == DType.Float32) ReduceKernels.ArgExtreme(src.ReadSpan<float>(), values.Span<float>(), indices.Span<long>(), outer, r, inner, max);
-            else ReduceKernels.ArgExtreme(src.ReadSpan<double>(), values.Span<double>(), indices.Span<long>(), outer, r, inner, max);
+            DispatchFloat(DType, op, new ExtremeCore(src, values, indices, outer, r, inner, max));
         }
         var outShape = KeptShape(mask, keepDim);
         values = values.Reshape(outShape);
@@ -243,5 +241,17 @@ public sealed partial class Tensor
         }
         var result = (this - m).Exp().Sum(dim, keepDim: true).Log() + m;
         return keepDim ? result : result.Squeeze(dim);
+    }
+
+    private readonly record struct SumCore(Tensor Src, Tensor Result, int Outer, int R, int Inner) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ReduceKernels.Sum(Src.ReadSpan<T>(), Result.Span<T>(), Outer, R, Inner);
+    }
+
+    private readonly record struct ExtremeCore(Tensor Src, Tensor Values, Tensor Indices, int Outer, int R, int Inner, bool Max) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ReduceKernels.ArgExtreme(Src.ReadSpan<T>(), Values.Span<T>(), Indices.Span<long>(), Outer, R, Inner, Max);
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -34,16 +35,7 @@ public sealed partial class Tensor
         var gc = g.Contiguous();
         int n = y._shape[^1], rows = n == 0 ? 0 : y.NumEl / n;
         var dx = Empty(y._shape, y.DType, zeroed: false);
-        if (y.DType == DType.Float32)
-        {
-            if (log) SoftmaxKernels.LogSoftmaxBackward(y.ReadSpan<float>(), gc.ReadSpan<float>(), dx.Span<float>(), rows, n);
-            else SoftmaxKernels.SoftmaxBackward(y.ReadSpan<float>(), gc.ReadSpan<float>(), dx.Span<float>(), rows, n);
-        }
-        else
-        {
-            if (log) SoftmaxKernels.LogSoftmaxBackward(y.ReadSpan<double>(), gc.ReadSpan<double>(), dx.Span<double>(), rows, n);
-            else SoftmaxKernels.SoftmaxBackward(y.ReadSpan<double>(), gc.ReadSpan<double>(), dx.Span<double>(), rows, n);
-        }
+        DispatchFloat(y.DType, log ? "LogSoftmax" : "Softmax", new RowSoftmaxCore(y, gc, dx, rows, n, log));
         return dx;
     }
 
@@ -57,18 +49,24 @@ public sealed partial class Tensor
         using (GradMode.Set(false)) src = (d == Dim - 1 ? this : Transpose(d, Dim - 1)).Contiguous();
         int n = src._shape[^1], rows = n == 0 ? 0 : src.NumEl / n;
         var y = Empty(src._shape, DType, zeroed: false);
-        if (DType == DType.Float32)
-        {
-            if (log) SoftmaxKernels.LogSoftmax(src.ReadSpan<float>(), y.Span<float>(), rows, n);
-            else SoftmaxKernels.Softmax(src.ReadSpan<float>(), y.Span<float>(), rows, n);
-        }
-        else
-        {
-            if (log) SoftmaxKernels.LogSoftmax(src.ReadSpan<double>(), y.Span<double>(), rows, n);
-            else SoftmaxKernels.Softmax(src.ReadSpan<double>(), y.Span<double>(), rows, n);
-        }
+        DispatchFloat(DType, op, new RowSoftmaxCore(src, null, y, rows, n, log));
         if (d != Dim - 1)
             using (GradMode.Set(false)) y = y.Transpose(d, Dim - 1).Contiguous().Detach();
         return y;
+    }
+
+    // Forward: Y = (log)softmax(X) over rows (Dy null); backward: Dst = dX from the output X and its gradient Dy.
+    private readonly record struct RowSoftmaxCore(Tensor X, Tensor? Dy, Tensor Dst, int Rows, int N, bool Log) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (Dy is not null)
+            {
+                if (Log) SoftmaxKernels.LogSoftmaxBackward(X.ReadSpan<T>(), Dy.ReadSpan<T>(), Dst.Span<T>(), Rows, N);
+                else SoftmaxKernels.SoftmaxBackward(X.ReadSpan<T>(), Dy.ReadSpan<T>(), Dst.Span<T>(), Rows, N);
+            }
+            else if (Log) SoftmaxKernels.LogSoftmax(X.ReadSpan<T>(), Dst.Span<T>(), Rows, N);
+            else SoftmaxKernels.Softmax(X.ReadSpan<T>(), Dst.Span<T>(), Rows, N);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using DeepSharp.Kernels;
 using System.Numerics;
 
 namespace DeepSharp.Optim;
@@ -68,7 +69,7 @@ public class Adam : Optimizer
         double bc1 = 1 - Math.Pow(beta1, state.Step);
         double bc2 = 1 - Math.Pow(beta2, state.Step);
         double stepSize = lr / bc1;
-        OptimKernels.Adam(param.Span<T>(), grad.ReadSpan<T>(), m.Span<T>(), v.Span<T>(), vmax, amsgrad,
+        OptimizerKernels.Adam(param.Span<T>(), grad.ReadSpan<T>(), m.Span<T>(), v.Span<T>(), vmax, amsgrad,
             l2: T.CreateTruncating(_decoupled ? 0 : wd),
             decay: T.CreateTruncating(_decoupled ? 1 - lr * wd : 1),
             oneMinusBeta1: T.CreateTruncating(1 - beta1), beta2: T.CreateTruncating(beta2), oneMinusBeta2: T.CreateTruncating(1 - beta2),

@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using DeepSharp.Kernels;
 
 namespace DeepSharp.Optim;
 
@@ -61,56 +61,33 @@ public static class ClipGrad
         {
             var g = p.Grad;
             if (g is null) continue;
-            switch (g.DType)
-            {
-                case DType.Float32 when g._isContiguous:
-                    TensorPrimitives.Clamp(g.ReadSpan<float>(), (float)-clipValue, (float)clipValue, g.Span<float>()); g.BumpVersion(); break;
-                case DType.Float64 when g._isContiguous:
-                    TensorPrimitives.Clamp(g.ReadSpan<double>(), -clipValue, clipValue, g.Span<double>()); g.BumpVersion(); break;
-                default: g.Clamp_(-clipValue, clipValue); break;
-            }
+            if (g._isContiguous && g.DType.IsFloatingPoint()) { Tensor.DispatchFloat(g.DType, "ClipGradValue", new ClampGrad(g, clipValue)); g.BumpVersion(); }
+            else g.Clamp_(-clipValue, clipValue);
         }
     }
 
     /// <summary>The p-norm of one gradient, accumulated in double.</summary>
-    private static double Norm(Tensor g, double p)
-    {
-        var c = g._isContiguous ? g : g.Contiguous();
-        return c.DType switch
-        {
-            DType.Float32 => Norm(c.ReadSpan<float>(), p),
-            DType.Float64 => Norm(c.ReadSpan<double>(), p),
-            _ => throw new ArgumentException($"ClipGradNorm: gradients must be floating point, got {c.DType}."),
-        };
-    }
-
-    private static double Norm<T>(ReadOnlySpan<T> s, double p) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (double.IsPositiveInfinity(p))
-        {
-            double max = 0;
-            foreach (var v in s)
-            {
-                double a = Math.Abs(double.CreateTruncating(v));
-                if (double.IsNaN(a)) return double.NaN;
-                if (a > max) max = a;
-            }
-            return max;
-        }
-        double acc = 0;
-        if (p == 2)
-            foreach (var v in s) { double d = double.CreateTruncating(v); acc += d * d; }
-        else if (p == 1)
-            foreach (var v in s) acc += Math.Abs(double.CreateTruncating(v));
-        else
-            foreach (var v in s) acc += Math.Pow(Math.Abs(double.CreateTruncating(v)), p);
-        return p == 1 ? acc : Math.Pow(acc, 1 / p);
-    }
+    private static double Norm(Tensor g, double p) =>
+        Tensor.DispatchFloat<GradNorm, double>(g.DType, "ClipGradNorm", new GradNorm(g._isContiguous ? g : g.Contiguous(), p));
 
     private static void Scale(Tensor g, double coef)
     {
-        if (g._isContiguous && g.DType == DType.Float32) { TensorPrimitives.Multiply(g.ReadSpan<float>(), (float)coef, g.Span<float>()); g.BumpVersion(); }
-        else if (g._isContiguous && g.DType == DType.Float64) { TensorPrimitives.Multiply(g.ReadSpan<double>(), coef, g.Span<double>()); g.BumpVersion(); }
+        if (g._isContiguous && g.DType.IsFloatingPoint()) { Tensor.DispatchFloat(g.DType, "ClipGradNorm", new ScaleGrad(g, coef)); g.BumpVersion(); }
         else g.Mul_(coef);
+    }
+
+    private readonly record struct GradNorm(Tensor G, double P) : IFloatFunc<double>
+    {
+        public double Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => ClipGradKernels.Norm(G.ReadSpan<T>(), P);
+    }
+
+    private readonly record struct ClampGrad(Tensor G, double ClipValue) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => ClipGradKernels.Clamp(G.Span<T>(), T.CreateTruncating(ClipValue));
+    }
+
+    private readonly record struct ScaleGrad(Tensor G, double Coef) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => ClipGradKernels.Scale(G.Span<T>(), T.CreateTruncating(Coef));
     }
 }

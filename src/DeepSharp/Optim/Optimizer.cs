@@ -105,8 +105,7 @@ public abstract class Optimizer
                 state.Step++;
                 var work = p._isContiguous ? p : CloneNoGrad(p);
                 var g = grad._isContiguous ? grad : CloneNoGrad(grad);
-                if (p.DType == DType.Float32) Update<float>(group, work, g, state);
-                else Update<double>(group, work, g, state);
+                Tensor.DispatchFloat(p.DType, "Optimizer.Step", new UpdateCore(this, group, work, g, state));
                 if (!ReferenceEquals(work, p)) p.CopyFromNoGrad(work);
                 p.BumpVersion();
             }
@@ -138,6 +137,11 @@ public abstract class Optimizer
     /// </summary>
     protected abstract void Update<T>(ParamGroup group, Tensor param, Tensor grad, ParamState state)
         where T : unmanaged, IFloatingPointIeee754<T>;
+
+    private readonly record struct UpdateCore(Optimizer Optimizer, ParamGroup Group, Tensor Param, Tensor Grad, ParamState State) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => Optimizer.Update<T>(Group, Param, Grad, State);
+    }
 
     // ---------------------------------------------------------------- state dict
 

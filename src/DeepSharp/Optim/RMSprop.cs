@@ -1,3 +1,4 @@
+using DeepSharp.Kernels;
 using System.Numerics;
 
 namespace DeepSharp.Optim;
@@ -49,7 +50,7 @@ public sealed class RMSprop : Optimizer
         var sq = state.Buffer("square_avg", param);
         Span<T> gAvg = centered ? state.Buffer("grad_avg", param).Span<T>() : default;
         Span<T> buf = momentum > 0 ? state.Buffer("momentum_buffer", param).Span<T>() : default;
-        OptimKernels.RmsProp(param.Span<T>(), grad.ReadSpan<T>(), sq.Span<T>(), gAvg, buf, T.CreateTruncating(group.Lr),
+        OptimizerKernels.RmsProp(param.Span<T>(), grad.ReadSpan<T>(), sq.Span<T>(), gAvg, buf, T.CreateTruncating(group.Lr),
             T.CreateTruncating(group["alpha"]), T.CreateTruncating(group["eps"]), T.CreateTruncating(group.WeightDecay),
             T.CreateTruncating(momentum), centered, group.Flag("maximize"));
     }

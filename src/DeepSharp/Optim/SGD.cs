@@ -1,3 +1,4 @@
+using DeepSharp.Kernels;
 using System.Numerics;
 
 namespace DeepSharp.Optim;
@@ -50,7 +51,7 @@ public sealed class SGD : Optimizer
         double momentum = group["momentum"];
         bool first = !state.Buffers.ContainsKey("momentum_buffer");
         Span<T> buf = momentum != 0 ? state.Buffer("momentum_buffer", param).Span<T>() : default;
-        OptimKernels.Sgd(param.Span<T>(), grad.ReadSpan<T>(), buf, T.CreateTruncating(group.Lr), T.CreateTruncating(group.WeightDecay),
+        OptimizerKernels.Sgd(param.Span<T>(), grad.ReadSpan<T>(), buf, T.CreateTruncating(group.Lr), T.CreateTruncating(group.WeightDecay),
             T.CreateTruncating(momentum), T.CreateTruncating(group["dampening"]), group.Flag("nesterov"), group.Flag("maximize"), first);
     }
 }

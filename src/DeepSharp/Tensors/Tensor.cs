@@ -182,7 +182,7 @@ public sealed partial class Tensor : IDisposable
     internal void CheckFloating(string op)
     {
         if (!DType.IsFloatingPoint())
-            throw new ArgumentException($"{op}: expected a floating-point tensor (Float32 or Float64) but got {DType}; convert with To(DType.Float32).");
+            throw NotFloating(op, DType);
     }
 
     internal static void CheckSameDType(Tensor a, Tensor b, string op)
@@ -191,20 +191,43 @@ public sealed partial class Tensor : IDisposable
             throw new ArgumentException($"{op}: dtype mismatch, {a.DType} and {b.DType}; convert one explicitly with To(DType).");
     }
 
-    /// <summary>Calls <c>F.Run&lt;float&gt;</c> or <c>F.Run&lt;double&gt;</c> for the tensor's floating dtype.</summary>
-    internal static void DispatchFloat<F>(DType dtype, string op, ref F f) where F : struct, IFloatFunc
+    /// <summary>
+    /// The one dtype dispatch: runs <c>f.Run&lt;float&gt;()</c> or <c>f.Run&lt;double&gt;()</c> for a floating
+    /// <paramref name="dtype"/>. Each op writes its body once as a generic <c>Run&lt;T&gt;</c> of a small struct.
+    /// </summary>
+    internal static void DispatchFloat<F>(DType dtype, string op, F f) where F : struct, IFloatFunc
     {
         switch (dtype)
         {
             case DType.Float32: f.Run<float>(); break;
             case DType.Float64: f.Run<double>(); break;
-            default: throw new ArgumentException($"{op}: expected a floating-point tensor (Float32 or Float64) but got {dtype}; convert with To(DType.Float32).");
+            default: throw NotFloating(op, dtype);
         }
     }
+
+    /// <summary>Like <see cref="DispatchFloat{F}"/> for a body that returns a value.</summary>
+    internal static TResult DispatchFloat<F, TResult>(DType dtype, string op, F f) where F : struct, IFloatFunc<TResult> =>
+        dtype switch
+        {
+            DType.Float32 => f.Run<float>(),
+            DType.Float64 => f.Run<double>(),
+            _ => throw NotFloating(op, dtype),
+        };
+
+    private static ArgumentException NotFloating(string op, DType dtype) =>
+        new($"{op}: expected a floating-point tensor (Float32 or Float64) but got {dtype}; convert with To(DType.Float32).");
 }
 
-/// <summary>A generic body run for float or double (see <see cref="Tensor.DispatchFloat{F}"/>).</summary>
+/// <summary>An op body written once for float and double (see <see cref="Tensor.DispatchFloat{F}"/>).</summary>
 internal interface IFloatFunc
 {
+    /// <summary>The body for element type <typeparamref name="T"/>.</summary>
     void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>An op body returning a value, written once for float and double.</summary>
+internal interface IFloatFunc<out TResult>
+{
+    /// <summary>The body for element type <typeparamref name="T"/>.</summary>
+    TResult Run<T>() where T : unmanaged, IFloatingPointIeee754<T>;
 }

@@ -173,13 +173,13 @@ public class Conv2dKernelTests
     {
         // Forces the parallel path and small column tiles (several output-row tiles per image).
         int savedThreads = KernelSettings.NumThreads;
-        int savedTile = Conv2dKernels.ColumnTileBytes;
-        long savedMin = Conv2dKernels.ParallelMinMacs;
+        int savedTile = KernelSettings.ConvColumnTileBytes;
+        long savedMin = KernelSettings.ConvParallelMinMacs;
         try
         {
             KernelSettings.NumThreads = threads;
-            Conv2dKernels.ColumnTileBytes = 3000;
-            Conv2dKernels.ParallelMinMacs = 0;
+            KernelSettings.ConvColumnTileBytes = 3000;
+            KernelSettings.ConvParallelMinMacs = 0;
             var rng = new Random(7 + threads);
             CheckAll<float>(new Conv2dGeometry(2, 6, 13, 11, 4, 3, 3, 1, 1, 1, 1, 1, 1, 2), rng);
             CheckAll<double>(new Conv2dGeometry(1, 4, 12, 10, 6, 3, 2, 2, 1, 1, 0, 1, 2, 2), rng);
@@ -193,8 +193,8 @@ public class Conv2dKernelTests
         finally
         {
             KernelSettings.NumThreads = savedThreads;
-            Conv2dKernels.ColumnTileBytes = savedTile;
-            Conv2dKernels.ParallelMinMacs = savedMin;
+            KernelSettings.ConvColumnTileBytes = savedTile;
+            KernelSettings.ConvParallelMinMacs = savedMin;
         }
     }
 
@@ -445,13 +445,13 @@ public class Conv2dKernelTests
     public void Winograd_RandomGeometriesMatchTheDirectSum([Values(1, 3)] int threads, [Values(1, 5, 128)] int targetTiles)
     {
         // targetTiles 1 and 5 cut the tiles into many chunks (chunks spanning images and ending mid-image).
-        int savedThreads = KernelSettings.NumThreads, savedTiles = Conv2dWinograd.TargetTiles;
-        long savedMin = Conv2dKernels.ParallelMinMacs;
+        int savedThreads = KernelSettings.NumThreads, savedTiles = KernelSettings.WinogradTargetTiles;
+        long savedMin = KernelSettings.ConvParallelMinMacs;
         try
         {
             KernelSettings.NumThreads = threads;
-            Conv2dWinograd.TargetTiles = targetTiles;
-            Conv2dKernels.ParallelMinMacs = 0;
+            KernelSettings.WinogradTargetTiles = targetTiles;
+            KernelSettings.ConvParallelMinMacs = 0;
             var rng = new Random(100 * threads + targetTiles);
             for (int i = 0; i < 25; i++)
             {
@@ -464,8 +464,8 @@ public class Conv2dKernelTests
         finally
         {
             KernelSettings.NumThreads = savedThreads;
-            Conv2dWinograd.TargetTiles = savedTiles;
-            Conv2dKernels.ParallelMinMacs = savedMin;
+            KernelSettings.WinogradTargetTiles = savedTiles;
+            KernelSettings.ConvParallelMinMacs = savedMin;
         }
     }
 
@@ -489,10 +489,10 @@ public class Conv2dKernelTests
             float[] b = Random<float>(rng, g.OutC), dy = Random<float>(rng, g.OutputLength);
             float[] Run(bool winograd, int pass)
             {
-                bool saved = Conv2dWinograd.Enabled;
+                bool saved = KernelSettings.WinogradEnabled;
                 try
                 {
-                    Conv2dWinograd.Enabled = winograd;
+                    KernelSettings.WinogradEnabled = winograd;
                     Assert.That(Conv2dWinograd.Applies(g), Is.EqualTo(winograd));
                     switch (pass)
                     {
@@ -501,7 +501,7 @@ public class Conv2dKernelTests
                         default: { var dw = new float[g.WeightLength]; Conv2dKernels.BackwardWeight<float>(g, x, dy, dw); return dw; }
                     }
                 }
-                finally { Conv2dWinograd.Enabled = saved; }
+                finally { KernelSettings.WinogradEnabled = saved; }
             }
             for (int pass = 0; pass < 3; pass++)
             {

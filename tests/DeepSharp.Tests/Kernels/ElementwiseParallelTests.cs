@@ -8,8 +8,8 @@ namespace DeepSharp.Tests;
 public class ElementwiseParallelTests
 {
     private int _threads, _min;
-    [SetUp] public void Save() { _threads = KernelSettings.NumThreads; _min = ElementwiseParallel.MinElements; }
-    [TearDown] public void Restore() { KernelSettings.NumThreads = _threads; ElementwiseParallel.MinElements = _min; }
+    [SetUp] public void Save() { _threads = KernelSettings.NumThreads; _min = KernelSettings.ElementwiseMinElements; }
+    [TearDown] public void Restore() { KernelSettings.NumThreads = _threads; KernelSettings.ElementwiseMinElements = _min; }
 
     private static float[] Random(int n, int seed)
     {
@@ -22,7 +22,7 @@ public class ElementwiseParallelTests
     [TestCase(1), TestCase(2), TestCase(3)]
     public void UnaryAndBinaryKernels_HaveTheBitsOfOneThread(int threads)
     {
-        ElementwiseParallel.MinElements = 64;   // small spans split, so chunk edges fall inside vectors
+        KernelSettings.ElementwiseMinElements = 64;   // small spans split, so chunk edges fall inside vectors
         foreach (int n in new[] { 0, 1, 63, 64, 65, 1001, 4099 })
         {
             var x = Random(n, n); var g = Random(n, n + 1);
@@ -48,7 +48,7 @@ public class ElementwiseParallelTests
     [Test]
     public void TensorOps_TakeTheSplitPathWithTheSameValues()
     {
-        ElementwiseParallel.MinElements = 64;
+        KernelSettings.ElementwiseMinElements = 64;
         KernelSettings.NumThreads = 2;
         var x = Tensor.FromArray(Random(3001, 5), 3001);
         var y = Tensor.FromArray(Random(3001, 6), 3001);

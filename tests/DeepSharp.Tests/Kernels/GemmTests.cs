@@ -161,15 +161,15 @@ public class GemmTests
     [TestCase(0, 0), TestCase(100_000, 0), TestCase(0, 100_000)]
     public void InPlaceAndPackedOperands_MatchReference(int inPlaceBMaxM, int inPlaceAMaxN)
     {
-        int savedB = Gemm.UnpackedBMaxM, savedA = Gemm.UnpackedAMaxN;
+        int savedB = KernelSettings.GemmUnpackedBMaxM, savedA = KernelSettings.GemmUnpackedAMaxN;
         try
         {
-            Gemm.UnpackedBMaxM = inPlaceBMaxM;
-            Gemm.UnpackedAMaxN = inPlaceAMaxN;
+            KernelSettings.GemmUnpackedBMaxM = inPlaceBMaxM;
+            KernelSettings.GemmUnpackedAMaxN = inPlaceAMaxN;
             RunShapes<float>(false, false, seed: 11);
             RunShapes<double>(false, false, seed: 12);
         }
-        finally { Gemm.UnpackedBMaxM = savedB; Gemm.UnpackedAMaxN = savedA; }
+        finally { KernelSettings.GemmUnpackedBMaxM = savedB; KernelSettings.GemmUnpackedAMaxN = savedA; }
     }
 
     // ----- BLAS semantics ---------------------------------------------------------------------
@@ -253,7 +253,7 @@ public class GemmTests
         var first = tall ? Case<float>.Make(rng, ta, tb, 307, 290, 700, 1.5, 0.5, 1, 2, 3)
                          : Case<float>.Make(rng, ta, tb, 150, 470, 700, 1.5, 0.5, 1, 2, 3);
         var c0 = (float[])first.C.Clone();
-        long savedWork = Gemm.SharedBMinWork, savedLongKc = Gemm.LongKcMinC;
+        long savedWork = KernelSettings.GemmSharedBMinWork, savedLongKc = KernelSettings.GemmLongKcMinC;
         try
         {
             foreach (long longKcMinC in new[] { savedLongKc, (long)first.M * first.N })
@@ -262,8 +262,8 @@ public class GemmTests
                 foreach (long minWork in tall ? new[] { 0L, long.MaxValue } : new[] { savedWork })
                     foreach (int threads in new[] { 1, 2, 3 })
                     {
-                        Gemm.LongKcMinC = longKcMinC;
-                        Gemm.SharedBMinWork = minWork;
+                        KernelSettings.GemmLongKcMinC = longKcMinC;
+                        KernelSettings.GemmSharedBMinWork = minWork;
                         KernelSettings.NumThreads = threads;
                         var run = new Case<float> { TA = ta, TB = tb, M = first.M, N = first.N, K = first.K, Lda = first.Lda, Ldb = first.Ldb,
                             Ldc = first.Ldc, Alpha = first.Alpha, Beta = first.Beta, A = first.A, B = first.B, C = (float[])c0.Clone() };
@@ -276,7 +276,7 @@ public class GemmTests
                     }
             }
         }
-        finally { Gemm.SharedBMinWork = savedWork; Gemm.LongKcMinC = savedLongKc; }
+        finally { KernelSettings.GemmSharedBMinWork = savedWork; KernelSettings.GemmLongKcMinC = savedLongKc; }
     }
 
     // ----- batched ----------------------------------------------------------------------------

@@ -427,11 +427,11 @@ public class PoolKernelTests
     public void LargeInputs_ParallelPathMatchesReference([Values(1, 3)] int threads)
     {
         int saved = KernelSettings.NumThreads;
-        long savedMin = PoolKernels.ParallelMinWork;
+        long savedMin = KernelSettings.PoolParallelMinWork;
         try
         {
             KernelSettings.NumThreads = threads;
-            PoolKernels.ParallelMinWork = 0;
+            KernelSettings.PoolParallelMinWork = 0;
             var rng = new Random(9);
             CheckMax<float>(new Pool2dGeometry(2, 5, 9, 8, 3, 3, 2, 2, 1, 1, CeilMode: true), rng);
             var ga = new Pool2dGeometry(2, 5, 9, 8, 3, 2, 2, 1, 1, 1, CeilMode: true);
@@ -447,7 +447,7 @@ public class PoolKernelTests
         finally
         {
             KernelSettings.NumThreads = saved;
-            PoolKernels.ParallelMinWork = savedMin;
+            KernelSettings.PoolParallelMinWork = savedMin;
         }
     }
 

@@ -471,7 +471,7 @@ public class AdamParallelUpdateTests
                 DeepSharp.Kernels.KernelSettings.NumThreads = threads;
                 float[] p = (float[])p0.Clone(), m = (float[])m0.Clone(), v = (float[])v0.Clone(), vmax = (float[])v0.Clone();
                 for (int step = 0; step < 3; step++)
-                    DeepSharp.Optim.OptimKernels.Adam<float>(p, g, m, v, amsgrad ? vmax : default, amsgrad, l2: 0.01f, decay: 1f,
+                    DeepSharp.Kernels.OptimizerKernels.Adam<float>(p, g, m, v, amsgrad ? vmax : default, amsgrad, l2: 0.01f, decay: 1f,
                         oneMinusBeta1: 0.1f, beta2: 0.999f, oneMinusBeta2: 0.001f, negStepSize: -1e-3f, bc2Sqrt: 0.05f, eps: 1e-8f,
                         maximize: false);
                 return p.Concat(m).Concat(v).Concat(amsgrad ? vmax : []).ToArray();

@@ -1,14 +1,13 @@
-using DeepSharp.Kernels;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
-namespace DeepSharp.Optim;
+namespace DeepSharp.Kernels;
 
 /// <summary>
 /// Fused single-pass update loops over contiguous spans (SIMD body with <see cref="Vector{T}"/>, scalar tail).
 /// Each follows the operation order of PyTorch's single-tensor implementation element by element.
 /// </summary>
-internal static class OptimKernels
+internal static class OptimizerKernels
 {
     /// <summary>SGD: g ← ±g (+ wd·p); with momentum b ← first ? g : μ·b + (1−τ)·g, g ← nesterov ? g + μ·b : b; p ← p − lr·g.</summary>
     public static void Sgd<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, T lr, T wd, T momentum, T dampening,
@@ -61,18 +60,17 @@ internal static class OptimKernels
     {
         // Large parameters are split over the kernel threads: the update is element-wise and memory-bound (seven
         // streams), so each part gives the same bits as one pass and two cores move more bytes than one.
-        int threads = p.Length < ParallelMinElements ? 1 : KernelSettings.NumThreads;
-        if (threads <= 1)
+        int n = p.Length, parts = KernelParallel.WorkersFor(n, n / (KernelSettings.OptimizerMinElements / 2), KernelSettings.OptimizerMinElements);
+        if (parts <= 1)
         {
             AdamRange(p, g, m, v, vmax, amsgrad, l2, decay, oneMinusBeta1, beta2, oneMinusBeta2, negStepSize, bc2Sqrt, eps, maximize);
             return;
         }
-        int n = p.Length;
         fixed (T* pp = p, pg = g, pm = m, pv = v, px = vmax)
         {
             // One reusable job per thread and element type: the step allocates nothing (its delegate is cached).
             var job = AdamJob<T>.ForThisThread;
-            job.Set((nint)pp, (nint)pg, (nint)pm, (nint)pv, (nint)px, n, Math.Min(threads, n / (ParallelMinElements / 2)),
+            job.Set((nint)pp, (nint)pg, (nint)pm, (nint)pv, (nint)px, n, parts,
                 amsgrad, l2, decay, oneMinusBeta1, beta2, oneMinusBeta2, negStepSize, bc2Sqrt, eps, maximize);
             KernelParallel.For(0, job.Parts, job.Body);
         }
@@ -109,9 +107,6 @@ internal static class OptimKernels
                 _l2, _decay, _w1, _b2, _w2, _step, _bc2, _eps, _maximize);
         }
     }
-
-    /// <summary>Parameters with fewer elements are updated on the calling thread.</summary>
-    internal const int ParallelMinElements = 1 << 16;
 
     private static void AdamRange<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Span<T> vmax, bool amsgrad,
         T l2, T decay, T oneMinusBeta1, T beta2, T oneMinusBeta2, T negStepSize, T bc2Sqrt, T eps, bool maximize)

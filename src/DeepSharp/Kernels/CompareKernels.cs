@@ -1,0 +1,39 @@
+using System.Numerics;
+
+namespace DeepSharp.Kernels;
+
+/// <summary>The element comparisons.</summary>
+internal enum CompareOp { Eq, Ne, Gt, Ge, Lt, Le }
+
+/// <summary>Element-wise comparisons and logical ops into Bool spans (x, y and d equally long).</summary>
+internal static class CompareKernels
+{
+    /// <summary>d[i] = x[i] cmp y[i].</summary>
+    public static void Compare<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<bool> d, CompareOp cmp) where T : INumber<T>
+    {
+        for (int i = 0; i < d.Length; i++)
+        {
+            d[i] = cmp switch
+            {
+                CompareOp.Eq => x[i] == y[i],
+                CompareOp.Ne => x[i] != y[i],
+                CompareOp.Gt => x[i] > y[i],
+                CompareOp.Ge => x[i] >= y[i],
+                CompareOp.Lt => x[i] < y[i],
+                _ => x[i] <= y[i],
+            };
+        }
+    }
+
+    /// <summary>d[i] = f(x[i], y[i]).</summary>
+    public static void Logical(ReadOnlySpan<bool> x, ReadOnlySpan<bool> y, Span<bool> d, Func<bool, bool, bool> f)
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = f(x[i], y[i]);
+    }
+
+    /// <summary>d[i] = !x[i].</summary>
+    public static void Not(ReadOnlySpan<bool> x, Span<bool> d)
+    {
+        for (int i = 0; i < x.Length; i++) d[i] = !x[i];
+    }
+}
