@@ -1,5 +1,7 @@
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Activation functions (torch.nn.functional): ReLU, LeakyReLU, GELU.
@@ -29,6 +31,7 @@ public sealed partial class Tensor
     {
         var x = this;
         var result = MapForward(x, "LeakyRelu", v => v > 0 ? v : v * negativeSlope);
+        Tracing.Current?.Record("LeakyRelu", result, [x], negativeSlope);
         return Node.Record(result, "LeakyReluBackward", [x], g =>
         {
             var positive = x.Gt(0).To(g.DType);

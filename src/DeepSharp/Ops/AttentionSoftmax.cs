@@ -2,6 +2,8 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // The softmax of attention: softmax(scale·x + mask) along the last dim in one pass, where mask is an optional
@@ -44,6 +46,7 @@ public sealed partial class Tensor
         if (DType == DType.Float32) AttnSoftmaxForward<float>(x, mask is null ? null : m, mStrides, (float)scale, y, rows, n);
         else AttnSoftmaxForward<double>(x, mask is null ? null : m, mStrides, scale, y, rows, n);
 
+        Tracing.Current?.Record("AttentionSoftmax", y, [this, mask], scale);
         Tensor[] inputs = mask is null ? [this] : [this, mask];
         return Node.Record(y, "AttentionSoftmaxBackward", inputs, g =>
         {

@@ -1,5 +1,7 @@
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // 2-D convolution (torch.nn.functional.conv2d): forward and the three backward kernels side by side.
@@ -66,6 +68,7 @@ public sealed partial class Tensor
         else
             Conv2dKernels.Forward(g, x.ReadSpan<double>(), w.ReadSpan<double>(), b is null ? default : b.ReadSpan<double>(), result.Span<double>());
 
+        Tracing.Current?.Record("Conv2d", result, [this, weight, bias], stride.H, stride.W, padTop, padLeft, padBottom, padRight, dilation.H, dilation.W, groups);
         Tensor[] inputs = bias is null ? [this, weight] : [this, weight, bias];
         bool needInput = RequiresGrad, needWeight = weight.RequiresGrad, needBias = bias?.RequiresGrad ?? false;
         return Node.Record(result, "ConvolutionBackward", inputs, gradOut =>

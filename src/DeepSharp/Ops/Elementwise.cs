@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Forward drivers shared by element-wise ops: dtype dispatch, broadcasting and layout, no autograd.
@@ -18,6 +20,7 @@ public sealed partial class Tensor
             ElementwiseKernels.Binary<float, TOp>(shape, a.Data<float>(), a._offset, sa, b.Data<float>(), b._offset, sb, result.Span<float>());
         else
             ElementwiseKernels.Binary<double, TOp>(shape, a.Data<double>(), a._offset, sa, b.Data<double>(), b._offset, sb, result.Span<double>());
+        Tracing.Current?.Record(typeof(TOp).Name, result, [a, b]);
         return result;
     }
 
@@ -29,6 +32,7 @@ public sealed partial class Tensor
         var result = Empty(a._shape, a.DType, zeroed: false);
         if (a.DType == DType.Float32) Run<float>(src, (float)s, result, scalarFirst);
         else Run<double>(src, s, result, scalarFirst);
+        Tracing.Current?.Record(typeof(TOp).Name, result, [a], s, scalarFirst);
         return result;
 
         static void Run<T>(Tensor src, T s, Tensor result, bool scalarFirst) where T : unmanaged, IFloatingPointIeee754<T>
@@ -45,6 +49,7 @@ public sealed partial class Tensor
         var result = Empty(x._shape, x.DType, zeroed: false);
         if (x.DType == DType.Float32) ElementwiseParallel.Unary<float, TOp>(src.ReadSpan<float>(), result.Span<float>());
         else ElementwiseParallel.Unary<double, TOp>(src.ReadSpan<double>(), result.Span<double>());
+        Tracing.Current?.Record(typeof(TOp).Name, result, [x]);
         return result;
     }
 

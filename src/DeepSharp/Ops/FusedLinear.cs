@@ -2,6 +2,8 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // A linear layer on rows, x·Wᵀ + b (optionally followed by ReLU), as one op: the GEMM writes the output, one
@@ -34,6 +36,7 @@ public sealed partial class Tensor
         if (DType == DType.Float32) LinearRowsForward<float>(x, w, bias is null ? null : b, relu, y, m, n, k);
         else LinearRowsForward<double>(x, w, bias is null ? null : b, relu, y, m, n, k);
 
+        Tracing.Current?.Record("Linear", y, [this, weight, bias], relu);
         Tensor[] inputs = bias is null ? [this, weight] : [this, weight, bias];
         return Node.Record(y, relu ? "LinearReluBackward" : "AddmmBackward", inputs, g =>
         {

@@ -1,5 +1,7 @@
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // 2-D pooling (max, average, adaptive average) over [N, C, H, W] or unbatched [C, H, W] inputs.
@@ -33,6 +35,7 @@ public sealed partial class Tensor
             else PoolKernels.MaxPool2dBackward(g, dy.ReadSpan<double>(), indices.AsSpan(0, count), dx.Span<double>());
             return [dx];
         });
+        Tracing.Current?.Record("MaxPool2d", output, [this], kernelSize.H, kernelSize.W, g.StrideH, g.StrideW, padding.H, padding.W, dilation.H, dilation.W, ceilMode);
         if (output._gradFn is { } node) node.OnRelease(() => System.Buffers.ArrayPool<int>.Shared.Return(indices));
         else System.Buffers.ArrayPool<int>.Shared.Return(indices);
         return output;
@@ -50,6 +53,7 @@ public sealed partial class Tensor
         if (DType == DType.Float32) PoolKernels.AvgPool2dForward(g, x.ReadSpan<float>(), result.Span<float>());
         else PoolKernels.AvgPool2dForward(g, x.ReadSpan<double>(), result.Span<double>());
         var inputShape = _shape;
+        Tracing.Current?.Record("AvgPool2d", result, [this], kernelSize, kernelSize, g.StrideH, g.StrideW, padding, padding, ceilMode, countIncludePad, divisorOverride ?? 0);
         return Node.Record(result, "AvgPool2DBackward", [this], gradOut =>
         {
             NoHigherOrder("AvgPool2d");
@@ -74,6 +78,7 @@ public sealed partial class Tensor
         if (DType == DType.Float32) PoolKernels.AdaptiveAvgPool2dForward(g, x.ReadSpan<float>(), result.Span<float>());
         else PoolKernels.AdaptiveAvgPool2dForward(g, x.ReadSpan<double>(), result.Span<double>());
         var inputShape = _shape;
+        Tracing.Current?.Record("AdaptiveAvgPool2d", result, [this], outputH, outputW);
         return Node.Record(result, "AdaptiveAvgPool2DBackward", [this], gradOut =>
         {
             NoHigherOrder("AdaptiveAvgPool2d");

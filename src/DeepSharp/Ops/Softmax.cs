@@ -1,5 +1,7 @@
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Softmax and log-softmax along a dim, stable (the row max is subtracted). The backward formulas are
@@ -11,6 +13,7 @@ public sealed partial class Tensor
     {
         var y = RowwiseForward(dim, "Softmax", log: false);
         int d = ShapeUtil.WrapDim(dim, Dim, "Softmax");
+        Tracing.Current?.Record("Softmax", y, [this], d);
         return Node.Record(y, "SoftmaxBackward", [this], g =>
             [FusedRowBackward(y, g, d, log: false) ?? y * (g - (g * y).Sum(d, keepDim: true))], y);
     }
@@ -20,6 +23,7 @@ public sealed partial class Tensor
     {
         var y = RowwiseForward(dim, "LogSoftmax", log: true);
         int d = ShapeUtil.WrapDim(dim, Dim, "LogSoftmax");
+        Tracing.Current?.Record("LogSoftmax", y, [this], d);
         return Node.Record(y, "LogSoftmaxBackward", [this], g =>
             [FusedRowBackward(y, g, d, log: true) ?? g - y.Exp() * g.Sum(d, keepDim: true)], y);
     }
