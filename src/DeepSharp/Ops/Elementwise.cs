@@ -69,6 +69,7 @@ public sealed partial class Tensor
             var s = src.ReadSpan<double>(); var d = result.Span<double>();
             for (int i = 0; i < s.Length; i++) d[i] = f(s[i]);
         }
+        Tracing.Current?.Record(op, result, [x]);
         return result;
     }
 }
