@@ -19,6 +19,8 @@ public sealed record TrainOptions
     public long Seed { get; init; } = 1;
     public int? Threads { get; init; }
     public string? SavePath { get; init; }
+    /// <summary>Write the trained model as ONNX here and score it with ONNX Runtime (<c>--export-onnx</c>).</summary>
+    public string? ExportOnnxPath { get; init; }
     public bool Json { get; init; }
     /// <summary>PNG of the training curves; null means <c>mnist-&lt;model&gt;.png</c> in the current directory.</summary>
     public string? PlotPath { get; init; }
@@ -70,6 +72,7 @@ public static class CommandLine
           --mirror URL             download from URL instead of the default mirrors (repeatable)
           --timeout SECONDS        connect timeout for --download (default 20)
           --save PATH              write the trained weights (state dict) as safetensors
+          --export-onnx PATH       write the trained model as ONNX and check it with ONNX Runtime on the test set
           --plot PATH              PNG of the training curves (default mnist-<model>.png)
           --no-plot                do not write the PNG
           --no-warmup              skip the JIT warm-up (one train step of a throwaway model before epoch 1, timed
@@ -155,6 +158,7 @@ public static class CommandLine
                 case "--mirror": mirrors.Add(Value()); break;
                 case "--timeout": train = train with { DownloadTimeout = TimeSpan.FromSeconds(Int(1)) }; break;
                 case "--save": train = train with { SavePath = Value() }; break;
+                case "--export-onnx": train = train with { ExportOnnxPath = Value() }; break;
                 case "--plot": train = train with { PlotPath = Value() }; break;
                 case "--no-plot": train = train with { NoPlot = true }; break;
                 case "--no-warmup": train = train with { NoWarmup = true }; break;
