@@ -171,6 +171,9 @@ internal sealed partial class GraphBuilder
                 Node("ReduceSum", [ins[0], ConstInts(axes)], output, OnnxAttribute.Int("keepdims", (bool)a[1]! ? 1 : 0));
                 return;
             }
+            case "Where":
+                Node("Where", [n.Inputs[0]!.DType == DType.Bool ? ins[0] : Node("Cast", [ins[0]], null, OnnxAttribute.Int("to", OnnxType.Bool)), ins[1], ins[2]], output);
+                return;
             case "Cat":
                 Node("Concat", ins, output, OnnxAttribute.Int("axis", (int)a[0]!));
                 return;

@@ -81,20 +81,20 @@ public static partial class Onnx
         try
         {
             var first = RunTrace(module, forward, sampleInputs);
-            TraceResult? second = null;
-            if (axes.Any(a => a.Count > 0))
+            // A second trace with every dynamic axis one longer tells which recorded sizes follow the batch; its values
+            // are moved by one place, so that a tensor computed from the input by an op that does not report (which
+            // would otherwise look like a constant) differs between the traces and is caught.
+            var other = sampleInputs.Select((s, i) =>
             {
-                // A second trace with every dynamic axis one longer tells which recorded sizes follow the batch.
-                var grown = sampleInputs.Select((s, i) =>
-                {
-                    using var _ = GradMode.Set(false);
-                    var t = s.Detach();
-                    foreach (int ax in axes[i]) t = Tensor.Cat([t, t.Narrow(ax, 0, 1)], ax);
-                    return t;
-                }).ToArray();
-                second = RunTrace(module, forward, grown);
-            }
-            var builder = new GraphBuilder(module, first, second);
+                using var _ = GradMode.Set(false);
+                var t = s.Detach();
+                foreach (int ax in axes[i]) t = Tensor.Cat([t, t.Narrow(ax, 0, 1)], ax);
+                if (t.NumEl < 2) return t;
+                var flat = t.Reshape(-1);
+                return Tensor.Cat([flat.Narrow(0, 1, t.NumEl - 1), flat.Narrow(0, 0, 1)], 0).Reshape(t.Shape);
+            }).ToArray();
+            var second = RunTrace(module, forward, other);
+            var builder = new GraphBuilder(module, first, second, dynamic: axes.Any(a => a.Count > 0));
             return builder.Build(inputNames, outputNames, axes);
         }
         finally

@@ -30,7 +30,18 @@ public class ErrorTests
 
     private sealed class BatchSizedConstant : Module<Tensor, Tensor>
     {
-        public override Tensor Forward(Tensor input) => input + Tensor.Ones(input.Shape);
+        public override Tensor Forward(Tensor input) => input + Tensor.Arange(input.Shape[0] * input.Shape[1]).Reshape(input.Shape);
+    }
+
+    private sealed class UniformBatchSizedConstant : Module<Tensor, Tensor>
+    {
+        public override Tensor Forward(Tensor input) => input * Tensor.Full(input.Shape, 3.0);
+    }
+
+    /// <summary>Copies the input's data out and back: no op reports it, so only the values tell it from a constant.</summary>
+    private sealed class DataRoundTrip : Module<Tensor, Tensor>
+    {
+        public override Tensor Forward(Tensor input) => input + Tensor.FromArray(input.Detach().ToArray<float>(), input.Shape);
     }
 
     [Test]
@@ -61,6 +72,24 @@ public class ErrorTests
     {
         var e = Assert.Throws<NotSupportedException>(() => Onnx.Export(new BatchSizedConstant(), Tensor.Randn(2, 3), TempPath("batch-const")));
         Assert.That(e!.Message, Does.Contain("batch size"));
+    }
+
+    [Test]
+    public void UniformBatchSizedConstantBecomesAScalar()
+    {
+        var path = TempPath("uniform-const");
+        Onnx.Export(new UniformBatchSizedConstant(), Tensor.Randn(2, 3), path);
+        var x = Tensor.Randn(5, 3);
+        AssertClose(x * 3.0, Run(path, ("input", x))[0]);
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void ValuesComputedOutsideTheTraceAreRejected(bool dynamic)
+    {
+        var e = Assert.Throws<NotSupportedException>(() => Onnx.Export(new DataRoundTrip(), Tensor.Randn(2, 3), TempPath("data-roundtrip"),
+            dynamicAxes: dynamic ? null : new Dictionary<string, int[]>()));
+        Assert.That(e!.Message, Does.Contain("Onnx.Export").And.Contain("[2, 3]"));
     }
 
     [Test]

@@ -148,3 +148,37 @@ public class ExportTests
         Assert.That(model.Graph.Outputs[0].Dims[0].Param, Is.EqualTo("batch"));
     }
 }
+
+/// <summary>MultiheadAttention with an attention mask and a key padding mask given as graph inputs.</summary>
+[TestFixture]
+public class AttentionExportTests
+{
+    [TestCase(true)]
+    [TestCase(false)]
+    public void MultiheadAttentionWithMasksMatchesOnnxRuntime(bool batchFirst)
+    {
+        Torch.ManualSeed(5);
+        var mha = new MultiheadAttention(16, 4, batchFirst: batchFirst);
+        int[] Shape(int n, int l) => batchFirst ? [n, l, 16] : [l, n, 16];
+        var attnMask = Tensor.Randn(4, 6) * 0.5;
+        Tensor Padding(int n)
+        {
+            var data = new bool[n * 6];
+            for (int b = 0; b < n; b++) for (int s = 6 - 1 - b % 3; s < 6; s++) data[b * 6 + s] = s > 0;
+            return Tensor.FromArray(data, n, 6);
+        }
+        var path = OrtHelper.TempPath($"mha-{batchFirst}");
+        int batchAxis = batchFirst ? 0 : 1;
+        Onnx.Export(mha, xs => [mha.Forward(xs[0], xs[1], xs[1], keyPaddingMask: xs[2], attnMask: attnMask).Output],
+            [Tensor.Randn(Shape(2, 4)), Tensor.Randn(Shape(2, 6)), Padding(2)], path,
+            dynamicAxes: new Dictionary<string, int[]> { ["query"] = [batchAxis], ["memory"] = [batchAxis], ["padding"] = [0] },
+            inputNames: ["query", "memory", "padding"]);
+        mha.Eval();
+        var q = Tensor.Randn(Shape(3, 4));
+        var m = Tensor.Randn(Shape(3, 6));
+        var pad = Padding(3);
+        Tensor expected;
+        using (Autograd.NoGrad()) expected = mha.Forward(q, m, m, keyPaddingMask: pad, attnMask: attnMask).Output;
+        OrtHelper.AssertClose(expected, OrtHelper.Run(path, ("query", q), ("memory", m), ("padding", pad))[0]);
+    }
+}

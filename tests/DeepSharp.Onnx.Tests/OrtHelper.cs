@@ -4,6 +4,17 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace DeepSharp.Onnx.Tests;
 
+/// <summary>Deletes the files the tests wrote.</summary>
+[SetUpFixture]
+public sealed class TempFiles
+{
+    [OneTimeTearDown]
+    public void Delete()
+    {
+        foreach (var f in Directory.GetFiles(Path.GetTempPath(), $"deepsharp-onnx-{Environment.ProcessId}-*")) File.Delete(f);
+    }
+}
+
 /// <summary>Runs ONNX files with ONNX Runtime and compares with DeepSharp.</summary>
 internal static class OrtHelper
 {
