@@ -7,6 +7,7 @@ internal sealed partial class GraphBuilder
         "Linear, Conv2d, BatchNorm (eval), LayerNorm, Relu, LeakyRelu, Gelu, Silu, Tanh, Sigmoid, Exp, Log, Sqrt, Rsqrt, Abs, Neg, Erf, " +
         "Softmax, LogSoftmax, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, View/Reshape/Flatten/Squeeze/Unsqueeze, Permute, Transpose, " +
         "Narrow/Slice/Select, Expand, Contiguous/Clone, Add, Sub, Mul, Div, Pow, Maximum, Minimum, MatMul, Embedding, Sum, Mean, Cat, " +
+        "Where/MaskedFill, Eq/Ne/Gt/Ge/Lt/Le, To (Cast), " +
         "Dropout (eval), MultiheadAttention";
 
     private static readonly Dictionary<string, string> Unary = new()
@@ -171,6 +172,15 @@ internal sealed partial class GraphBuilder
                 Node("ReduceSum", [ins[0], ConstInts(axes)], output, OnnxAttribute.Int("keepdims", (bool)a[1]! ? 1 : 0));
                 return;
             }
+            case "Cast":
+                Node("Cast", [ins[0]], output, OnnxAttribute.Int("to", OnnxType.Of((DType)a[0]!)));
+                return;
+            case "Eq": case "Gt": case "Ge": case "Lt": case "Le":
+                Node(n.Op switch { "Eq" => "Equal", "Gt" => "Greater", "Ge" => "GreaterOrEqual", "Lt" => "Less", _ => "LessOrEqual" }, [ins[0], ins[1]], output);
+                return;
+            case "Ne":
+                Node("Not", [Node("Equal", [ins[0], ins[1]])], output);
+                return;
             case "Where":
                 Node("Where", [n.Inputs[0]!.DType == DType.Bool ? ins[0] : Node("Cast", [ins[0]], null, OnnxAttribute.Int("to", OnnxType.Bool)), ins[1], ins[2]], output);
                 return;

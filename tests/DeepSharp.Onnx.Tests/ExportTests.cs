@@ -63,6 +63,27 @@ public class ExportTests
             var w = new Linear(4, 4);
             return new Lambda(x => (x + w.Forward(x)) * x.MatMul(w.Weight.T).Sigmoid() / 3.0, w);
         }, 3, 4);
+        yield return Case("BatchNorm1d", () =>
+        {
+            var bn = new BatchNorm1d(5);
+            for (int i = 0; i < 3; i++) bn.Forward(Tensor.Randn(6, 5) * 3.0 - 1.0);
+            return bn;
+        }, 4, 5);
+        yield return Case("Conv2dSameEvenKernel", () => new Conv2d(3, 2, 4, padding: "same"), 2, 3, 7, 7);
+        yield return Case("ElementwiseViewsReductions", () => new Lambda(x =>
+        {
+            var a = x.Narrow(1, 0, 2).Exp() + x.Select(1, 2).Unsqueeze(1).Abs().Sqrt();
+            var b = Tensor.Cat([a, x.Narrow(1, 2, 2).Neg()], 1);
+            var c = Tensor.Maximum(b, x.Narrow(1, 0, 4) * 0.5).Pow(2.0) + (b.Abs() + 1.0).Rsqrt().Log() - Tensor.Minimum(b, x.Slice(1, 1, 5)) / 4.0;
+            var d = c.Mean(1, keepDim: true) + c.Sum([1], keepDim: true);
+            return d.Expand(-1, 4) * c + x.Unsqueeze(2).Squeeze(2).Narrow(1, 1, 4).Tanh();
+        }), 3, 5);
+        yield return Case("ComparisonsWhereMaskedFill", () => new Lambda(x =>
+        {
+            var positive = x.Gt(0.0);
+            var y = Tensor.Where(positive, x * 2.0, x.Exp()).MaskedFill(x.Lt(-1.0), -5.0);
+            return y + x.Ge(0.5).To(DType.Float32) - x.Le(-0.5).Float() * 3.0 + x.Ne(x * 0.0).Float() + x.Eq(x).Float();
+        }), 4, 6);
         yield return Case("ResidualBlock", () => new ResidualBlock(4, 4), 2, 4, 6, 6);
         yield return Case("ResidualBlockDownsample", () => new ResidualBlock(4, 8, stride: 2), 2, 4, 6, 6);
     }

@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Comparisons and logical ops: Bool results, not differentiable.
@@ -118,6 +120,7 @@ public sealed partial class Tensor
             default:
                 Run(ea.To(DType.Int64).ReadSpan<long>(), eb.To(DType.Int64).ReadSpan<long>(), d, cmp); break;
         }
+        Tracing.Current?.Record(op, result, [a, b]);
         return result;
 
         static void Run<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<bool> d, Cmp cmp) where T : INumber<T>

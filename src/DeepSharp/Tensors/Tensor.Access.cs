@@ -40,6 +40,7 @@ public sealed partial class Tensor
         var result = Empty(_shape, dtype, zeroed: false);
         int n = NumEl;
         ConvertStorage(src._storage, src._offset, result._storage, n);
+        Tracing.Current?.Record("Cast", result, [this], dtype);
         if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint()) return result;
         var from = DType;
         return Node.Record(result, "ToCopyBackward", [this], g => [g.To(from)]);
