@@ -8,9 +8,11 @@ namespace DeepSharp.Onnx.Tests;
 [SetUpFixture]
 public sealed class TempFiles
 {
+    /// <summary>Set DEEPSHARP_ONNX_KEEP_FILES=1 to keep the exported files (e.g. to run ONNX's checker on them).</summary>
     [OneTimeTearDown]
     public void Delete()
     {
+        if (Environment.GetEnvironmentVariable("DEEPSHARP_ONNX_KEEP_FILES") == "1") return;
         foreach (var f in Directory.GetFiles(Path.GetTempPath(), $"deepsharp-onnx-{Environment.ProcessId}-*")) File.Delete(f);
     }
 }
