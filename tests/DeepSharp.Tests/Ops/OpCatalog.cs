@@ -177,7 +177,7 @@ public static partial class OpCatalog
             Unary("LeakyRelu default", x => x.LeakyRelu(), s => AwayFromZero(s), ["LeakyRelu"]),
             Unary("Gelu none", x => x.Gelu(), s => Uniform(s, -3, 3), ["Gelu"], gradGrad: true),
             Unary("Gelu tanh", x => x.Gelu("tanh"), s => Uniform(s, -3, 3), ["Gelu"], gradGrad: true),
-            Unary("Silu", x => x.Silu(), s => Uniform(s, -3, 3), ["Silu"]),
+            Unary("Silu", x => x.Silu(), s => Uniform(s, -3, 3), ["Silu"], gradGrad: true),
 
             // Clamp, away from its bounds.
             new("Clamp",
