@@ -87,6 +87,39 @@ internal sealed partial class GraphBuilder
             case "LogSoftmax":
                 Node(n.Op, [ins[0]], output, OnnxAttribute.Int("axis", (int)a[0]!));
                 return;
+            case "Gelu":
+            {
+                // Op set 17 has no Gelu: 0.5·x·(1 + erf(x/√2)), or with tanh 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+                var dt = x!.DType;
+                string inner;
+                if ((bool)a[0]!)
+                {
+                    var cube = Node("Mul", [ins[0], ConstScalar(0.044715, dt)]);
+                    cube = Node("Mul", [Node("Mul", [cube, ins[0]]), ins[0]]);
+                    inner = Node("Tanh", [Node("Mul", [Node("Add", [ins[0], cube]), ConstScalar(Math.Sqrt(2.0 / Math.PI), dt)])]);
+                }
+                else inner = Node("Erf", [Node("Mul", [ins[0], ConstScalar(1.0 / Math.Sqrt(2.0), dt)])]);
+                var half = Node("Mul", [ins[0], ConstScalar(0.5, dt)]);
+                Node("Mul", [half, Node("Add", [inner, ConstScalar(1.0, dt)])], output);
+                return;
+            }
+            case "Silu":
+                Node("Mul", [ins[0], Node("Sigmoid", [ins[0]])], output);
+                return;
+            case "FusedAttention":
+            {
+                // softmax(scale·Q·Kᵀ + mask (+ causal)) · V over [N, H, L, D] operands.
+                var q = n.Inputs[0]!; var k = n.Inputs[1]!;
+                int rank = k.Dim;
+                var perm = Enumerable.Range(0, rank).Select(i => (long)i).ToArray();
+                (perm[rank - 2], perm[rank - 1]) = (perm[rank - 1], perm[rank - 2]);
+                var scores = Node("MatMul", [ins[0], Node("Transpose", [ins[1]], null, OnnxAttribute.IntList("perm", perm))]);
+                scores = Node("Mul", [scores, ConstScalar((double)a[1]!, q.DType)]);
+                if (ins[3] is not null) scores = Node("Add", [scores, ins[3]]);
+                if ((bool)a[0]!) scores = Node("Add", [scores, Const(CausalMaskCache.Get(q.Shape[^2], k.Shape[^2], q.DType))]);
+                Node("MatMul", [Node("Softmax", [scores], null, OnnxAttribute.Int("axis", -1)), ins[2]], output);
+                return;
+            }
             case "AttentionSoftmax":
             {
                 var scaled = Node("Mul", [ins[0], ConstScalar((double)a[0]!, x!.DType)]);

@@ -140,6 +140,19 @@ public class ExportTests
         }
     }
 
+    [Test]
+    public void CausalEncoderLayerMatchesOnnxRuntime()
+    {
+        var layer = new TransformerEncoderLayer(16, 4, dimFeedforward: 32, batchFirst: true);
+        var path = TempPath("encoder-causal");
+        Onnx.Export(layer, xs => [layer.Forward(xs[0], null, isCausal: true)], [Tensor.Randn(2, 5, 16)], path);
+        layer.Eval();
+        var x = Tensor.Randn(4, 5, 16);
+        Tensor expected;
+        using (Autograd.NoGrad()) expected = layer.Forward(x, null, isCausal: true);
+        AssertClose(expected, Run(path, ("input", x))[0]);
+    }
+
     [TestCase(false)]
     [TestCase(true)]
     public void TransformerDecoderLayerWithCausalMaskMatchesOnnxRuntime(bool normFirst)
@@ -174,9 +187,11 @@ public class ExportTests
 [TestFixture]
 public class AttentionExportTests
 {
-    [TestCase(true)]
-    [TestCase(false)]
-    public void MultiheadAttentionWithMasksMatchesOnnxRuntime(bool batchFirst)
+    [TestCase(true, true)]
+    [TestCase(false, true)]
+    [TestCase(true, false)]
+    [TestCase(false, false)]
+    public void MultiheadAttentionWithMasksMatchesOnnxRuntime(bool batchFirst, bool needWeights)
     {
         Torch.ManualSeed(5);
         var mha = new MultiheadAttention(16, 4, batchFirst: batchFirst);
@@ -188,9 +203,9 @@ public class AttentionExportTests
             for (int b = 0; b < n; b++) for (int s = 6 - 1 - b % 3; s < 6; s++) data[b * 6 + s] = s > 0;
             return Tensor.FromArray(data, n, 6);
         }
-        var path = OrtHelper.TempPath($"mha-{batchFirst}");
+        var path = OrtHelper.TempPath($"mha-{batchFirst}-{needWeights}");
         int batchAxis = batchFirst ? 0 : 1;
-        Onnx.Export(mha, xs => [mha.Forward(xs[0], xs[1], xs[1], keyPaddingMask: xs[2], attnMask: attnMask).Output],
+        Onnx.Export(mha, xs => [mha.Forward(xs[0], xs[1], xs[1], keyPaddingMask: xs[2], needWeights: needWeights, attnMask: attnMask).Output],
             [Tensor.Randn(Shape(2, 4)), Tensor.Randn(Shape(2, 6)), Padding(2)], path,
             dynamicAxes: new Dictionary<string, int[]> { ["query"] = [batchAxis], ["memory"] = [batchAxis], ["padding"] = [0] },
             inputNames: ["query", "memory", "padding"]);

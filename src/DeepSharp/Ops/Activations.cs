@@ -54,6 +54,7 @@ public sealed partial class Tensor
         };
         var x = this;
         var y = tanh ? MapKernel(x, "Gelu", VectorMath.GeluTanh, VectorMath.GeluTanh) : MapKernel(x, "Gelu", VectorMath.GeluErf, VectorMath.GeluErf);
+        Tracing.Current?.Record("Gelu", y, [x], tanh);
         return Node.Record(y, "GeluBackward", [x], g =>
         {
             if (GradMode.IsEnabled || g.DType != x.DType) return [g * GeluDerivative(x, tanh)];
@@ -76,6 +77,7 @@ public sealed partial class Tensor
     {
         var x = this;
         var y = MapKernel(x, "Silu", VectorMath.Silu, VectorMath.Silu);
+        Tracing.Current?.Record("Silu", y, [x]);
         return Node.Record(y, "SiluBackward", [x], g =>
         {
             if (GradMode.IsEnabled || g.DType != x.DType)
