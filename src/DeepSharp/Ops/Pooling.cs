@@ -28,7 +28,7 @@ public sealed partial class Tensor
         var inputShape = _shape;
         var output = Node.Record(result, "MaxPool2DWithIndicesBackward", [this], gradOut =>
         {
-            NoHigherOrder("MaxPool2d");
+            if (GradMode.IsEnabled) return [MaxUnpoolOp(g, gradOut, indices.AsSpan(0, count).ToArray())];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
             if (DType == DType.Float32) PoolKernels.MaxPool2dBackward(g, dy.ReadSpan<float>(), indices.AsSpan(0, count), dx.Span<float>());
@@ -56,7 +56,7 @@ public sealed partial class Tensor
         Tracing.Current?.Record("AvgPool2d", result, [this], kernelSize, kernelSize, g.StrideH, g.StrideW, padding, padding, ceilMode, countIncludePad, divisorOverride ?? 0);
         return Node.Record(result, "AvgPool2DBackward", [this], gradOut =>
         {
-            NoHigherOrder("AvgPool2d");
+            if (GradMode.IsEnabled) return [AvgPoolBackwardOp(g, gradOut)];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
             if (DType == DType.Float32) PoolKernels.AvgPool2dBackward(g, dy.ReadSpan<float>(), dx.Span<float>());
@@ -81,7 +81,7 @@ public sealed partial class Tensor
         Tracing.Current?.Record("AdaptiveAvgPool2d", result, [this], outputH, outputW);
         return Node.Record(result, "AdaptiveAvgPool2DBackward", [this], gradOut =>
         {
-            NoHigherOrder("AdaptiveAvgPool2d");
+            if (GradMode.IsEnabled) return [AdaptiveAvgPoolBackwardOp(g, gradOut)];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
             if (DType == DType.Float32) PoolKernels.AdaptiveAvgPool2dBackward(g, dy.ReadSpan<float>(), dx.Span<float>());

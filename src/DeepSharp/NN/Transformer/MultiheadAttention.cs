@@ -30,6 +30,7 @@ namespace DeepSharp.NN;
 /// </remarks>
 public sealed class MultiheadAttention : Module
 {
+    private readonly Linear _outProj;
     private readonly Generator? _generator;
 
     /// <summary>Creates the layer.</summary>
@@ -69,8 +70,8 @@ public sealed class MultiheadAttention : Module
             Init.XavierUniform(RegisterParameter("v_proj_weight", Tensor.Zeros([embedDim, VDim], dtype))!, generator: generator);
         }
         RegisterParameter("in_proj_bias", bias ? Tensor.Zeros([3 * embedDim], dtype) : null);
-        var outProj = RegisterModule("out_proj", new Linear(embedDim, embedDim, bias, dtype, generator));
-        if (outProj.Bias is { } ob) Init.Zeros(ob);
+        _outProj = RegisterModule("out_proj", new Linear(embedDim, embedDim, bias, dtype, generator));
+        if (_outProj.Bias is { } ob) Init.Zeros(ob);
         _generator = generator; // dropout on the weights is functional (no child module), as PyTorch
     }
 
@@ -114,7 +115,7 @@ public sealed class MultiheadAttention : Module
     public Tensor? InProjBias => GetParameter("in_proj_bias");
 
     /// <summary>The output projection (child <c>out_proj</c>).</summary>
-    public Linear OutProj => (Linear)GetChild("out_proj")!;
+    public Linear OutProj => _outProj;
 
     /// <summary>
     /// Attends from <paramref name="query"/> to <paramref name="key"/>/<paramref name="value"/>
@@ -231,9 +232,7 @@ public sealed class MultiheadAttention : Module
             // Back to rows of E for the output projection (the one copy), in the caller's layout.
             rows = bf ? heads.View(N, H, L, d).Permute(0, 2, 1, 3).Reshape(N * L, E) : heads.Transpose(0, 1).Reshape(L * N, E);
         }
-        var output = bf
-            ? rows.LinearRows(OutProj.Weight, OutProj.Bias, relu: false).View(N, L, E)
-            : rows.LinearRows(OutProj.Weight, OutProj.Bias, relu: false).View(L, N, E);
+        var output = bf ? _outProj.Forward(rows).View(N, L, E) : _outProj.Forward(rows).View(L, N, E);
         if (!batched) output = output.Squeeze(1);
 
         Tensor? weights = null;
@@ -251,7 +250,7 @@ public sealed class MultiheadAttention : Module
 
     /// <summary>x·Wᵀ + b for rows x [T·N, C]: one GEMM with the bias added in place, viewed as [T, N, E].</summary>
     private static Tensor Project(Tensor x, Tensor w, Tensor? b, int t, int n) =>
-        x.LinearRows(w, b, relu: false).View(t, n, w._shape[0]);
+        F.Linear(x, w, b).View(t, n, w._shape[0]);
 
     /// <summary>
     /// The one additive float mask broadcastable to [N·H, L, S] that combines <paramref name="attnMask"/>,
