@@ -116,6 +116,7 @@ public class DocSnippetTests
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
     {
         // The shared framework (what a console app gets) plus the packages a reader adds: DeepSharp, DeepSharp.Testing,
+        // DeepSharp.Onnx and ONNX Runtime (docs/onnx.md),
         // and for the Testing readme's property tests FsCheck and NUnit.
         string framework = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         var paths = Directory.GetFiles(framework, "*.dll").Where(IsManaged).ToList();
