@@ -132,6 +132,7 @@ public static class MnistApp
             console.MarkupLineInterpolated($"Saved the weights to {path}");
         }
 
+        double? onnxAccuracy = options.ExportOnnxPath is { } onnxPath ? OnnxExport.ExportAndCheck(model, test, onnxPath, console) : null;
         var result = new TrainResult(options.Model, epochs, batchLosses, trainLoader.Count, train.Count, test.Count, folder, null, savePath);
         if (!options.NoPlot)
         {
@@ -157,6 +158,7 @@ public static class MnistApp
                 ["warmup_seconds"] = warmupSeconds,
                 ["threads"] = Torch.GetNumThreads(),
             };
+            if (onnxAccuracy is { } accuracy) json["onnx_test_accuracy"] = accuracy;
             output.Flush();
             output.WriteLine(json.ToJsonString());
         }

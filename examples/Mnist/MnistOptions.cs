@@ -20,6 +20,8 @@ public sealed record TrainOptions
     public long Seed { get; init; } = 1;
     public int? Threads { get; init; }
     public string? SavePath { get; init; }
+    /// <summary>Write the trained model as ONNX here and score it with ONNX Runtime (<c>--export-onnx</c>).</summary>
+    public string? ExportOnnxPath { get; init; }
     public bool Json { get; init; }
     /// <summary>PNG of the training curves; null means <c>mnist-&lt;model&gt;.png</c> in <see cref="OutputDir"/>.</summary>
     public string? PlotPath { get; init; }
@@ -63,6 +65,7 @@ public static class CommandLine
     private static readonly Option<string[]> Mirror = Flags.Repeated("--mirror", "download from URL instead of the default mirrors (repeatable)", "URL");
     private static readonly Option<int> Timeout = Flags.Int("--timeout", "connect timeout in seconds for --download", 20);
     private static readonly Option<string?> Save = Flags.Save();
+    private static readonly Option<string?> ExportOnnx = Flags.Text("--export-onnx", "write the trained model as ONNX and check it with ONNX Runtime on the test set");
     private static readonly Option<string?> Plot = Flags.Plot("OUT-DIR/mnist-<model>.png");
     private static readonly Option<bool> NoPlot = Flags.NoPlot();
     private static readonly Option<string> OutDir = Flags.OutputDir();
@@ -73,7 +76,7 @@ public static class CommandLine
     private static readonly Option<string?> Weights = Flags.Text("--weights", "safetensors file written by --save");
     private static readonly Option<string?> Image = Flags.Text("--image", "a 28×28 digit, PGM (P2/P5) or PNG; other sizes are resized, dark-on-light inverted", "FILE");
 
-    private static readonly Option[] TrainOnly = [Epochs, BatchSize, LearningRate, Seed, Threads, Data, Download, Cache, Mirror, Timeout, Save, Plot, NoPlot, OutDir, NoWarmup, TrainLimit, TestLimit];
+    private static readonly Option[] TrainOnly = [Epochs, BatchSize, LearningRate, Seed, Threads, Data, Download, Cache, Mirror, Timeout, Save, ExportOnnx, Plot, NoPlot, OutDir, NoWarmup, TrainLimit, TestLimit];
 
     private const string Description = """
         Train a classifier on MNIST-format IDX data with DeepSharp, or classify an image with saved weights.
@@ -131,6 +134,7 @@ public static class CommandLine
             Seed = r.GetValue(Seed),
             Threads = r.GetValue(Threads),
             SavePath = r.GetValue(Save),
+            ExportOnnxPath = r.GetValue(ExportOnnx),
             Json = r.GetValue(Json),
             PlotPath = r.GetValue(Plot),
             NoPlot = r.GetValue(NoPlot),

@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp.NN;
 
 // Embedding lookup with its own forward and backward: a row gather, and a row scatter-add that skips the
@@ -31,7 +33,9 @@ public static partial class F
             if (i < 0 || i >= num)
                 throw new ArgumentOutOfRangeException(nameof(input), $"Embedding: index {i} is out of range for {num} embeddings (valid indices are 0 to {num - 1}).");
         var flat = EmbeddingGather(weight, idx, zeroRow: -1, pad);
-        return flat.View([.. input._shape, weight._shape[1]]);
+        var result = flat.View([.. input._shape, weight._shape[1]]);
+        Tracing.Current?.Record("Embedding", result, [input, weight]);
+        return result;
     }
 
     /// <summary>out[i] = w[idx[i]] (zero where idx[i] == zeroRow); backward scatters into w, skipping <paramref name="pad"/>.</summary>

@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Activation functions (torch.nn.functional): ReLU, LeakyReLU, GELU.
@@ -35,6 +37,7 @@ public sealed partial class Tensor
     {
         var x = this;
         var result = MapForward(x, "LeakyRelu", v => v > 0 ? v : v * negativeSlope);
+        Tracing.Current?.Record("LeakyRelu", result, [x], negativeSlope);
         return Node.Record(result, "LeakyReluBackward", [x], g =>
         {
             var positive = x.Gt(0).To(g.DType);
@@ -57,6 +60,7 @@ public sealed partial class Tensor
         };
         var x = this;
         var y = tanh ? MapKernel(x, "Gelu", VectorMath.GeluTanh, VectorMath.GeluTanh) : MapKernel(x, "Gelu", VectorMath.GeluErf, VectorMath.GeluErf);
+        Tracing.Current?.Record("Gelu", y, [x], tanh);
         return Node.Record(y, "GeluBackward", [x], g =>
         {
             if (GradMode.IsEnabled || g.DType != x.DType) return [g * GeluDerivative(x, tanh)];
@@ -79,6 +83,7 @@ public sealed partial class Tensor
     {
         var x = this;
         var y = MapKernel(x, "Silu", VectorMath.Silu, VectorMath.Silu);
+        Tracing.Current?.Record("Silu", y, [x]);
         return Node.Record(y, "SiluBackward", [x], g =>
         {
             if (GradMode.IsEnabled || g.DType != x.DType)

@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // The softmax of attention: softmax(scale·x + mask) along the last dim in one pass, where mask is an optional
@@ -42,6 +44,7 @@ public sealed partial class Tensor
         var y = Empty(_shape, DType, zeroed: false);
         DispatchFloat(DType, "AttentionSoftmax", new AttnSoftmaxForward(x, mask is null ? null : m, mStrides, scale, y, rows, n));
 
+        Tracing.Current?.Record("AttentionSoftmax", y, [this, mask], scale);
         Tensor[] inputs = mask is null ? [this] : [this, mask];
         return Node.Record(y, "AttentionSoftmaxBackward", inputs, g =>
         {

@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Comparisons and logical ops: Bool results, not differentiable.
@@ -122,6 +124,7 @@ public sealed partial class Tensor
             default:
                 CompareKernels.Compare(ea.To(DType.Int64).ReadSpan<long>(), eb.To(DType.Int64).ReadSpan<long>(), d, cmp); break;
         }
+        Tracing.Current?.Record(op, result, [a, b]);
         return result;
     }
 

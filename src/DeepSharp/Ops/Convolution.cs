@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // 2-D convolution (torch.nn.functional.conv2d): forward and the three backward kernels side by side.
@@ -64,6 +66,7 @@ public sealed partial class Tensor
         var result = Empty([g.N, g.OutC, g.OutH, g.OutW], DType, zeroed: false);
         DispatchFloat(DType, "Conv2d", new Conv2dForward(g, x, w, b, result));
 
+        Tracing.Current?.Record("Conv2d", result, [this, weight, bias], stride.H, stride.W, padTop, padLeft, padBottom, padRight, dilation.H, dilation.W, groups);
         Tensor[] inputs = bias is null ? [this, weight] : [this, weight, bias];
         bool needInput = RequiresGrad, needWeight = weight.RequiresGrad, needBias = bias?.RequiresGrad ?? false;
         return Node.Record(result, "ConvolutionBackward", inputs, gradOut =>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using DeepSharp.Interop;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -15,6 +16,7 @@ public sealed partial class Tensor
         var sa = ShapeUtil.BroadcastStrides(a._shape, a._strides, shape);
         var sb = ShapeUtil.BroadcastStrides(b._shape, b._strides, shape);
         DispatchFloat(a.DType, op, new BinaryCore<TOp>(shape, a, sa, b, sb, result));
+        Tracing.Current?.Record(typeof(TOp).Name, result, [a, b]);
         return result;
     }
 
@@ -33,6 +35,7 @@ public sealed partial class Tensor
         var src = a.Contiguous();
         var result = Empty(a._shape, a.DType, zeroed: false);
         DispatchFloat(a.DType, op, new ScalarCore<TOp>(src, s, result, scalarFirst));
+        Tracing.Current?.Record(typeof(TOp).Name, result, [a], s, scalarFirst);
         return result;
     }
 
@@ -53,6 +56,7 @@ public sealed partial class Tensor
         var src = x.Contiguous();
         var result = Empty(x._shape, x.DType, zeroed: false);
         DispatchFloat(x.DType, op, new UnaryCore<TOp>(src, result));
+        Tracing.Current?.Record(typeof(TOp).Name, result, [x]);
         return result;
     }
 
@@ -69,6 +73,7 @@ public sealed partial class Tensor
         var src = x.Contiguous();
         var result = Empty(x._shape, x.DType, zeroed: false);
         DispatchFloat(x.DType, op, new MapCore(src, result, f));
+        Tracing.Current?.Record(op, result, [x]);
         return result;
     }
 

@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // A linear layer on rows, x·Wᵀ + b (optionally followed by ReLU), as one op: the GEMM writes the output, one
@@ -51,6 +53,7 @@ public sealed partial class Tensor
         var y = Empty([m, n], DType, zeroed: false);
         DispatchFloat(DType, "LinearRows", new LinearRowsForward(x, w, bias is null ? null : b, relu, y, m, n, k));
 
+        Tracing.Current?.Record("Linear", y, [this, weight, bias], relu);
         Tensor[] inputs = bias is null ? [this, weight] : [this, weight, bias];
         var recorded = Node.Record(y, relu ? "LinearReluBackward" : "AddmmBackward", inputs, g =>
         {

@@ -1,5 +1,7 @@
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Index-based ops: Gather/ScatterAdd, IndexSelect/IndexAdd, Where, MaskedFill. Index tensors are Int64.
@@ -200,6 +202,7 @@ public sealed partial class Tensor
             case DType.Int64: GatherKernels.Select(c, ea.ReadSpan<long>(), eb.ReadSpan<long>(), result.Span<long>()); break;
             default: GatherKernels.Select(c, ea.ReadSpan<bool>(), eb.ReadSpan<bool>(), result.Span<bool>()); break;
         }
+        Tracing.Current?.Record("Where", result, [condition, a, b]);
         if (!a.DType.IsFloatingPoint()) return result;
         var cond = condition;
         return Node.Record(result, "WhereBackward", [a, b], g =>

@@ -1,4 +1,6 @@
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Concatenation and splitting: Cat, Stack, Split, Chunk.
@@ -33,6 +35,7 @@ public sealed partial class Tensor
             using (GradMode.Set(false)) result.Narrow(d, offset, sizes[i]).CopyFromNoGrad(tensors[i]);
             offset += sizes[i];
         }
+        Tracing.Current?.Record("Cat", result, [.. tensors], d);
         return Node.Record(result, "CatBackward", [.. tensors], g =>
         {
             var grads = new Tensor?[sizes.Length];

@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Matrix products with torch.matmul's semantics: 1-D·1-D dot, 2-D·2-D, 1-D promoted to a row/column,
@@ -59,6 +61,7 @@ public sealed partial class Tensor
         DispatchFloat(DType, "MatMul", new MatMulGemm(batch, n, m, k, aData, aOff, lda, strideA, transA, bData, bOff, ldb, strideB, transB, result));
 
         bool mm = batch == 1 && a.Dim == 2 && b.Dim == 2;
+        Tracing.Current?.Record("MatMul", result, [a, b]);
         return Node.Record(result, mm ? "MmBackward" : "BmmBackward", [a, b], g =>
         [
             // A 2-D operand stored transposed (Linear's Wᵀ) gets its gradient in the same layout, computed as

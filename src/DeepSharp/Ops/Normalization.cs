@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Fused LayerNorm and BatchNorm (torch.nn.functional.layer_norm / batch_norm). The forward and the plain
@@ -38,6 +40,7 @@ public sealed partial class Tensor
         DispatchFloat(DType, "LayerNorm", new LayerNormForward(x, w, b, eps, y, mean, rstd));
 
         var dims = Enumerable.Range(Dim - k, k).ToArray();
+        Tracing.Current?.Record("LayerNorm", y, [this, weight, bias], k, eps);
         Tensor[] inputs = [this, .. new[] { weight, bias }.OfType<Tensor>()];
         var self = this;
         var recorded = Node.Record(y, "NativeLayerNormBackward", inputs, g =>
@@ -147,6 +150,7 @@ public sealed partial class Tensor
             }
         }
 
+        Tracing.Current?.Record("BatchNorm", y, [this, runningMean, runningVar, weight, bias, residual], useBatchStats, eps, relu);
         // Inputs [x, weight?, bias?, residual?]; the backward returns one gradient per input in that order.
         Tensor[] inputs = [this, .. new[] { weight, bias, residual }.OfType<Tensor>()];
         int wIndex = weight is null ? -1 : 1;

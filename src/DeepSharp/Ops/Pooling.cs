@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // 2-D pooling (max, average, adaptive average) over [N, C, H, W] or unbatched [C, H, W] inputs.
@@ -32,6 +34,7 @@ public sealed partial class Tensor
             DispatchFloat(DType, "MaxPool2d", new MaxPool2dCore(g, dy, dx, indices, count, Backward: true));
             return [dx];
         });
+        Tracing.Current?.Record("MaxPool2d", output, [this], kernelSize.H, kernelSize.W, g.StrideH, g.StrideW, padding.H, padding.W, dilation.H, dilation.W, ceilMode);
         if (output._gradFn is { } node) node.OnRelease(() => System.Buffers.ArrayPool<int>.Shared.Return(indices));
         else System.Buffers.ArrayPool<int>.Shared.Return(indices);
         return output;
@@ -48,6 +51,7 @@ public sealed partial class Tensor
         var result = Empty([g.N, g.C, g.OutH, g.OutW], DType, zeroed: false);
         DispatchFloat(DType, "AvgPool2d", new AvgPool2dCore(g, x, result, Backward: false));
         var inputShape = _shape;
+        Tracing.Current?.Record("AvgPool2d", result, [this], kernelSize, kernelSize, g.StrideH, g.StrideW, padding, padding, ceilMode, countIncludePad, divisorOverride ?? 0);
         return Node.Record(result, "AvgPool2DBackward", [this], gradOut =>
         {
             if (GradMode.IsEnabled) return [AvgPoolBackwardOp(g, gradOut)];
@@ -70,6 +74,7 @@ public sealed partial class Tensor
         var result = Empty([g.N, g.C, outputH, outputW], DType, zeroed: false);
         DispatchFloat(DType, "AdaptiveAvgPool2d", new AdaptiveAvgPool2dCore(g, x, result, Backward: false));
         var inputShape = _shape;
+        Tracing.Current?.Record("AdaptiveAvgPool2d", result, [this], outputH, outputW);
         return Node.Record(result, "AdaptiveAvgPool2DBackward", [this], gradOut =>
         {
             if (GradMode.IsEnabled) return [AdaptiveAvgPoolBackwardOp(g, gradOut)];

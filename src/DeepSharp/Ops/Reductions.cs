@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Sum, mean, max/min, var/std, logsumexp, argmax: over all elements or along dims with keepDim.
@@ -88,6 +90,7 @@ public sealed partial class Tensor
         var outShape = KeptShape(mask, keepDim);
         var final = new Tensor(result._storage, outShape, ShapeUtil.ContiguousStrides(outShape), 0);
         var inputShape = _shape;
+        Tracing.Current?.Record("Sum", final, [this], mask, keepDim);
         return Node.Record(final, "SumBackward", [this], g => [g.Reshape(keptShape).Expand(inputShape)]);
     }
 

@@ -2,6 +2,8 @@ using DeepSharp.NN;
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Scaled dot-product attention, softmax(scale·Q·Kᵀ + mask)·V, as one fused op (FlashAttention-style kernel: online
@@ -36,6 +38,7 @@ public sealed partial class Tensor
         var lse = Empty([n * h * l], q.DType, zeroed: false);
         if (q.DType == DType.Float32) Forward<float>((float)scale);
         else Forward<double>(scale);
+        Tracing.Current?.Record("FusedAttention", o, [q, k, v, mask], causal, scale);
 
         return Node.Record(o, "ScaledDotProductAttentionBackward", [q, k, v], g =>
         {

@@ -1,6 +1,8 @@
 using System.Numerics;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Softmax and log-softmax along a dim, stable (the row max is subtracted). The backward formulas are
@@ -12,6 +14,7 @@ public sealed partial class Tensor
     {
         var y = RowwiseForward(dim, "Softmax", log: false);
         int d = ShapeUtil.WrapDim(dim, Dim, "Softmax");
+        Tracing.Current?.Record("Softmax", y, [this], d);
         return Node.Record(y, "SoftmaxBackward", [this], g =>
             [FusedRowBackward(y, g, d, log: false) ?? y * (g - (g * y).Sum(d, keepDim: true))], y);
     }
@@ -21,6 +24,7 @@ public sealed partial class Tensor
     {
         var y = RowwiseForward(dim, "LogSoftmax", log: true);
         int d = ShapeUtil.WrapDim(dim, Dim, "LogSoftmax");
+        Tracing.Current?.Record("LogSoftmax", y, [this], d);
         return Node.Record(y, "LogSoftmaxBackward", [this], g =>
             [FusedRowBackward(y, g, d, log: true) ?? g - y.Exp() * g.Sum(d, keepDim: true)], y);
     }

@@ -1,4 +1,6 @@
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Views share storage with their input: only shape, strides and offset change. Backward maps the gradient
@@ -21,7 +23,9 @@ public sealed partial class Tensor
         var strides = ViewStrides(target) ?? throw new InvalidOperationException(
             $"View: shape {ShapeUtil.Format(target)} is not compatible with the input's size {ShapeUtil.Format(_shape)} and strides {ShapeUtil.Format(_strides)} (at least one dimension spans across two contiguous subspaces). Use Reshape(...) instead.");
         var from = _shape;
-        return MakeView(target, strides, _offset, "ViewBackward", g => [g.Reshape(from)]);
+        var view = MakeView(target, strides, _offset, "ViewBackward", g => [g.Reshape(from)]);
+        Tracing.Current?.Record("Reshape", view, [this], target);
+        return view;
     }
 
     /// <summary>A tensor with a new shape (one dim may be −1): a view when possible, else a copy.</summary>
@@ -32,7 +36,12 @@ public sealed partial class Tensor
         if (ShapeUtil.SameShape(target, _shape)) return this;
         var strides = ViewStrides(target);
         var from = _shape;
-        if (strides is not null) return MakeView(target, strides, _offset, "ViewBackward", g => [g.Reshape(from)]);
+        if (strides is not null)
+        {
+            var view = MakeView(target, strides, _offset, "ViewBackward", g => [g.Reshape(from)]);
+            Tracing.Current?.Record("Reshape", view, [this], target);
+            return view;
+        }
         return Clone().View(target);
     }
 
@@ -121,7 +130,9 @@ public sealed partial class Tensor
             strides[i] = _strides[perm[i]];
             inverse[perm[i]] = i;
         }
-        return MakeView(shape, strides, _offset, "PermuteBackward", g => [g.Permute(inverse)]);
+        var result = MakeView(shape, strides, _offset, "PermuteBackward", g => [g.Permute(inverse)]);
+        Tracing.Current?.Record("Permute", result, [this], perm);
+        return result;
     }
 
     /// <summary>Moves one dim to another position (<c>movedim</c>).</summary>
@@ -143,7 +154,9 @@ public sealed partial class Tensor
         var strides = (int[])_strides.Clone();
         (shape[a], shape[b]) = (shape[b], shape[a]);
         (strides[a], strides[b]) = (strides[b], strides[a]);
-        return MakeView(shape, strides, _offset, "TransposeBackward", g => [g.Transpose(a, b)]);
+        var result = MakeView(shape, strides, _offset, "TransposeBackward", g => [g.Transpose(a, b)]);
+        Tracing.Current?.Record("Transpose", result, [this], a, b);
+        return result;
     }
 
     /// <summary>The transpose of a tensor of rank ≤ 2 (<c>.T</c>).</summary>
@@ -186,8 +199,10 @@ public sealed partial class Tensor
         shape[d] = len;
         strides[d] = _strides[d] * step;
         var from = _shape;
-        return MakeView(shape, strides, _offset + s * _strides[d], "SliceBackward",
+        var result = MakeView(shape, strides, _offset + s * _strides[d], "SliceBackward",
             g => [SliceBackward(g, from, d, s, step)]);
+        Tracing.Current?.Record("Slice", result, [this], d, s, e, step);
+        return result;
     }
 
     /// <summary>Places g into zeros of the input's shape at the sliced positions; differentiable (its
@@ -246,7 +261,9 @@ public sealed partial class Tensor
         }
         if (ShapeUtil.SameShape(newShape, _shape)) return this;
         // The engine sums the gradient back to the input's shape.
-        return MakeView(newShape, strides, _offset, "ExpandBackward", g => [g]);
+        var result = MakeView(newShape, strides, _offset, "ExpandBackward", g => [g]);
+        Tracing.Current?.Record("Expand", result, [this], newShape);
+        return result;
     }
 
     /// <summary>Expands to the shape of <paramref name="other"/>.</summary>
@@ -268,7 +285,9 @@ public sealed partial class Tensor
         var shape = _shape.Where((_, i) => i != d).ToArray();
         var strides = _strides.Where((_, i) => i != d).ToArray();
         var from = _shape;
-        return MakeView(shape, strides, _offset, "SqueezeBackward", g => [g.Reshape(from)]);
+        var result = MakeView(shape, strides, _offset, "SqueezeBackward", g => [g.Reshape(from)]);
+        Tracing.Current?.Record("Reshape", result, [this], shape);
+        return result;
     }
 
     /// <summary>Inserts a size-1 dim at position dim (−1 appends).</summary>
@@ -280,7 +299,9 @@ public sealed partial class Tensor
         shape.Insert(d, 1);
         strides.Insert(d, d < Dim ? _strides[d] * _shape[d] : 1);
         var from = _shape;
-        return MakeView([.. shape], [.. strides], _offset, "UnsqueezeBackward", g => [g.Reshape(from)]);
+        var result = MakeView([.. shape], [.. strides], _offset, "UnsqueezeBackward", g => [g.Reshape(from)]);
+        Tracing.Current?.Record("Reshape", result, [this], result._shape);
+        return result;
     }
 
     /// <summary>Python-style indexing: ints select (remove the dim), ranges slice, <see cref="TensorIndex.Ellipsis"/>

@@ -3,6 +3,8 @@ using System.Numerics.Tensors;
 using System.Text;
 using DeepSharp.Kernels;
 
+using DeepSharp.Interop;
+
 namespace DeepSharp;
 
 // Copies, conversions and reading values back (contiguous, clone, to, toArray, item, ToString).
@@ -25,6 +27,7 @@ public sealed partial class Tensor
             case Storage<long> s: ElementwiseKernels.Copy<long>(_shape, s.Data, _offset, _strides, result.Span<long>()); break;
             case Storage<bool> s: ElementwiseKernels.Copy<bool>(_shape, s.Data, _offset, _strides, result.Span<bool>()); break;
         }
+        Tracing.Current?.Record("Identity", result, [this]);
         return Node.Record(result, name, [this], g => [g]);
     }
 
@@ -37,6 +40,7 @@ public sealed partial class Tensor
         var result = Empty(_shape, dtype, zeroed: false);
         int n = NumEl;
         ConvertStorage(src._storage, src._offset, result._storage, n);
+        Tracing.Current?.Record("Cast", result, [this], dtype);
         if (!DType.IsFloatingPoint() || !dtype.IsFloatingPoint()) return result;
         var from = DType;
         return Node.Record(result, "ToCopyBackward", [this], g => [g.To(from)]);

@@ -116,12 +116,13 @@ public class DocSnippetTests
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
     {
         // The shared framework (what a console app gets) plus the packages a reader adds: DeepSharp, DeepSharp.Testing,
+        // DeepSharp.Onnx and ONNX Runtime (docs/onnx.md),
         // and for the Testing readme's property tests FsCheck and NUnit.
         string framework = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         var paths = Directory.GetFiles(framework, "*.dll").Where(IsManaged).ToList();
         foreach (var t in new[] { typeof(Tensor), typeof(DeepSharp.Testing.TensorGen), typeof(FsCheck.Config), typeof(FsCheck.Fluent.Prop),
                      typeof(FsCheck.NUnit.PropertyAttribute), typeof(TestAttribute), typeof(System.Numerics.Tensors.TensorPrimitives),
-                     typeof(Microsoft.FSharp.Core.FSharpFunc<,>) })
+                     typeof(Microsoft.FSharp.Core.FSharpFunc<,>), typeof(DeepSharp.Onnx.Onnx), typeof(Microsoft.ML.OnnxRuntime.InferenceSession) })
             paths.Add(t.Assembly.Location);
         return [.. paths.Distinct().Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))];
     });
