@@ -1,7 +1,7 @@
 namespace DeepSharp;
 
 /// <summary>The autograd entry points (PyTorch's <c>torch.autograd</c> and grad-mode context managers).</summary>
-public static class Autograd
+public static partial class Autograd
 {
     /// <summary>Disables graph recording in the enclosed scope: <c>using (Autograd.NoGrad()) { … }</c>.
     /// The setting flows with async code and does not affect other threads.</summary>

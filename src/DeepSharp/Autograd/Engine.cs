@@ -18,8 +18,13 @@ internal static class Engine
             throw new InvalidOperationException("Backward: the tensor does not require grad and has no GradFn (did you forget RequiresGrad, or run the forward under NoGrad?).");
         long firstOwned = Storage.NextId;
         gradient = InitialGradient(root, gradient, "Backward");
-        Run([root], [gradient], captureFor: null, retainGraph, createGraph, accumulate: true,
-            owned: createGraph || Anomaly.IsEnabled ? null : new OwnedGradients(firstOwned));
+        var hookPass = GradHookTracker.Enter();
+        try
+        {
+            Run([root], [gradient], captureFor: null, retainGraph, createGraph, accumulate: true,
+                owned: createGraph || Anomaly.IsEnabled ? null : new OwnedGradients(firstOwned));
+        }
+        finally { hookPass.Finish(); }
     }
 
     public static Tensor?[] Grad(Tensor[] outputs, Tensor?[]? gradOutputs, Tensor[] inputs, bool retainGraph, bool createGraph, bool allowUnused)
@@ -93,6 +98,7 @@ internal static class Engine
         // `needed`: nodes that must run (a requested input lies below them). A requested non-leaf input's own
         // node only receives its gradient; it runs only if another requested input lies below it.
         HashSet<Node>? needed = captureFor is null ? null : FindNeeded(reachable, captureNodes, captureLeaves);
+        var hooks = accumulate && captureFor is null ? GradHookTracker.Track(reachable, roots) : null;   // post-accumulate-grad hooks
         bool Receives(Node n) => needed is null || needed.Contains(n) || captureNodes.ContainsKey(n);
         var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
         foreach (var node in reachable)
@@ -108,7 +114,7 @@ internal static class Engine
         {
             var r = roots[i];
             if (r._gradFn is { } fn) Accumulate(pending, fn, rootGrads[i], owned);
-            else Deliver(r, rootGrads[i], captureLeaves, captured, accumulate, createGraph, owned);
+            else { Deliver(r, rootGrads[i], captureLeaves, captured, accumulate, createGraph, owned); hooks?.Delivered(r); }
         }
 
         // 3. Run nodes whose every consumer has already run.
@@ -174,6 +180,7 @@ internal static class Engine
                     Deliver(edge.Leaf!, g, captureLeaves, captured, accumulate, createGraph, owned);
                     if (NodeTimer is { } tm) tm(s_deliverNode, System.Diagnostics.Stopwatch.GetTimestamp() - ts);
                 }
+                if (edge.Leaf is { } hooked) hooks?.Delivered(hooked);
             }
         }
         return captured;
