@@ -14,7 +14,7 @@ public readonly record struct DdpEvent(string Kind, int Index);
 /// Data-parallel training over a process group (PyTorch's <c>DistributedDataParallel</c>). At construction it copies
 /// rank 0's parameters and buffers to every rank. During <c>loss.Backward()</c> each parameter's gradient is copied into
 /// a bucket as soon as it is accumulated; buckets follow the reverse parameter order (the order backward produces them:
-/// the first holds about 1 MiB, the others about 25 MiB) and each bucket's reduction starts on a communication thread
+/// the first holds about 1 MiB, small so that communication starts early, the others about 25 MiB) and each bucket's reduction starts on a communication thread
 /// as soon as its last gradient arrives, while backward goes on. Backward returns after every bucket is reduced and
 /// each <c>Grad</c> holds the average over the ranks, summed in rank order: the same bits on every rank, and the same
 /// as one process that accumulates the ranks' micro-batches in order and divides by their number.
@@ -26,9 +26,6 @@ public readonly record struct DdpEvent(string Kind, int Index);
 /// </remarks>
 public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposable
 {
-    /// <summary>The size of the first bucket (PyTorch: 1 MiB), small so that communication starts early.</summary>
-    public const long FirstBucketBytes = 1 << 20;
-
     private readonly Module<Tensor, Tensor> _module;
     private readonly ProcessGroup _group;
     private readonly Tensor[] _parameters;          // Parameters() order
@@ -47,10 +44,13 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
     /// <param name="group">The ranks to average over (a duplicate is used); the world when null.</param>
     /// <param name="bucketCapMiB">The size of the buckets after the first (PyTorch's <c>bucket_cap_mb</c>, default 25).</param>
     /// <param name="broadcastBuffers">Copy rank 0's buffers (BatchNorm running statistics) to all ranks before each forward.</param>
-    public DistributedDataParallel(Module<Tensor, Tensor> module, ProcessGroup? group = null, double bucketCapMiB = 25, bool broadcastBuffers = true)
+    /// <param name="firstBucketMiB">The size of the first bucket (default 1 MiB, as PyTorch).</param>
+    public DistributedDataParallel(Module<Tensor, Tensor> module, ProcessGroup? group = null, double bucketCapMiB = 25, bool broadcastBuffers = true,
+        double firstBucketMiB = 1)
     {
         ArgumentNullException.ThrowIfNull(module);
         if (!(bucketCapMiB > 0)) throw new ArgumentException($"DistributedDataParallel: bucketCapMiB must be positive, got {bucketCapMiB}.");
+        if (!(firstBucketMiB > 0)) throw new ArgumentException($"DistributedDataParallel: firstBucketMiB must be positive, got {firstBucketMiB}.");
         _module = RegisterModule("module", module);
         _group = (group ?? Distributed.World).Duplicate();
         _broadcastBuffers = broadcastBuffers;
@@ -66,7 +66,7 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
         var buckets = new List<Bucket>();
         _slots = new (Bucket, int)[_parameters.Length];
         var members = new List<int>();
-        long cap = FirstBucketBytes, bytes = 0;
+        long cap = (long)(firstBucketMiB * (1 << 20)), bytes = 0;
         DType? dtype = null;
         for (int i = _parameters.Length - 1; i >= 0; i--)
         {
