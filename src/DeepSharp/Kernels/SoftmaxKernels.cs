@@ -128,6 +128,13 @@ internal static unsafe class FusedRowParallel
         return Math.Min(threads, rows);
     }
 
+    /// <summary>
+    /// The number of parts of a row-wise kernel that reduces across rows (per-part partial sums added in part order),
+    /// from the shape alone: the bits do not depend on the thread count. Parts are shared by the available threads.
+    /// </summary>
+    internal static int ReductionParts(int rows, long workPerRow) =>
+        rows < 2 || rows * workPerRow < MinParallelWork ? 1 : Math.Min(rows, KernelSettings.ShapeReductionParts);
+
     internal static void Check(int rows, int n, int length, string name)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
