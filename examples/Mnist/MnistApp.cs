@@ -38,6 +38,7 @@ public static class MnistApp
             var (command, options) = CommandLine.Parse(args);
             switch (options)
             {
+                case TrainOptions train when train.Distributed || train.Accumulate > 1: DistributedTraining.Run(train, output); break;
                 case TrainOptions train: Run(train, output, interactive); break;
                 case PredictOptions predict: Predict(predict, output); break;
                 default: output.WriteLine(CommandLine.Usage); break;
@@ -156,6 +157,8 @@ public static class MnistApp
                 ["test_images"] = test.Count,
                 ["warmup_seconds"] = warmupSeconds,
                 ["threads"] = Torch.GetNumThreads(),
+                ["world_size"] = 1,
+                ["weights_sha256"] = DistributedTraining.WeightsSha256(model),
             };
             output.Flush();
             output.WriteLine(json.ToJsonString());

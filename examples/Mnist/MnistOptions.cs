@@ -28,6 +28,10 @@ public sealed record TrainOptions
     /// <summary>Use only the first N training / test examples (quick runs, CI).</summary>
     public int? TrainLimit { get; init; }
     public int? TestLimit { get; init; }
+    /// <summary>Data-parallel training under mpirun (DistributedTraining.cs).</summary>
+    public bool Distributed { get; init; }
+    /// <summary>Micro-batches of BatchSize per optimizer step, gradients summed then averaged (DistributedTraining.cs).</summary>
+    public int Accumulate { get; init; } = 1;
 
     public int EffectiveEpochs => Epochs ?? (Model == "mlp" ? 5 : 3);
     public string EffectivePlotPath => PlotPath ?? $"mnist-{Model}.png";
@@ -77,6 +81,10 @@ public static class CommandLine
           --json                   end with one JSON line: model, test_accuracy, epoch_seconds, train_loss, …
           --train-limit N          use only the first N training images (quick runs)
           --test-limit N           use only the first N test images
+          --distributed            data-parallel over the ranks of mpirun -np N (batch size is per rank; rank 0
+                                   prints and writes); see docs/distributed.md
+          --accumulate N           N micro-batches per step, gradients summed then averaged: the same weights, bit
+                                   for bit, as --distributed with N ranks
 
         Predict options:
           --weights PATH           safetensors file written by --save
@@ -160,6 +168,8 @@ public static class CommandLine
                 case "--no-warmup": train = train with { NoWarmup = true }; break;
                 case "--train-limit": train = train with { TrainLimit = Int(1) }; break;
                 case "--test-limit": train = train with { TestLimit = Int(1) }; break;
+                case "--distributed": train = train with { Distributed = true }; break;
+                case "--accumulate": train = train with { Accumulate = Int(1) }; break;
                 default: throw new UsageException($"Unknown option '{a}'.");
             }
             if (trainOnly && command == "predict") throw new UsageException($"Option {a} is for training, not predict.");
