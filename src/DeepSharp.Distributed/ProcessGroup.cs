@@ -146,20 +146,24 @@ public sealed unsafe class ProcessGroup : IDisposable
             return;
         }
         int chunk = ChunkLength(data.Length);
-        var buffer = new NativeBuffer<T>(chunk * WorldSize);
-        var scratch = new NativeBuffer<T>(chunk * WorldSize);
-        try
+        lock (_workGate)
         {
-            data.CopyTo(buffer.Span);
-            ReduceInRankOrder(buffer.Pointer, scratch.Pointer, chunk, op);
-            buffer.Span[..data.Length].CopyTo(data);
-        }
-        finally
-        {
-            buffer.Dispose();
-            scratch.Dispose();
+            // One pair of buffers per group, kept between calls: fresh 25 MiB buffers each call cost page faults.
+            long bytes = 2L * chunk * WorldSize * sizeof(T);
+            if (_work.Length < bytes)
+            {
+                _work.Dispose();
+                _work = new NativeBuffer<byte>(checked((int)bytes));
+            }
+            T* buffer = (T*)_work.Pointer, scratch = buffer + (long)chunk * WorldSize;
+            data.CopyTo(new Span<T>(buffer, data.Length));
+            ReduceInRankOrder(buffer, scratch, chunk, op);
+            new ReadOnlySpan<T>(buffer, data.Length).CopyTo(data);
         }
     }
+
+    private readonly object _workGate = new();
+    private NativeBuffer<byte> _work = new(0);
 
     /// <summary>The per-rank chunk of a <paramref name="count"/>-element reduction: buffers hold chunk × WorldSize elements.</summary>
     internal int ChunkLength(int count) => (count + WorldSize - 1) / WorldSize;
@@ -225,6 +229,7 @@ public sealed unsafe class ProcessGroup : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        lock (_workGate) _work.Dispose();
         if (_comm == 0 || Distributed.IsFinalized) return;
         nint comm = _comm;
         using (Lock()) MpiNative.MPI_Comm_free(&comm);

@@ -10,6 +10,7 @@ using DeepSharp.Optim;
 //   hooks                       DDP bucket order and overlap: the events of one backward
 //   train [--accumulate N] [--threads T] [--steps S]   a small conv + LayerNorm + dropout model; prints weights_sha256
 //   throw                       rank 1 throws while rank 0 waits in a barrier
+//   bandwidth [--mib M] [--iterations K]   all-reduce timings of an M MiB bucket (docs/distributed.md; not a test)
 string scenario = args.Length > 0 ? args[0] : "collectives";
 int Option(string name, int fallback)
 {
@@ -26,6 +27,7 @@ switch (scenario)
     case "collectives": Collectives(); break;
     case "hooks": Hooks(); break;
     case "train": Train(Option("--accumulate", 1), Option("--steps", 6)); break;
+    case "bandwidth": Bandwidth(Option("--mib", 25), Option("--iterations", 20)); break;
     case "throw":
         if (rank == 1) throw new InvalidOperationException("rank 1 failed on purpose in its training step");
         Distributed.Barrier();
@@ -136,6 +138,35 @@ void Train(int accumulate, int steps)
         }
     }
     Say($"weights_sha256 {Checksum(model.Parameters())} world_size {world} accumulate {accumulate} threads {Torch.GetNumThreads()}");
+}
+
+unsafe void Bandwidth(int mib, int iterations)
+{
+    int count = mib * (1 << 20) / sizeof(float);
+    var group = Distributed.World;
+    int padded = group.ChunkLength(count) * world;
+    using var data = new NativeBuffer<float>(padded);
+    using var scratch = new NativeBuffer<float>(padded);
+    var tensor = Tensor.Ones([count], DType.Float32);
+    double bus = 2.0 * (world - 1) / world * count * sizeof(float);
+    void Time(string name, Action call)
+    {
+        call();
+        var times = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            group.Barrier();
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            call();
+            times[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        Array.Sort(times);
+        double median = times[iterations / 2];
+        if (rank == 0) Say(string.Create(CultureInfo.InvariantCulture, $"{name} {mib} MiB x {world} ranks: median {median * 1e3:F2} ms, bus bandwidth {bus / median / 1e9:F2} GB/s"));
+    }
+    Time("DDP bucket (rank-ordered: all-to-all, ordered sum, all-gather)", () => group.ReduceInRankOrder(data.Pointer, scratch.Pointer, padded / world, ReduceOp.Average));
+    Time("Distributed.AllReduce(tensor, Sum) (rank-ordered, with copies)", () => Distributed.AllReduce(tensor, ReduceOp.Sum));
+    Time("Distributed.AllReduce(tensor, Max) (Open MPI's MPI_Allreduce)", () => Distributed.AllReduce(tensor, ReduceOp.Max));
 }
 
 static string Checksum(IEnumerable<Tensor> tensors)
