@@ -21,7 +21,7 @@ public readonly record struct DdpEvent(string Kind, int Index);
 /// </summary>
 /// <remarks>
 /// BatchNorm layers keep per-rank statistics (the running statistics of rank 0 are copied to all ranks before each
-/// forward, as PyTorch does); use <c>SyncBatchNorm</c> layers for statistics over the whole global batch.
+/// forward, as PyTorch does); use <see cref="SyncBatchNorm"/> layers for statistics over the whole global batch.
 /// Call <see cref="NoSync"/> around the backward passes of micro-batches that only accumulate locally.
 /// </remarks>
 public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposable

@@ -95,6 +95,32 @@ public class InProcessTests
     }
 
     [Test]
+    public void SyncBatchNormInAWorldOfOneIsBatchNormAndPassesGradCheck()
+    {
+        Distributed.InitProcessGroup();
+        try
+        {
+            var x = Tensor.Randn([4, 3, 2, 5], DType.Float64, new Generator(4));
+            var sync = new SyncBatchNorm(3, dtype: DType.Float64);
+            var bn = new BatchNorm2d(3, dtype: DType.Float64);
+            var diff = (sync.Forward(x) - bn.Forward(x)).Abs().Max().Item();
+            Assert.That(diff, Is.LessThan(1e-12));
+            Assert.That(sync.StateDict()["running_var"].ToArray<double>(), Is.EqualTo(bn.StateDict()["running_var"].ToArray<double>()).Within(1e-12));
+            var weight = Tensor.Randn([3], DType.Float64, new Generator(5));
+            var bias = Tensor.Randn([3], DType.Float64, new Generator(6));
+            var layer = new SyncBatchNorm(3, dtype: DType.Float64);
+            layer.LoadStateDict(new Dictionary<string, Tensor> { ["weight"] = weight, ["bias"] = bias, ["running_mean"] = Tensor.Zeros([3], DType.Float64), ["running_var"] = Tensor.Ones([3], DType.Float64) });
+            GradCheck.Check(t => layer.Forward(t[0]), [x.Clone().RequiresGrad_()]);
+            GradCheck.Check(t => layer.Forward(x) * t[0].View(1, 3, 1, 1), [Tensor.Randn([3], DType.Float64, new Generator(7)).RequiresGrad_()]);
+            Assert.That(() => layer.Forward(Tensor.Zeros([2, 4, 3], DType.Float64)), Throws.ArgumentException.With.Message.Contains("expected input [N, 3, …]"));
+        }
+        finally
+        {
+            Distributed.DestroyProcessGroup();
+        }
+    }
+
+    [Test]
     public void AverageAccumulatedGradientsDividesEveryGradient()
     {
         var p = Tensor.FromBuffer(new float[] { 1, 2, 3 }, 3).RequiresGrad_();

@@ -9,6 +9,7 @@ using DeepSharp.Optim;
 //   collectives                 all-reduce (sum, average, max, min) and broadcast against values computed here
 //   hooks                       DDP bucket order and overlap: the events of one backward
 //   train [--accumulate N] [--threads T] [--steps S]   a small conv + LayerNorm + dropout model; prints weights_sha256
+//   syncbn                      SyncBatchNorm over the ranks' slices against BatchNorm of the whole batch in one process
 //   throw                       rank 1 throws while rank 0 waits in a barrier
 //   bandwidth [--mib M] [--iterations K]   all-reduce timings of an M MiB bucket (docs/distributed.md; not a test)
 string scenario = args.Length > 0 ? args[0] : "collectives";
@@ -27,6 +28,7 @@ switch (scenario)
     case "collectives": Collectives(); break;
     case "hooks": Hooks(); break;
     case "train": Train(Option("--accumulate", 1), Option("--steps", 6)); break;
+    case "syncbn": SyncBn(); break;
     case "bandwidth": Bandwidth(Option("--mib", 25), Option("--iterations", 20)); break;
     case "throw":
         if (rank == 1) throw new InvalidOperationException("rank 1 failed on purpose in its training step");
@@ -113,6 +115,7 @@ void Train(int accumulate, int steps)
         new LayerNorm([32]), new ReLU(), new Dropout(0.25, dropoutGenerator), new Linear(32, 3));
     Module<Tensor, Tensor> net = world > 1 ? new DistributedDataParallel(model) : model;
     var optimizer = new Adam(model.Parameters(), lr: 1e-2);
+    Say($"initial_sha256 {Checksum(model.Parameters())}");
     var data = Tensor.Randn([50, 2, 6, 6], DType.Float32, new Generator(5));
     var labels = Tensor.FromBuffer(Enumerable.Range(0, 50).Select(i => (long)(i % 3)).ToArray(), 50);
     var lossFn = new CrossEntropyLoss();
@@ -138,6 +141,27 @@ void Train(int accumulate, int steps)
         }
     }
     Say($"weights_sha256 {Checksum(model.Parameters())} world_size {world} accumulate {accumulate} threads {Torch.GetNumThreads()}");
+}
+
+void SyncBn()
+{
+    int per = 2, n = per * world;
+    var x = Tensor.Randn([n, 3, 4, 4], DType.Float64, new Generator(21));
+    var w = Tensor.Randn([n, 3, 4, 4], DType.Float64, new Generator(22));
+    // Reference: BatchNorm over the whole batch, in this process.
+    var full = x.Clone().RequiresGrad_();
+    var bn = new BatchNorm2d(3, dtype: DType.Float64);
+    var yFull = bn.Forward(full);
+    (yFull * w).Sum().Backward();
+    var expectY = yFull.Detach().Narrow(0, rank * per, per);
+    var expectGrad = full.Grad!.Narrow(0, rank * per, per);
+    var mine = x.Narrow(0, rank * per, per).Clone().RequiresGrad_();
+    var sync = new SyncBatchNorm(3, dtype: DType.Float64);
+    var y = sync.Forward(mine);
+    (y * w.Narrow(0, rank * per, per)).Sum().Backward();
+    double dy = (y.Detach() - expectY).Abs().Max().Item(), dg = (mine.Grad! - expectGrad).Abs().Max().Item();
+    double dm = (sync.StateDict()["running_mean"] - bn.StateDict()["running_mean"]).Abs().Max().Item();
+    Say(string.Create(CultureInfo.InvariantCulture, $"syncbn max |y - y_full| {dy:E2} max |dx - dx_full| {dg:E2} max |running_mean - full| {dm:E2}"));
 }
 
 unsafe void Bandwidth(int mib, int iterations)
