@@ -56,7 +56,9 @@ public static class DistributedTraining
         Torch.ManualSeed(options.Seed);
         var model = Models.Create(options.Model);
         Module<Tensor, Tensor> net = model;
-        DistributedDataParallel? ddp = options.Distributed ? new DistributedDataParallel(model) : null;
+        // 4 MiB buckets: the cnn's 4.5 MiB fc1 weight gets a bucket of its own, reduced while the convolutions' backward
+        // runs (with 25 MiB it would wait for conv1's gradient, the last of the pass).
+        DistributedDataParallel? ddp = options.Distributed ? new DistributedDataParallel(model, bucketCapMiB: 4) : null;
         if (ddp is not null) net = ddp;
         var optimizer = new Adam(model.Parameters(), lr: options.LearningRate);
         var samplers = Enumerable.Range(0, shards).Where(s => !options.Distributed || s == rank)
