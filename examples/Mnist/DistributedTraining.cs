@@ -68,6 +68,7 @@ public static class DistributedTraining
 
         var epochs = new JsonArray();
         var seconds = new JsonArray();
+        var cpuSeconds = new JsonArray();
         var testAccuracies = new JsonArray();
         double testAccuracy = 0;
         try
@@ -76,6 +77,7 @@ public static class DistributedTraining
             {
                 foreach (var s in samplers) s.SetEpoch(epoch);
                 model.Train();
+                var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
                 double lossSum = 0;
                 long seen = 0;
@@ -95,8 +97,9 @@ public static class DistributedTraining
                     optimizer.Step();
                 }
                 double elapsed = clock.Elapsed.TotalSeconds;
-                // The epoch's loss over every rank's images (one small all-reduce per epoch).
-                var totals = Tensor.FromBuffer(new[] { lossSum, seen, elapsed }, 3);
+                double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
+                // The epoch's loss over every rank's images and the ranks' CPU time (one small all-reduce per epoch).
+                var totals = Tensor.FromBuffer(new[] { lossSum, seen, elapsed, cpu }, 4);
                 if (ddp is not null) Distributed.Distributed.AllReduce(totals, ReduceOp.Sum);
                 var t = totals.ToArray<double>();
                 double images = t[1], trainLoss = t[0] / t[1];
@@ -105,6 +108,7 @@ public static class DistributedTraining
                 testAccuracy = accuracy;
                 epochs.Add(trainLoss);
                 seconds.Add(elapsed);
+                cpuSeconds.Add(t[3]);
                 testAccuracies.Add(accuracy);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"epoch {epoch}/{options.EffectiveEpochs}: train loss {trainLoss:F4}, test loss {testLoss:F4}, test accuracy {accuracy * 100:F2}% ({elapsed:F2} s, {images / elapsed:N0} img/s over {(ddp is null ? "1 process" : $"{world} ranks")})"));
@@ -131,6 +135,7 @@ public static class DistributedTraining
                 ["model"] = options.Model,
                 ["test_accuracy"] = testAccuracy,
                 ["epoch_seconds"] = seconds,
+                ["epoch_cpu_seconds"] = cpuSeconds,
                 ["train_loss"] = epochs,
                 ["test_accuracies"] = testAccuracies,
                 ["images_per_second"] = samplers[0].StepsPerEpoch * (double)options.BatchSize * shards / (double)seconds[^1]!,
