@@ -93,6 +93,8 @@ internal static unsafe partial class MpiNative
     [LibraryImport(Lib)] public static partial int MPI_Iallreduce(void* sendBuf, void* recvBuf, int count, nint datatype, nint op, nint comm, nint* request);
     [LibraryImport(Lib)] public static partial int MPI_Alltoall(void* sendBuf, int sendCount, nint sendType, void* recvBuf, int recvCount, nint recvType, nint comm);
     [LibraryImport(Lib)] public static partial int MPI_Allgather(void* sendBuf, int sendCount, nint sendType, void* recvBuf, int recvCount, nint recvType, nint comm);
+    [LibraryImport(Lib)] public static partial int MPI_Ialltoall(void* sendBuf, int sendCount, nint sendType, void* recvBuf, int recvCount, nint recvType, nint comm, nint* request);
+    [LibraryImport(Lib)] public static partial int MPI_Iallgather(void* sendBuf, int sendCount, nint sendType, void* recvBuf, int recvCount, nint recvType, nint comm, nint* request);
     [LibraryImport(Lib)] public static partial int MPI_Wait(nint* request, void* status);
     [LibraryImport(Lib)] public static partial int MPI_Test(nint* request, int* flag, void* status);
 }

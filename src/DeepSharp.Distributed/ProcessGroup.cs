@@ -178,8 +178,10 @@ public sealed unsafe class ProcessGroup : IDisposable
     {
         if (_comm == 0) return;
         nint type = MpiType<T>();
+        nint request;
         using (Lock())
-            MpiNative.Check(MpiNative.MPI_Alltoall(data, chunk, type, scratch, chunk, type, _comm), "MPI_Alltoall");
+            MpiNative.Check(MpiNative.MPI_Ialltoall(data, chunk, type, scratch, chunk, type, _comm, &request), "MPI_Ialltoall");
+        WaitPolitely(ref request, "MPI_Ialltoall");
         var acc = new Span<T>(scratch, chunk);
         for (int r = 1; r < WorldSize; r++)
         {
@@ -189,7 +191,23 @@ public sealed unsafe class ProcessGroup : IDisposable
         }
         if (op == ReduceOp.Average) TensorPrimitives.Divide(acc, T.CreateChecked(WorldSize), acc);
         using (Lock())
-            MpiNative.Check(MpiNative.MPI_Allgather(scratch, chunk, type, data, chunk, type, _comm), "MPI_Allgather");
+            MpiNative.Check(MpiNative.MPI_Iallgather(scratch, chunk, type, data, chunk, type, _comm, &request), "MPI_Iallgather");
+        WaitPolitely(ref request, "MPI_Iallgather");
+    }
+
+    // Polls with MPI_Test and yields the core between polls: a blocking MPI call spins, and on the communication thread
+    // that spinning takes the core from the backward pass it should overlap with.
+    private void WaitPolitely(ref nint request, string call)
+    {
+        int flag = 0;
+        for (int polls = 0; ; polls++)
+        {
+            fixed (nint* r = &request)
+                using (Lock()) MpiNative.Check(MpiNative.MPI_Test(r, &flag, null), "MPI_Test (" + call + ")");
+            if (flag != 0) return;
+            if (polls < 50) Thread.Yield();
+            else Thread.Sleep(polls < 200 ? 0 : 1);
+        }
     }
 
     internal static nint MpiType<T>() where T : unmanaged =>
