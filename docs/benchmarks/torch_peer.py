@@ -7,7 +7,8 @@ repetitions) and prints the same JSON lines, e.g. {"workload":"sgemm","n":1024,"
     python3 docs/benchmarks/torch_peer.py [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn]
 
 PyTorch is only a reference for these measurements, never a dependency of the project or its tests.
-Debian: apt-get install python3-torch libopenblas0-openmp. Debian's torch does its float matmul through
+Debian: apt-get install python3-torch libopenblas0-pthread, run with OPENBLAS_CORETYPE=SkylakeX (python3-torch
+alone pulls the reference BLAS, ~50x slower; the script checks which BLAS it got). Debian's torch does its float matmul through
 the system libblas.so.3: without OpenBLAS that is the reference BLAS (~5 GFLOPS); the OpenMP build of
 OpenBLAS follows torch.set_num_threads. OpenBLAS 0.3.21 picks its kernels by CPU model and takes newer Intel
 Xeons (family 6 model 207) for a "Prescott" without SIMD kernels (~30 GFLOPS per thread): the script prints the
@@ -172,6 +173,127 @@ def resnet_step(options):
     yield from train_step("resnet_step", model, (64, 1, 28, 28))(options)
 
 
+GPT_CONFIGS = {  # name: (layers, heads, embd, vocab, block, batch), as GptConfig in GptWorkloads.cs
+    "mini": (4, 4, 256, 8192, 256, 8),
+    "gpt2_small": (12, 12, 768, 50257, 256, 4),
+}
+
+
+class GptBlock(torch.nn.Module):
+    """nanoGPT's pre-LN block from public modules: causal nn.MultiheadAttention, GELU(tanh) MLP."""
+
+    def __init__(self, embd, heads):
+        super().__init__()
+        self.ln_1 = torch.nn.LayerNorm(embd)
+        self.attn = torch.nn.MultiheadAttention(embd, heads, batch_first=True)
+        self.ln_2 = torch.nn.LayerNorm(embd)
+        self.c_fc = torch.nn.Linear(embd, 4 * embd)
+        self.c_proj = torch.nn.Linear(4 * embd, embd)
+        self.gelu = torch.nn.GELU(approximate="tanh")
+
+    def forward(self, x, mask):
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, h, need_weights=False, attn_mask=mask, is_causal=True)[0]
+        return x + self.c_proj(self.gelu(self.c_fc(self.ln_2(x))))
+
+
+class Gpt(torch.nn.Module):
+    """Token + position embeddings, blocks, final LayerNorm, LM head tied to the token embedding."""
+
+    def __init__(self, layers, heads, embd, vocab, block):
+        super().__init__()
+        self.wte = torch.nn.Embedding(vocab, embd)
+        self.wpe = torch.nn.Embedding(block, embd)
+        self.h = torch.nn.ModuleList(GptBlock(embd, heads) for _ in range(layers))
+        self.ln_f = torch.nn.LayerNorm(embd)
+        self.register_buffer("pos", torch.arange(block), persistent=False)
+        self.register_buffer("mask", torch.nn.Transformer.generate_square_subsequent_mask(block), persistent=False)
+
+    def forward(self, idx):
+        x = self.wte(idx) + self.wpe(self.pos)
+        for b in self.h:
+            x = b(x, self.mask)
+        return torch.nn.functional.linear(self.ln_f(x), self.wte.weight)
+
+
+def _proc_status_kb(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+    return 0
+
+
+def _minor_faults():
+    with open("/proc/self/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])  # field 10
+
+
+def _gpt_measure(workload, config, fn, options):
+    """A few steps (seconds each at GPT-2 small): 2 warm-up, then `reps`; median ms, tokens/s, faults/step, RSS."""
+    layers, heads, embd, vocab, block, batch = GPT_CONFIGS[config]
+    for _ in range(2):
+        fn()
+    reps = max(1, options.reps)
+    faults0 = _minor_faults()
+    ms, rss_first = [], 0
+    for r in range(reps):
+        t = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - t) * 1e3)
+        if r == 0:
+            rss_first = _proc_status_kb("VmRSS:") / 1024
+    faults = (_minor_faults() - faults0) // reps
+    ms.sort()
+    mid = len(ms) // 2
+    median = ms[mid] if len(ms) % 2 else 0.5 * (ms[mid - 1] + ms[mid])
+    return {"workload": workload, "config": config, "ms": round(median, 1),
+            "tokens_per_s": round(batch * block / (median / 1e3)), "faults_per_step": faults,
+            "rss_first_mb": round(rss_first), "rss_last_mb": round(_proc_status_kb("VmRSS:") / 1024), "steps": reps}
+
+
+def _gpt_configs(options):
+    return [c for c in GPT_CONFIGS if options.config is None or c in options.config]
+
+
+def gpt_step(options):
+    """AdamW training step (no decay on norms and biases) of a GPT-2 on random tokens."""
+    for config in _gpt_configs(options):
+        layers, heads, embd, vocab, block, batch = GPT_CONFIGS[config]
+        torch.manual_seed(0)
+        model = Gpt(layers, heads, embd, vocab, block)
+        params = list(model.parameters())
+        opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+                                 {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}], lr=3e-4)
+        idx = torch.randint(0, vocab, (batch, block))
+        targets = torch.randint(0, vocab, (batch * block,))
+
+        def step():
+            with torch.enable_grad():
+                opt.zero_grad(set_to_none=True)
+                logits = model(idx)
+                loss = torch.nn.functional.cross_entropy(logits.reshape(batch * block, vocab), targets)
+                loss.backward()
+                opt.step()
+        yield _gpt_measure("gpt_step", config, step, options)
+        del model, opt
+
+
+def gpt_infer(options):
+    """No-grad forward (logits of every position) of the same models in eval mode."""
+    for config in _gpt_configs(options):
+        layers, heads, embd, vocab, block, batch = GPT_CONFIGS[config]
+        torch.manual_seed(0)
+        model = Gpt(layers, heads, embd, vocab, block).eval()
+        idx = torch.randint(0, vocab, (batch, block))
+
+        def infer():
+            with torch.no_grad():
+                model(idx)
+        yield _gpt_measure("gpt_infer", config, infer, options)
+        del model
+
+
 # name -> generator(options); output order is this order.
 WORKLOADS = {
     "sgemm": sgemm,
@@ -180,6 +302,8 @@ WORKLOADS = {
     "resnet_step": resnet_step,
     "encoder_step": encoder_step,
     "encoder_infer": encoder_infer,
+    "gpt_step": gpt_step,
+    "gpt_infer": gpt_infer,
 }
 
 
@@ -194,6 +318,15 @@ def blas_core():
     return f().decode()
 
 
+def _reset_peak_rss():
+    """VmHWM back to the current RSS, so each workload reports its own peak (Linux)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
@@ -202,9 +335,11 @@ def main():
     p.add_argument("--reps", type=int, default=7, help="measured repetitions (median reported)")
     p.add_argument("--trans", default="nn", choices=["nn", "nt", "tn", "tt"], help="sgemm operand layout")
     p.add_argument("--json", action="store_true", help="accepted for symmetry; output is always JSON lines")
+    p.add_argument("--config", default=None, help="GPT configurations (mini,gpt2_small; default both)")
     options = p.parse_args()
     options.min_rep_seconds = 0.1
     options.sizes = [int(s) for s in options.sizes.split(",")] if options.sizes else None
+    options.config = options.config.split(",") if options.config else None
     only = options.only.split(",") if options.only else None
     unknown = [o for o in (only or []) if o not in WORKLOADS]
     if unknown:
@@ -221,7 +356,9 @@ def main():
     for name, fn in WORKLOADS.items():
         if only is not None and name not in only:
             continue
+        _reset_peak_rss()
         for line in fn(options):
+            line.setdefault("peak_rss_mb", round(_proc_status_kb("VmHWM:") / 1024))
             print(json.dumps(line, separators=(",", ":")), flush=True)
 
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using DeepSharp;
+using DeepSharp.Examples.Common;
 using Spectre.Console;
 
 namespace DeepSharp.Examples.GradientFlow;
@@ -31,7 +32,7 @@ public static class GradientFlowApp
 
     public static GradientFlowResult Run(GradientFlowOptions o, TextWriter output, bool interactive = false)
     {
-        var console = CreateConsole(output, interactive);
+        var console = ExampleConsole.Create(output, interactive, plainWidth: 200);
         if (o.Threads is { } threads) Torch.SetNumThreads(threads);
         Torch.ManualSeed(o.Seed);
         var mlps = new List<Run>();
@@ -58,7 +59,7 @@ public static class GradientFlowApp
         var plots = new List<string>();
         if (!o.NoPlot)
         {
-            string dir = o.PlotDir ?? ".";
+            string dir = o.PlotDir ?? Path.Combine(RunFolder.Default, "gradient-flow");
             Directory.CreateDirectory(dir);
             if (mlps.Count > 0)
             {
@@ -112,17 +113,9 @@ public static class GradientFlowApp
         Run? run = null;
         if (interactive && steps > 0)
         {
-            console.Progress().AutoClear(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask(name, maxValue: steps);
-                    run = body((step, loss) =>
-                    {
-                        task.Value = step;
-                        task.Description = string.Create(CultureInfo.InvariantCulture, $"{name,-22} loss [yellow]{loss:F4}[/]");
-                    });
-                });
+            ExampleConsole.ProgressBar(console, name, steps, report =>
+                run = body((step, loss) => report(step, () => string.Create(CultureInfo.InvariantCulture, $"{name,-22} loss [yellow]{loss:F4}[/]"))),
+                remainingTime: false);
         }
         else
         {
@@ -196,18 +189,5 @@ public static class GradientFlowApp
             Layers("block", transformers);
         }
         return sb.ToString();
-    }
-
-    private static IAnsiConsole CreateConsole(TextWriter output, bool interactive)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
-            Out = new AnsiConsoleOutput(output),
-        });
-        if (!interactive) console.Profile.Width = 200;
-        return console;
     }
 }

@@ -1,4 +1,5 @@
-using System.Globalization;
+using System.CommandLine;
+using DeepSharp.Examples.Common;
 
 namespace DeepSharp.Examples.GradientFlow;
 
@@ -33,7 +34,7 @@ public sealed record GradientFlowOptions
     public int GradBatches { get; init; } = 4;
     public long Seed { get; init; } = 1;
     public int? Threads { get; init; }
-    /// <summary>Folder of the PNGs; null means the current directory.</summary>
+    /// <summary>Folder of the PNGs; null means <c>runs/gradient-flow</c> (ignored by git).</summary>
     public string? PlotDir { get; init; }
     public bool NoPlot { get; init; }
     /// <summary>Also write the tables as Markdown to this file.</summary>
@@ -41,109 +42,83 @@ public sealed record GradientFlowOptions
     public bool Json { get; init; }
 }
 
-/// <summary>A command-line mistake: exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);
-
+/// <summary>The command line, declared with System.CommandLine through the shared <see cref="Flags"/>.</summary>
 public static class CommandLine
 {
-    public const string Usage = """
+    private static readonly GradientFlowOptions D = new();
+
+    private static readonly Option<int> Depth = Flags.Int("--depth", "MLP hidden layers", D.Depth);
+    private static readonly Option<int> Width = Flags.Int("--width", "MLP hidden width", D.Width);
+    private static readonly Option<string?> Activation = Flags.Choice("--activation", "MLP activation", ["tanh", "relu", "both"], "both");
+    private static readonly Option<int> MlpSteps = Flags.Int("--mlp-steps", "MLP training steps", D.MlpSteps, min: 0);
+    private static readonly Option<double> MlpLr = Flags.Positive("--mlp-lr", "MLP SGD learning rate", D.MlpLearningRate);
+    private static readonly Option<int> BatchSize = Flags.BatchSize(D.BatchSize, "MLP mini-batch size");
+    private static readonly Option<bool> NoMlp = Flags.Switch("--no-mlp", "skip the MLPs");
+    private static readonly Option<int> Layers = Flags.Int("--layers", "Transformer encoder blocks", D.TransformerLayers);
+    private static readonly Option<int> DModel = Flags.Int("--d-model", "Transformer width", D.DModel, min: 2);
+    private static readonly Option<int> Heads = Flags.Int("--heads", "attention heads", D.Heads);
+    private static readonly Option<int> FeedForward = Flags.Int("--ff", "feed-forward width", D.FeedForward);
+    private static readonly Option<int> SeqLen = Flags.Int("--seq-len", "sequence length", D.SequenceLength);
+    private static readonly Option<int> TransformerSteps = Flags.Int("--transformer-steps", "Transformer training steps", D.TransformerSteps, min: 0);
+    private static readonly Option<double> TransformerLr = Flags.Positive("--transformer-lr", "Transformer Adam learning rate", D.TransformerLearningRate);
+    private static readonly Option<int> TransformerBatch = Flags.Int("--transformer-batch", "Transformer mini-batch size", D.TransformerBatchSize);
+    private static readonly Option<bool> NoTransformer = Flags.Switch("--no-transformer", "skip the Transformers");
+    private static readonly Option<int> GradBatches = Flags.Int("--grad-batches", "batches the gradient norms at initialisation are averaged over", D.GradBatches);
+    private static readonly Option<int> Seed = Flags.Int("--seed", "random seed", (int)D.Seed, min: 0);
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<string?> Plots = Flags.Text("--plots", "folder for the PNGs (default runs/gradient-flow, ignored by git)", "DIR");
+    private static readonly Option<bool> NoPlot = Flags.Switch("--no-plot", "do not write PNGs");
+    private static readonly Option<string?> Markdown = Flags.Text("--markdown", "also write the tables as Markdown", "FILE");
+    private static readonly Option<bool> Json = Flags.Json("every measurement");
+
+    private static readonly RootCommand Root = new("""
         Measure gradient flow: per-layer gradient norms at initialisation and short training runs of deep MLPs
-        (plain, residual, residual + LayerNorm) and of Transformer encoder stacks (post-LN, pre-LN).
+        (plain, residual, residual + LayerNorm; a synthetic 10-class teacher task, SGD with momentum 0.9) and of
+        Transformer encoder stacks (post-LN, pre-LN; sequence reversal, Adam with a constant rate, no warm-up).
 
-        Usage:
           dotnet run -c Release --project examples/GradientFlow [-- options]
+        """)
+    {
+        Depth, Width, Activation, MlpSteps, MlpLr, BatchSize, NoMlp,
+        Layers, DModel, Heads, FeedForward, SeqLen, TransformerSteps, TransformerLr, TransformerBatch, NoTransformer,
+        GradBatches, Seed, Threads, Plots, NoPlot, Markdown, Json,
+    };
 
-        Deep MLPs (synthetic 10-class teacher task, SGD with momentum 0.9):
-          --depth N                hidden layers (default 30)
-          --width N                hidden width (default 128)
-          --activation tanh|relu|both   (default both)
-          --mlp-steps N            training steps (default 400)
-          --mlp-lr X               SGD learning rate (default 0.01)
-          --batch-size N           (default 128)
-          --no-mlp                 skip the MLPs
+    /// <summary>The help text.</summary>
+    public static string Usage => ExampleCli.HelpText(Root);
 
-        Transformer encoder stacks (sequence reversal, Adam with a constant rate, no warm-up):
-          --layers N               encoder blocks (default 12)
-          --d-model N              (default 64)
-          --heads N                (default 4)
-          --ff N                   feed-forward width (default 256)
-          --seq-len N              (default 12)
-          --transformer-steps N    (default 300)
-          --transformer-lr X       Adam learning rate (default 0.001)
-          --transformer-batch N    (default 32)
-          --no-transformer         skip the Transformers
-
-        Common:
-          --grad-batches N         batches the gradient norms at initialisation are averaged over (default 4)
-          --seed N                 (default 1)
-          --threads N              kernel threads (default: all cores)
-          --plots DIR              folder for the PNGs (default: current directory)
-          --no-plot                do not write PNGs
-          --markdown FILE          also write the tables as Markdown
-          --json                   end with one JSON line holding every measurement
-        """;
-
+    /// <summary>The options, or null when the command line asks for help.</summary>
     public static GradientFlowOptions? Parse(IReadOnlyList<string> args)
     {
-        if (args.Any(a => a is "-h" or "--help" or "-?" or "help")) return null;
-        var o = new GradientFlowOptions();
-        for (int i = 0; i < args.Count; i++)
+        if (args.Any(a => a is "help")) return null;
+        var r = ExampleCli.Parse(Root, args);
+        if (ExampleCli.IsHelp(r)) return null;
+        var o = new GradientFlowOptions
         {
-            string a = args[i];
-            string Value()
-            {
-                if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    throw new UsageException($"Option {a} needs a value.");
-                return args[++i];
-            }
-            int Int(int min)
-            {
-                string v = Value();
-                if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < min)
-                    throw new UsageException($"Option {a} needs an integer ≥ {min}, got '{v}'.");
-                return n;
-            }
-            double Positive()
-            {
-                string v = Value();
-                if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) || !(x > 0) || double.IsInfinity(x))
-                    throw new UsageException($"Option {a} needs a positive number, got '{v}'.");
-                return x;
-            }
-            o = a switch
-            {
-                "--depth" => o with { Depth = Int(1) },
-                "--width" => o with { Width = Int(1) },
-                "--activation" => Value() switch
-                {
-                    "tanh" => o with { Activations = ["tanh"] },
-                    "relu" => o with { Activations = ["relu"] },
-                    "both" => o with { Activations = ["tanh", "relu"] },
-                    var v => throw new UsageException($"--activation must be tanh, relu or both, got '{v}'."),
-                },
-                "--mlp-steps" => o with { MlpSteps = Int(0) },
-                "--mlp-lr" => o with { MlpLearningRate = Positive() },
-                "--batch-size" => o with { BatchSize = Int(1) },
-                "--no-mlp" => o with { RunMlp = false },
-                "--layers" => o with { TransformerLayers = Int(1) },
-                "--d-model" => o with { DModel = Int(2) },
-                "--heads" => o with { Heads = Int(1) },
-                "--ff" => o with { FeedForward = Int(1) },
-                "--seq-len" => o with { SequenceLength = Int(1) },
-                "--transformer-steps" => o with { TransformerSteps = Int(0) },
-                "--transformer-lr" => o with { TransformerLearningRate = Positive() },
-                "--transformer-batch" => o with { TransformerBatchSize = Int(1) },
-                "--no-transformer" => o with { RunTransformer = false },
-                "--grad-batches" => o with { GradBatches = Int(1) },
-                "--seed" => o with { Seed = Int(0) },
-                "--threads" => o with { Threads = Int(1) },
-                "--plots" => o with { PlotDir = Value() },
-                "--no-plot" => o with { NoPlot = true },
-                "--markdown" => o with { MarkdownPath = Value() },
-                "--json" => o with { Json = true },
-                _ => throw new UsageException($"Unknown option '{a}'."),
-            };
-        }
+            Depth = r.GetValue(Depth),
+            Width = r.GetValue(Width),
+            Activations = r.GetValue(Activation) switch { "tanh" => ["tanh"], "relu" => ["relu"], _ => ["tanh", "relu"] },
+            MlpSteps = r.GetValue(MlpSteps),
+            MlpLearningRate = r.GetValue(MlpLr),
+            BatchSize = r.GetValue(BatchSize),
+            RunMlp = !r.GetValue(NoMlp),
+            TransformerLayers = r.GetValue(Layers),
+            DModel = r.GetValue(DModel),
+            Heads = r.GetValue(Heads),
+            FeedForward = r.GetValue(FeedForward),
+            SequenceLength = r.GetValue(SeqLen),
+            TransformerSteps = r.GetValue(TransformerSteps),
+            TransformerLearningRate = r.GetValue(TransformerLr),
+            TransformerBatchSize = r.GetValue(TransformerBatch),
+            RunTransformer = !r.GetValue(NoTransformer),
+            GradBatches = r.GetValue(GradBatches),
+            Seed = r.GetValue(Seed),
+            Threads = r.GetValue(Threads),
+            PlotDir = r.GetValue(Plots),
+            NoPlot = r.GetValue(NoPlot),
+            MarkdownPath = r.GetValue(Markdown),
+            Json = r.GetValue(Json),
+        };
         if (o.DModel % o.Heads != 0) throw new UsageException($"--d-model {o.DModel} must be divisible by --heads {o.Heads}.");
         return o;
     }

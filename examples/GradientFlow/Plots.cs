@@ -1,4 +1,5 @@
 using System.Globalization;
+using DeepSharp.Examples.Common;
 using ScottPlot;
 
 namespace DeepSharp.Examples.GradientFlow;
@@ -55,16 +56,8 @@ public static class Plots
         {
             int window = Math.Max(1, Math.Min(10, run.Losses.Count / 30));
             int finiteSteps = run.Losses.TakeWhile(double.IsFinite).Count();
-            var xs = new double[finiteSteps];
-            var ys = new double[finiteSteps];
-            double sum = 0;
-            for (int i = 0; i < ys.Length; i++)
-            {
-                sum += run.Losses[i];
-                if (i >= window) sum -= run.Losses[i - window];
-                xs[i] = i + 1;
-                ys[i] = sum / Math.Min(i + 1, window);
-            }
+            var ys = TrainingPlot.MovingAverage(run.Losses, window, finiteSteps);
+            var xs = Enumerable.Range(1, finiteSteps).Select(i => (double)i).ToArray();
             var line = plot.Add.ScatterLine(xs, ys);
             line.LegendText = finiteSteps < run.Losses.Count ? $"{run.Name} (diverged at step {finiteSteps + 1})" : run.Name;
             line.LineWidth = 1.5f;
@@ -78,11 +71,5 @@ public static class Plots
         return Save(plot, path, width, height);
     }
 
-    private static string Save(Plot plot, string path, int width, int height)
-    {
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        plot.SavePng(path, width, height);
-        return path;
-    }
+    private static string Save(Plot plot, string path, int width, int height) => TrainingPlot.SavePng(plot, path, width, height);
 }

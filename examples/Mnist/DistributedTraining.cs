@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using DeepSharp.Data;
 using DeepSharp.Distributed;
+using DeepSharp.Examples.Common;
 using DeepSharp.IO;
 using DeepSharp.NN;
 using DeepSharp.Optim;

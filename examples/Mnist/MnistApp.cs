@@ -7,6 +7,8 @@ using DeepSharp.Data;
 using DeepSharp.IO;
 using DeepSharp.NN;
 using DeepSharp.Optim;
+using DeepSharp.Examples.Common;
+using ScottPlot;
 using Spectre.Console;
 
 namespace DeepSharp.Examples.Mnist;
@@ -35,15 +37,13 @@ public static class MnistApp
     {
         try
         {
-            var (command, options) = CommandLine.Parse(args);
-            switch (options)
+            switch (CommandLine.Parse(args).Options)
             {
                 case TrainOptions train when train.Distributed || train.Accumulate > 1: DistributedTraining.Run(train, output); break;
                 case TrainOptions train: Run(train, output, interactive); break;
                 case PredictOptions predict: Predict(predict, output); break;
-                default: output.WriteLine(CommandLine.Usage); break;
+                case string help: output.Write(help); break;
             }
-            _ = command;
             return 0;
         }
         catch (UsageException ex)
@@ -65,7 +65,7 @@ public static class MnistApp
     /// <param name="interactive">Draw live progress bars (only for a terminal); otherwise print a few plain lines per epoch.</param>
     public static TrainResult Run(TrainOptions options, TextWriter output, bool interactive = false)
     {
-        var console = CreateConsole(output, interactive);
+        var console = ExampleConsole.Create(output, interactive);
         if (options.Threads is { } threads) Torch.SetNumThreads(threads);
         Torch.ManualSeed(options.Seed);
 
@@ -137,7 +137,7 @@ public static class MnistApp
         if (!options.NoPlot)
         {
             string plotPath = options.EffectivePlotPath;
-            TrainingPlot.Save(result, plotPath);
+            SavePlot(result, plotPath);
             result = result with { PlotPath = plotPath };
             console.MarkupLineInterpolated($"Wrote the training curves to {plotPath}");
         }
@@ -243,42 +243,37 @@ public static class MnistApp
         Optimizer optimizer, CrossEntropyLoss lossFn, int epoch, int epochs, List<double> batchLosses)
     {
         (double, double, double) result = default;
-        console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask(Describe(epoch, epochs, null), maxValue: loader.Count);
-                var lastUpdate = Stopwatch.StartNew();
-                result = TrainEpoch(model, loader, optimizer, lossFn, batchLosses, (batch, loss, accuracy, imagesPerSecond) =>
-                {
-                    task.Value = batch;
-                    if (lastUpdate.ElapsedMilliseconds >= 100 || batch == loader.Count)
-                    {
-                        task.Description = Describe(epoch, epochs, (loss, accuracy, imagesPerSecond));
-                        lastUpdate.Restart();
-                    }
-                });
-            });
+        ExampleConsole.ProgressBar(console, $"epoch {epoch}/{epochs}  starting…", loader.Count, report =>
+            result = TrainEpoch(model, loader, optimizer, lossFn, batchLosses, (batch, loss, accuracy, imagesPerSecond) => report(batch, () =>
+                string.Create(CultureInfo.InvariantCulture, $"epoch {epoch}/{epochs}  loss [yellow]{loss:F4}[/]  acc [green]{accuracy * 100:F2}%[/]  [blue]{imagesPerSecond,7:N0} img/s[/]"))));
         return result;
-
-        static string Describe(int epoch, int epochs, (double Loss, double Accuracy, double ImagesPerSecond)? s) => s is { } v
-            ? string.Create(CultureInfo.InvariantCulture, $"epoch {epoch}/{epochs}  loss [yellow]{v.Loss:F4}[/]  acc [green]{v.Accuracy * 100:F2}%[/]  [blue]{v.ImagesPerSecond,7:N0} img/s[/]")
-            : $"epoch {epoch}/{epochs}  starting…";
     }
 
     /// <summary>Without a terminal (CI, redirected output): a plain line at each quarter of the epoch.</summary>
     private static Action<int, double, double, double> PlainReporter(IAnsiConsole console, int epoch, int epochs, int batches)
     {
-        int next = 1;
+        var quarter = ExampleConsole.Quarters(batches);
         return (batch, loss, accuracy, imagesPerSecond) =>
         {
-            if (batch * 4 < next * batches && batch != batches) return;
-            while (next * batches <= batch * 4) next++;
-            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  epoch {epoch}/{epochs} [{batch,5}/{batches}] loss {loss:F4}  acc {accuracy * 100:F2}%  {imagesPerSecond:N0} img/s"));
+            if (quarter(batch))
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  epoch {epoch}/{epochs} [{batch,5}/{batches}] loss {loss:F4}  acc {accuracy * 100:F2}%  {imagesPerSecond:N0} img/s"));
         };
+    }
+
+    /// <summary>The training curves: every batch's loss (moving average over a tenth of an epoch) and the per-epoch metrics.</summary>
+    public static string SavePlot(TrainResult result, string path)
+    {
+        int perEpoch = result.BatchesPerEpoch;
+        double[] epochs = result.Epochs.Select(e => (double)e.Epoch).ToArray();
+        return new TrainingPlot($"DeepSharp MNIST, {result.Model}: {result.TestAccuracy * 100:F2}% test accuracy ({result.TrainCount:N0} training images)",
+                "epoch", "cross-entropy loss", rightLabel: "accuracy (%)")
+            .SmoothedLoss("train loss (moving average)", result.BatchLosses, perEpoch / 10, i => (i + 1) / (double)perEpoch)
+            .Points("test loss", epochs, result.Epochs.Select(e => e.TestLoss).ToArray())
+            .Points("test accuracy (%, right axis)", epochs, result.Epochs.Select(e => e.TestAccuracy * 100).ToArray(), rightAxis: true, LinePattern.Dashed)
+            .Points("train accuracy (%, right axis)", epochs, result.Epochs.Select(e => e.TrainAccuracy * 100).ToArray(), rightAxis: true, LinePattern.Dotted)
+            .XRange(0, Math.Max(1, result.Epochs.Count) + 0.05)
+            .Save(path);
     }
 
     private static Table EpochTable(IReadOnlyList<EpochStats> epochs)
@@ -294,19 +289,6 @@ public static class MnistApp
 
         static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
         static string P(double v) => (v * 100).ToString("F2", CultureInfo.InvariantCulture) + "%";
-    }
-
-    private static IAnsiConsole CreateConsole(TextWriter output, bool interactive)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
-            Out = new AnsiConsoleOutput(output),
-        });
-        if (!interactive) console.Profile.Width = 160;   // a log file has no width: do not wrap lines at 80 columns
-        return console;
     }
 
     // ------------------------------------------------------------------------------------------------ inference

@@ -1,4 +1,5 @@
-using System.Globalization;
+using System.CommandLine;
+using DeepSharp.Examples.Common;
 
 namespace DeepSharp.Examples.Mnist;
 
@@ -20,8 +21,10 @@ public sealed record TrainOptions
     public int? Threads { get; init; }
     public string? SavePath { get; init; }
     public bool Json { get; init; }
-    /// <summary>PNG of the training curves; null means <c>mnist-&lt;model&gt;.png</c> in the current directory.</summary>
+    /// <summary>PNG of the training curves; null means <c>mnist-&lt;model&gt;.png</c> in <see cref="OutputDir"/>.</summary>
     public string? PlotPath { get; init; }
+    /// <summary>Folder of the files a run writes unless given a path (default <c>runs/</c>, ignored by git).</summary>
+    public string OutputDir { get; init; } = RunFolder.Default;
     public bool NoPlot { get; init; }
     /// <summary>Skip the JIT warm-up step (a throwaway model's single train and eval step before epoch 1).</summary>
     public bool NoWarmup { get; init; }
@@ -34,7 +37,7 @@ public sealed record TrainOptions
     public int Accumulate { get; init; } = 1;
 
     public int EffectiveEpochs => Epochs ?? (Model == "mlp" ? 5 : 3);
-    public string EffectivePlotPath => PlotPath ?? $"mnist-{Model}.png";
+    public string EffectivePlotPath => PlotPath ?? Path.Combine(OutputDir, $"mnist-{Model}.png");
 }
 
 /// <summary>Options of <c>predict</c>.</summary>
@@ -47,144 +50,102 @@ public sealed record PredictOptions
     public bool Json { get; init; }
 }
 
-/// <summary>A command-line mistake: reported with the usage text, exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);
-
-/// <summary>Parses the command line (no dependency: a dozen options do not need a framework).</summary>
+/// <summary>The command line, declared with System.CommandLine through the shared <see cref="Flags"/>.</summary>
 public static class CommandLine
 {
-    public const string Usage = """
+    private static readonly Option<string?> Model = Flags.Choice("--model", "architecture (train: default mlp; predict: default inferred from the weights)", Models.Names);
+    private static readonly Option<bool> Json = Flags.Json("model, test_accuracy, epoch_seconds, train_loss, … (predict: the result)");
+
+    private static readonly Option<int?> Epochs = Flags.OptionalEpochs("5 for mlp, 3 for cnn and resnet");
+    private static readonly Option<int> BatchSize = Flags.BatchSize(64);
+    private static readonly Option<double> LearningRate = Flags.LearningRate(1e-3);
+    private static readonly Option<long> Seed = Flags.Seed();
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<string?> Data = Flags.Text("--data", "folder with the four IDX files (train-/t10k- images/labels, .gz or raw), e.g. full MNIST or Fashion-MNIST; default: the 10,000 bundled digits", "DIR");
+    private static readonly Option<bool> Download = Flags.Switch("--download", "fetch full MNIST (60,000 + 10,000) into the cache folder, checking SHA-256");
+    private static readonly Option<string?> Cache = Flags.Text("--cache", "download folder (default ~/.cache/deepsharp/mnist)", "DIR");
+    private static readonly Option<string[]> Mirror = Flags.Repeated("--mirror", "download from URL instead of the default mirrors (repeatable)", "URL");
+    private static readonly Option<int> Timeout = Flags.Int("--timeout", "connect timeout in seconds for --download", 20);
+    private static readonly Option<string?> Save = Flags.Save();
+    private static readonly Option<string?> Plot = Flags.Plot("OUT-DIR/mnist-<model>.png");
+    private static readonly Option<bool> NoPlot = Flags.NoPlot();
+    private static readonly Option<string> OutDir = Flags.OutputDir();
+    private static readonly Option<bool> NoWarmup = Flags.Switch("--no-warmup", "skip the JIT warm-up (one train step of a throwaway model before epoch 1, timed and reported separately; the real model and results are the same either way)");
+    private static readonly Option<int?> TrainLimit = Flags.OptionalInt("--train-limit", "use only the first N training images (quick runs)");
+    private static readonly Option<int?> TestLimit = Flags.OptionalInt("--test-limit", "use only the first N test images");
+    private static readonly Option<bool> DistributedRun = Flags.Switch("--distributed", "data-parallel over the ranks of mpirun -np N (batch size is per rank; rank 0 prints and writes); see docs/distributed.md");
+    private static readonly Option<int> Accumulate = Flags.Int("--accumulate", "N micro-batches per step, gradients summed then averaged: the same weights, bit for bit, as --distributed with N ranks", 1);
+
+    private static readonly Option<string?> Weights = Flags.Text("--weights", "safetensors file written by --save");
+    private static readonly Option<string?> Image = Flags.Text("--image", "a 28×28 digit, PGM (P2/P5) or PNG; other sizes are resized, dark-on-light inverted", "FILE");
+
+    private static readonly Option[] TrainOnly = [Epochs, BatchSize, LearningRate, Seed, Threads, Data, Download, Cache, Mirror, Timeout, Save, Plot, NoPlot, OutDir, NoWarmup, TrainLimit, TestLimit, DistributedRun, Accumulate];
+
+    private const string Description = """
         Train a classifier on MNIST-format IDX data with DeepSharp, or classify an image with saved weights.
 
-        Usage:
           dotnet run -c Release --project examples/Mnist [-- train options]
           dotnet run -c Release --project examples/Mnist -- predict --weights PATH --image FILE [--model NAME]
-
-        Train options:
-          --model mlp|cnn|resnet   architecture (default mlp)
-          --epochs N               passes over the training set (default 5 for mlp, 3 for cnn and resnet)
-          --batch-size N           mini-batch size (default 64)
-          --lr X                   Adam learning rate (default 1e-3)
-          --seed N                 random seed for initialisation and shuffling (default 1)
-          --threads N              kernel threads (default: all cores, or DEEPSHARP_NUM_THREADS)
-          --data DIR               folder with the four IDX files (train-/t10k- images/labels, .gz or raw),
-                                   e.g. full MNIST or Fashion-MNIST; default: the 10,000 bundled digits
-          --download               fetch full MNIST (60,000 + 10,000) into the cache folder, checking SHA-256
-          --cache DIR              download folder (default ~/.cache/deepsharp/mnist)
-          --mirror URL             download from URL instead of the default mirrors (repeatable)
-          --timeout SECONDS        connect timeout for --download (default 20)
-          --save PATH              write the trained weights (state dict) as safetensors
-          --plot PATH              PNG of the training curves (default mnist-<model>.png)
-          --no-plot                do not write the PNG
-          --no-warmup              skip the JIT warm-up (one train step of a throwaway model before epoch 1, timed
-                                   and reported separately; the real model and results are the same either way)
-          --json                   end with one JSON line: model, test_accuracy, epoch_seconds, train_loss, …
-          --train-limit N          use only the first N training images (quick runs)
-          --test-limit N           use only the first N test images
-          --distributed            data-parallel over the ranks of mpirun -np N (batch size is per rank; rank 0
-                                   prints and writes); see docs/distributed.md
-          --accumulate N           N micro-batches per step, gradients summed then averaged: the same weights, bit
-                                   for bit, as --distributed with N ranks
-
-        Predict options:
-          --weights PATH           safetensors file written by --save
-          --image FILE             a 28×28 digit, PGM (P2/P5) or PNG; other sizes are resized, dark-on-light inverted
-          --model mlp|cnn|resnet   architecture (default: inferred from the weights)
-          --json                   print the result as one JSON line
         """;
 
-    /// <summary>Returns ("train", TrainOptions) or ("predict", PredictOptions), or ("help", null).</summary>
+    private static readonly RootCommand Root = BuildRoot();
+
+    private static RootCommand BuildRoot()
+    {
+        var root = new RootCommand(Description);
+        var train = new Command("train", "train a model (the default command)");
+        foreach (var o in TrainOnly.Prepend(Json).Prepend(Model)) { root.Options.Add(o); train.Options.Add(o); }
+        // Weights and image on the root too, so that "--weights" without "predict" gets the hint below.
+        root.Options.Add(Weights);
+        root.Options.Add(Image);
+        var predict = new Command("predict", "classify an image with saved weights") { Weights, Image, Model, Json };
+        root.Subcommands.Add(train);
+        root.Subcommands.Add(predict);
+        return root;
+    }
+
+    /// <summary>The help text.</summary>
+    public static string Usage => ExampleCli.HelpText(Root);
+
+    /// <summary>Returns ("train", TrainOptions) or ("predict", PredictOptions), or ("help", the help text).</summary>
     public static (string Command, object? Options) Parse(IReadOnlyList<string> args)
     {
-        int i = 0;
-        string command = "train";
-        if (args.Count > 0 && !args[0].StartsWith('-'))
-        {
-            command = args[0];
-            i = 1;
-            if (command is not ("train" or "predict" or "help"))
-                throw new UsageException($"Unknown command '{command}'; expected train or predict.");
-        }
-        if (command == "help" || args.Any(a => a is "-h" or "--help" or "-?")) return ("help", null);
+        var r = ExampleCli.Parse(Root, args, (option, command) =>
+            command == "predict" && TrainOnly.Any(o => o.Name == option) ? $"Option {option} is for training, not predict." : null);
+        if (ExampleCli.IsHelp(r)) return ("help", ExampleCli.HelpText(r));
 
-        var train = new TrainOptions();
-        string? weights = null, image = null, model = null;
-        bool json = false;
-        var mirrors = new List<string>();
-        for (; i < args.Count; i++)
+        if (r.CommandResult.Command.Name == "predict")
         {
-            string a = args[i];
-            string Value()
-            {
-                if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    throw new UsageException($"Option {a} needs a value.");
-                return args[++i];
-            }
-            int Int(int min)
-            {
-                string v = Value();
-                if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < min)
-                    throw new UsageException($"Option {a} needs an integer ≥ {min}, got '{v}'.");
-                return n;
-            }
-            bool trainOnly = true;
-            switch (a)
-            {
-                case "--model":
-                    model = Value();
-                    if (!Models.Names.Contains(model)) throw new UsageException($"--model must be one of {string.Join(", ", Models.Names)}, got '{model}'.");
-                    trainOnly = false;
-                    break;
-                case "--json": json = true; trainOnly = false; break;
-                case "--weights": weights = Value(); trainOnly = false; break;
-                case "--image": image = Value(); trainOnly = false; break;
-                case "--epochs": train = train with { Epochs = Int(1) }; break;
-                case "--batch-size": train = train with { BatchSize = Int(1) }; break;
-                case "--lr":
-                {
-                    string v = Value();
-                    if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double lr) || !(lr > 0) || double.IsInfinity(lr))
-                        throw new UsageException($"--lr needs a positive number, got '{v}'.");
-                    train = train with { LearningRate = lr };
-                    break;
-                }
-                case "--seed":
-                {
-                    string v = Value();
-                    if (!long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out long seed))
-                        throw new UsageException($"--seed needs an integer, got '{v}'.");
-                    train = train with { Seed = seed };
-                    break;
-                }
-                case "--threads": train = train with { Threads = Int(1) }; break;
-                case "--data": train = train with { DataDir = Value() }; break;
-                case "--download": train = train with { Download = true }; break;
-                case "--cache": train = train with { CacheDir = Value() }; break;
-                case "--mirror": mirrors.Add(Value()); break;
-                case "--timeout": train = train with { DownloadTimeout = TimeSpan.FromSeconds(Int(1)) }; break;
-                case "--save": train = train with { SavePath = Value() }; break;
-                case "--plot": train = train with { PlotPath = Value() }; break;
-                case "--no-plot": train = train with { NoPlot = true }; break;
-                case "--no-warmup": train = train with { NoWarmup = true }; break;
-                case "--train-limit": train = train with { TrainLimit = Int(1) }; break;
-                case "--test-limit": train = train with { TestLimit = Int(1) }; break;
-                case "--distributed": train = train with { Distributed = true }; break;
-                case "--accumulate": train = train with { Accumulate = Int(1) }; break;
-                default: throw new UsageException($"Unknown option '{a}'.");
-            }
-            if (trainOnly && command == "predict") throw new UsageException($"Option {a} is for training, not predict.");
+            string weights = r.GetValue(Weights) ?? throw new UsageException("predict needs --weights PATH (a file written by --save).");
+            string image = r.GetValue(Image) ?? throw new UsageException("predict needs --image FILE (a 28×28 PGM or PNG).");
+            return ("predict", new PredictOptions { WeightsPath = weights, ImagePath = image, Model = r.GetValue(Model), Json = r.GetValue(Json) });
         }
-
-        if (command == "predict")
+        if (r.Given(Weights) || r.Given(Image)) throw new UsageException("--weights and --image belong to the predict command: mnist predict --weights PATH --image FILE.");
+        if (r.GetValue(Download) && r.GetValue(Data) is not null) throw new UsageException("Use either --data DIR or --download, not both.");
+        var mirrors = r.GetValue(Mirror)!;
+        return ("train", new TrainOptions
         {
-            if (weights is null) throw new UsageException("predict needs --weights PATH (a file written by --save).");
-            if (image is null) throw new UsageException("predict needs --image FILE (a 28×28 PGM or PNG).");
-            return ("predict", new PredictOptions { WeightsPath = weights, ImagePath = image, Model = model, Json = json });
-        }
-        if (weights is not null || image is not null) throw new UsageException("--weights and --image belong to the predict command: mnist predict --weights PATH --image FILE.");
-        if (train.Download && train.DataDir is not null) throw new UsageException("Use either --data DIR or --download, not both.");
-        train = train with { Model = model ?? "mlp", Json = json };
-        if (mirrors.Count > 0) train = train with { Mirrors = mirrors };
-        return ("train", train);
+            Model = r.GetValue(Model) ?? "mlp",
+            DataDir = r.GetValue(Data),
+            Download = r.GetValue(Download),
+            CacheDir = r.GetValue(Cache) ?? MnistData.DefaultCacheFolder,
+            Mirrors = mirrors.Length > 0 ? mirrors : MnistData.DefaultMirrors,
+            DownloadTimeout = TimeSpan.FromSeconds(r.GetValue(Timeout)),
+            Epochs = r.GetValue(Epochs),
+            BatchSize = r.GetValue(BatchSize),
+            LearningRate = r.GetValue(LearningRate),
+            Seed = r.GetValue(Seed),
+            Threads = r.GetValue(Threads),
+            SavePath = r.GetValue(Save),
+            Json = r.GetValue(Json),
+            PlotPath = r.GetValue(Plot),
+            NoPlot = r.GetValue(NoPlot),
+            OutputDir = r.GetValue(OutDir)!,
+            NoWarmup = r.GetValue(NoWarmup),
+            TrainLimit = r.GetValue(TrainLimit),
+            TestLimit = r.GetValue(TestLimit),
+            Distributed = r.GetValue(DistributedRun),
+            Accumulate = r.GetValue(Accumulate),
+        });
     }
 }

@@ -1,5 +1,5 @@
+using DeepSharp.Examples.Common;
 using DeepSharp.Examples.Mnist;
 
 // A live progress bar only when writing to a terminal; plain lines in CI or when redirected.
-bool interactive = !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
-return MnistApp.Execute(args, Console.Out, Console.Error, interactive);
+return MnistApp.Execute(args, Console.Out, Console.Error, ExampleConsole.IsInteractive);

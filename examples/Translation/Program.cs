@@ -1,5 +1,5 @@
+using DeepSharp.Examples.Common;
 using DeepSharp.Examples.Translation;
 
 // A live progress bar only when writing to a terminal; plain lines in CI or when redirected.
-bool interactive = !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
-return TranslationApp.Execute(args, Console.Out, Console.Error, Console.In, interactive);
+return TranslationApp.Execute(args, Console.Out, Console.Error, Console.In, ExampleConsole.IsInteractive);

@@ -5,6 +5,8 @@ using DeepSharp;
 using DeepSharp.IO;
 using DeepSharp.NN;
 using DeepSharp.Optim;
+using DeepSharp.Examples.Common;
+using ScottPlot;
 using Spectre.Console;
 
 namespace DeepSharp.Examples.Translation;
@@ -36,13 +38,12 @@ public static class TranslationApp
     {
         try
         {
-            var (_, options) = CommandLine.Parse(args);
-            switch (options)
+            switch (CommandLine.Parse(args).Options)
             {
                 case TrainOptions train: Run(train, output, interactive); break;
                 case TranslateOptions translate: Translate(translate, output, input ?? TextReader.Null); break;
                 case CorpusOptions corpus: WriteCorpus(corpus, output); break;
-                default: output.WriteLine(CommandLine.Usage); break;
+                case string help: output.Write(help); break;
             }
             return 0;
         }
@@ -63,7 +64,7 @@ public static class TranslationApp
 
     public static TrainResult Run(TrainOptions options, TextWriter output, bool interactive = false)
     {
-        var console = CreateConsole(output, interactive);
+        var console = ExampleConsole.Create(output, interactive);
         if (options.Threads is { } threads) Torch.SetNumThreads(threads);
         Torch.ManualSeed(options.Seed);
         var generator = new Generator(options.Seed);
@@ -195,7 +196,7 @@ public static class TranslationApp
             srcVocab.Count, tgtVocab.Count, model.ParameterCount(), savePath, null);
         if (options.PlotPath is { } plotPath)
         {
-            TrainingPlot.Save(result, plotPath);
+            SavePlot([result], plotPath);
             result = result with { PlotPath = plotPath };
             console.WriteLine($"Wrote the training curves to {plotPath}");
         }
@@ -358,41 +359,39 @@ public static class TranslationApp
 
     // ------------------------------------------------------------------------------------------------ console
 
-    private static void WithProgressBar(IAnsiConsole console, int epoch, int epochs, int batches, Action<Action<int, double, double>> body)
-    {
-        console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask($"epoch {epoch}/{epochs}  starting…", maxValue: batches);
-                var lastUpdate = Stopwatch.StartNew();
-                body((batch, loss, accuracy) =>
-                {
-                    task.Value = batch;
-                    if (lastUpdate.ElapsedMilliseconds >= 100 || batch == batches)
-                    {
-                        task.Description = string.Create(CultureInfo.InvariantCulture,
-                            $"epoch {epoch}/{epochs}  loss [yellow]{loss:F4}[/]  token acc [green]{accuracy * 100:F2}%[/]");
-                        lastUpdate.Restart();
-                    }
-                });
-                task.Value = batches;
-            });
-    }
+    private static void WithProgressBar(IAnsiConsole console, int epoch, int epochs, int batches, Action<Action<int, double, double>> body) =>
+        ExampleConsole.ProgressBar(console, $"epoch {epoch}/{epochs}  starting…", batches, report =>
+            body((batch, loss, accuracy) => report(batch, () =>
+                string.Create(CultureInfo.InvariantCulture, $"epoch {epoch}/{epochs}  loss [yellow]{loss:F4}[/]  token acc [green]{accuracy * 100:F2}%[/]"))));
 
     /// <summary>Without a terminal: a plain line at each quarter of the epoch.</summary>
     private static Action<int, double, double> PlainReporter(IAnsiConsole console, int epoch, int epochs, int batches)
     {
-        int next = 1;
+        var quarter = ExampleConsole.Quarters(batches);
         return (batch, loss, accuracy) =>
         {
-            if (batch * 4 < next * batches && batch != batches) return;
-            while (next * batches <= batch * 4) next++;
-            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  epoch {epoch}/{epochs} [{batch,5}/{batches}] loss {loss:F4}  token acc {accuracy * 100:F2}%"));
+            if (quarter(batch))
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  epoch {epoch}/{epochs} [{batch,5}/{batches}] loss {loss:F4}  token acc {accuracy * 100:F2}%"));
         };
+    }
+
+    /// <summary>The loss per step (moving average) and the held-out exact-match checks of one or more runs (e.g. pre-LN and post-LN).</summary>
+    public static string SavePlot(IReadOnlyList<TrainResult> results, string path)
+    {
+        var first = results[0];
+        var plot = new TrainingPlot(results.Count == 1
+                ? $"DeepSharp translation, {first.Norm}-LN: {first.ExactMatch * 100:F1}% exact match, BLEU {first.Bleu:F1}"
+                : "DeepSharp translation: " + string.Join(", ", results.Select(r => $"{r.Norm}-LN {r.ExactMatch * 100:F1}% / BLEU {r.Bleu:F1}")),
+            "optimizer step", "label-smoothed cross-entropy", rightLabel: "exact match (%)");
+        foreach (var result in results)
+        {
+            plot.SmoothedLoss($"{result.Norm}-LN train loss (moving average)", result.StepLosses, Math.Min(50, result.StepLosses.Count / 20));
+            if (result.Checks.Count > 0)
+                plot.Points($"{result.Norm}-LN held-out exact match (%, right axis)", result.Checks.Select(e => (double)e.Step).ToArray(),
+                    result.Checks.Select(e => e.ExactMatch * 100).ToArray(), rightAxis: true, LinePattern.Dashed, markerSize: 7);
+        }
+        return plot.RightRange(0, 101).Save(path);
     }
 
     private static Table ResultTable(Evaluation greedy, Evaluation? beam)
@@ -404,18 +403,5 @@ public static class TranslationApp
             table.AddRow(e.Method, (e.ExactMatch * 100).ToString("F2", CultureInfo.InvariantCulture) + "%",
                 e.Bleu.ToString("F2", CultureInfo.InvariantCulture), e.Seconds.ToString("F1", CultureInfo.InvariantCulture));
         return table;
-    }
-
-    private static IAnsiConsole CreateConsole(TextWriter output, bool interactive)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
-            Out = new AnsiConsoleOutput(output),
-        });
-        if (!interactive) console.Profile.Width = 160;
-        return console;
     }
 }

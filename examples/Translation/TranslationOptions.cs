@@ -1,4 +1,5 @@
-using System.Globalization;
+using System.CommandLine;
+using DeepSharp.Examples.Common;
 
 namespace DeepSharp.Examples.Translation;
 
@@ -67,176 +68,125 @@ public sealed record CorpusOptions
     public string? OutPath { get; init; }
 }
 
-/// <summary>A command-line mistake: reported with a hint, exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);
-
-/// <summary>Parses the command line.</summary>
+/// <summary>The command line, declared with System.CommandLine through the shared <see cref="Flags"/>.</summary>
 public static class CommandLine
 {
-    public const string Usage = """
+    private static readonly TrainOptions D = new();
+
+    private static readonly Option<string?> Data = Flags.Text("--data", "your own parallel corpus, one \"source<TAB>target\" pair per line (default: the built-in toy English → Toy corpus, see docs/translation.md)", "FILE.tsv");
+    private static readonly Option<int> Pairs = Flags.Int("--pairs", "toy corpus: training pairs", D.TrainPairs);
+    private static readonly Option<int> HeldOutPairs = Flags.Int("--held-out-pairs", "toy corpus: held-out pairs, never in training", D.HeldOutPairs, min: 0);
+    private static readonly Option<double?> HeldOutFraction = Flags.Real("--held-out-fraction", "--data: fraction of distinct source sentences held out", 1e-9, 0.9, D.HeldOutFraction);
+    private static readonly Option<int> CorpusSeed = Flags.Int("--corpus-seed", "seed of the toy corpus / of the --data split", D.CorpusSeed, min: 0);
+    private static readonly Option<string?> Norm = Flags.Choice("--norm", "LayerNorm placement in the Transformer blocks", ["pre", "post"], "pre");
+    private static readonly Option<int> DModel = Flags.Int("--d-model", "model width", D.DModel, min: 2);
+    private static readonly Option<int> Heads = Flags.Int("--heads", "attention heads", D.Heads);
+    private static readonly Option<int> Layers = Flags.Int("--layers", "encoder and decoder blocks, each", D.Layers);
+    private static readonly Option<int> FeedForward = Flags.Int("--ff", "feed-forward width", D.FeedForward);
+    private static readonly Option<double?> Dropout = Flags.Real("--dropout", "dropout", 0, 0.99, D.Dropout);
+    private static readonly Option<int> BatchSize = Flags.BatchSize(D.BatchSize, "sentence pairs per batch");
+    private static readonly Option<int> Epochs = Flags.Epochs(D.Epochs);
+    private static readonly Option<double?> TimeLimit = Flags.Real("--time-limit", "stop training after this many seconds (0 = no limit)", 0, 1e9, D.TimeLimit);
+    private static readonly Option<int?> MaxSteps = Flags.OptionalInt("--max-steps", "stop after N optimizer steps");
+    private static readonly Option<int> Warmup = Flags.Int("--warmup", "Noam warm-up steps", D.Warmup);
+    private static readonly Option<double?> LrFactor = Flags.Real("--lr-factor", "Noam scale: lr = X · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5)", 1e-9, 1e3, D.LrFactor);
+    private static readonly Option<double?> LabelSmoothing = Flags.Real("--label-smoothing", "label smoothing", 0, 1, D.LabelSmoothing);
+    private static readonly Option<double?> Clip = Flags.Real("--clip", "gradient-norm clipping, 0 = off", 0, 1e9, D.ClipNorm);
+    private static readonly Option<int?> Beam = Flags.OptionalInt("--beam", "train: also evaluate with beam search of width K (default 4; 1 = greedy only); translate: beam width (default 1 = greedy)");
+    private static readonly Option<int?> EvalLimit = Flags.OptionalInt("--eval-limit", "evaluate on the first N held-out pairs only");
+    private static readonly Option<int> EpochEval = Flags.Int("--epoch-eval", "held-out pairs decoded after each epoch (0 = none)", D.EpochEvalPairs, min: 0);
+    private static readonly Option<int?> EvalEvery = Flags.OptionalInt("--eval-every", "also run that check every N steps (for the plot)");
+    private static readonly Option<double?> StopAt = Flags.Real("--stop-at", "stop once the per-epoch check reaches exact match X (0–1)", 0, 1);
+    private static readonly Option<long> Seed = Flags.Long("--seed", "initialisation, dropout and shuffling seed (corpus: the corpus seed)", D.Seed);
+    private static readonly Option<int?> Threads = Flags.Threads();
+    private static readonly Option<string?> Save = Flags.Save("write the weights (safetensors) and PATH-without-extension.vocab.json");
+    private static readonly Option<string?> Plot = Flags.Text("--plot", "PNG of the loss curve and the per-epoch held-out accuracy");
+    private static readonly Option<bool> Json = Flags.Json("exact_match, bleu, train_seconds, norm, … (translate: one line per sentence)");
+
+    private static readonly Option<string?> Weights = Flags.Text("--weights", "a file written by --save (its .vocab.json next to it)");
+    private static readonly Argument<string[]> Sentences = new("sentences") { Description = "sentences to translate; none: one per line on standard input", DefaultValueFactory = _ => [] };
+
+    private static readonly Option<bool> HeldOut = Flags.Switch("--held-out", "write the held-out pairs instead of the training pairs");
+    private static readonly Option<string?> Out = Flags.Text("--out", "the TSV file to write (default: standard output)", "FILE");
+
+    private const string Description = """
         Train an encoder-decoder Transformer to translate, with DeepSharp; translate with saved weights.
 
-        Usage:
           dotnet run -c Release --project examples/Translation [-- train options]
           dotnet run -c Release --project examples/Translation -- translate --weights PATH [--beam K] "a sentence" ...
           dotnet run -c Release --project examples/Translation -- corpus [--pairs N] [--held-out-pairs N] [--seed N] [--held-out] [--out FILE]
-
-        Train options:
-          --data FILE.tsv          your own parallel corpus, one "source<TAB>target" pair per line
-                                   (default: the built-in toy English → Toy corpus, see docs/translation.md)
-          --pairs N                toy corpus: training pairs (default 40000)
-          --held-out-pairs N       toy corpus: held-out pairs, never in training (default 2000)
-          --held-out-fraction X    --data: fraction of distinct source sentences held out (default 0.05)
-          --corpus-seed N          seed of the toy corpus / of the --data split (default 1)
-          --norm pre|post          LayerNorm placement in the Transformer blocks (default pre)
-          --d-model N              model width (default 64)
-          --heads N                attention heads (default 4)
-          --layers N               encoder and decoder blocks, each (default 2)
-          --ff N                   feed-forward width (default 256)
-          --dropout X              dropout (default 0.1)
-          --batch-size N           sentence pairs per batch (default 64)
-          --epochs N               passes over the training pairs (default 10)
-          --time-limit SECONDS     stop training after this long (default 600; 0 = no limit)
-          --max-steps N            stop after N optimizer steps
-          --warmup N               Noam warm-up steps (default 400)
-          --lr-factor X            Noam scale: lr = X · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5) (default 1)
-          --label-smoothing X      (default 0.1)
-          --clip X                 gradient-norm clipping, 0 = off (default 1)
-          --beam K                 also evaluate with beam search of width K (default 4; 1 = greedy only)
-          --eval-limit N           evaluate on the first N held-out pairs only
-          --epoch-eval N           held-out pairs decoded after each epoch (default 500; 0 = none)
-          --eval-every N           also run that check every N steps (for the plot)
-          --stop-at X              stop once the per-epoch check reaches exact match X (0–1)
-          --seed N                 initialisation, dropout and shuffling seed (default 1)
-          --threads N              kernel threads (default: all cores)
-          --save PATH              write the weights (safetensors) and PATH-without-extension.vocab.json
-          --plot PATH              PNG of the loss curve and the per-epoch held-out accuracy
-          --json                   end with one JSON line: exact_match, bleu, train_seconds, norm, …
-
-        Translate options:
-          --weights PATH           a file written by --save (its .vocab.json next to it)
-          --beam K                 beam width (default 1 = greedy)
-          --json                   one JSON line per sentence
-          sentences                as arguments, or one per line on standard input
         """;
 
+    private static readonly RootCommand Root = BuildRoot();
+
+    private static RootCommand BuildRoot()
+    {
+        Option[] train = [Data, Pairs, HeldOutPairs, HeldOutFraction, CorpusSeed, Norm, DModel, Heads, Layers, FeedForward, Dropout, BatchSize, Epochs,
+            TimeLimit, MaxSteps, Warmup, LrFactor, LabelSmoothing, Clip, Beam, EvalLimit, EpochEval, EvalEvery, StopAt, Seed, Threads, Save, Plot, Json];
+        var root = new RootCommand(Description);
+        var trainCommand = new Command("train", "train a model (the default command)");
+        foreach (var o in train) { root.Options.Add(o); trainCommand.Options.Add(o); }
+        root.Options.Add(Weights);   // so that "--weights" without "translate" gets the hint below
+        root.Subcommands.Add(trainCommand);
+        root.Subcommands.Add(new Command("translate", "translate sentences with saved weights") { Weights, Beam, Json, Sentences });
+        root.Subcommands.Add(new Command("corpus", "write the built-in corpus as TSV") { Pairs, HeldOutPairs, Seed, HeldOut, Out });
+        return root;
+    }
+
+    /// <summary>The help text.</summary>
+    public static string Usage => ExampleCli.HelpText(Root);
+
+    /// <summary>Returns ("train", TrainOptions), ("translate", TranslateOptions), ("corpus", CorpusOptions) or ("help", the help text).</summary>
     public static (string Command, object? Options) Parse(IReadOnlyList<string> args)
     {
-        int i = 0;
-        string command = "train";
-        if (args.Count > 0 && !args[0].StartsWith('-'))
-        {
-            command = args[0];
-            i = 1;
-            if (command is not ("train" or "translate" or "corpus" or "help"))
-                throw new UsageException($"Unknown command '{command}'; expected train, translate or corpus.");
-        }
-        if (command == "help" || args.Any(a => a is "-h" or "--help" or "-?")) return ("help", null);
-
-        var train = new TrainOptions();
-        var corpus = new CorpusOptions();
-        string? weights = null;
-        int? beam = null;
-        bool json = false;
-        var sentences = new List<string>();
-        for (; i < args.Count; i++)
-        {
-            string a = args[i];
-            string Value()
-            {
-                if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    throw new UsageException($"Option {a} needs a value.");
-                return args[++i];
-            }
-            int Int(int min)
-            {
-                string v = Value();
-                if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n < min)
-                    throw new UsageException($"Option {a} needs an integer ≥ {min}, got '{v}'.");
-                return n;
-            }
-            double Real(double min, double max)
-            {
-                string v = Value();
-                if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) || !(x >= min && x <= max))
-                    throw new UsageException($"Option {a} needs a number in [{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}], got '{v}'.");
-                return x;
-            }
-            if (!a.StartsWith("--", StringComparison.Ordinal))
-            {
-                if (command != "translate") throw new UsageException($"Unexpected argument '{a}'.");
-                sentences.Add(a);
-                continue;
-            }
-            string[] allowed = command switch
-            {
-                "translate" => ["--weights", "--beam", "--json"],
-                "corpus" => ["--pairs", "--held-out-pairs", "--seed", "--held-out", "--out"],
-                _ => [],
-            };
-            if (command != "train" && !allowed.Contains(a)) throw new UsageException($"Option {a} does not apply to {command}.");
-            switch (a)
-            {
-                case "--json": json = true; break;
-                case "--weights": weights = Value(); break;
-                case "--beam": beam = Int(1); break;
-                case "--data": train = train with { DataPath = Value() }; break;
-                case "--pairs": { int n = Int(1); train = train with { TrainPairs = n }; corpus = corpus with { TrainPairs = n }; break; }
-                case "--held-out-pairs": { int n = Int(0); train = train with { HeldOutPairs = n }; corpus = corpus with { HeldOutPairs = n }; break; }
-                case "--held-out-fraction": train = train with { HeldOutFraction = Real(1e-9, 0.9) }; break;
-                case "--corpus-seed": train = train with { CorpusSeed = Int(0) }; break;
-                case "--held-out": corpus = corpus with { HeldOut = true }; break;
-                case "--out": corpus = corpus with { OutPath = Value() }; break;
-                case "--norm":
-                {
-                    string v = Value();
-                    if (v is not ("pre" or "post")) throw new UsageException($"--norm must be pre or post, got '{v}'.");
-                    train = train with { NormFirst = v == "pre" };
-                    break;
-                }
-                case "--d-model": train = train with { DModel = Int(2) }; break;
-                case "--heads": train = train with { Heads = Int(1) }; break;
-                case "--layers": train = train with { Layers = Int(1) }; break;
-                case "--ff": train = train with { FeedForward = Int(1) }; break;
-                case "--dropout": train = train with { Dropout = Real(0, 0.99) }; break;
-                case "--batch-size": train = train with { BatchSize = Int(1) }; break;
-                case "--epochs": train = train with { Epochs = Int(1) }; break;
-                case "--time-limit": { double t = Real(0, 1e9); train = train with { TimeLimit = t == 0 ? null : t }; break; }
-                case "--max-steps": train = train with { MaxSteps = Int(1) }; break;
-                case "--warmup": train = train with { Warmup = Int(1) }; break;
-                case "--lr-factor": train = train with { LrFactor = Real(1e-9, 1e3) }; break;
-                case "--label-smoothing": train = train with { LabelSmoothing = Real(0, 1) }; break;
-                case "--clip": train = train with { ClipNorm = Real(0, 1e9) }; break;
-                case "--eval-limit": train = train with { EvalLimit = Int(1) }; break;
-                case "--epoch-eval": train = train with { EpochEvalPairs = Int(0) }; break;
-                case "--eval-every": train = train with { EvalEvery = Int(1) }; break;
-                case "--stop-at": train = train with { StopAt = Real(0, 1) }; break;
-                case "--seed":
-                {
-                    string v = Value();
-                    if (!long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out long seed))
-                        throw new UsageException($"--seed needs an integer, got '{v}'.");
-                    train = train with { Seed = seed };
-                    corpus = corpus with { Seed = (int)seed };
-                    break;
-                }
-                case "--threads": train = train with { Threads = Int(1) }; break;
-                case "--save": train = train with { SavePath = Value() }; break;
-                case "--plot": train = train with { PlotPath = Value() }; break;
-                default: throw new UsageException($"Unknown option '{a}'.");
-            }
-        }
-        switch (command)
+        var r = ExampleCli.Parse(Root, args);
+        if (ExampleCli.IsHelp(r)) return ("help", ExampleCli.HelpText(r));
+        switch (r.CommandResult.Command.Name)
         {
             case "translate":
-                if (weights is null) throw new UsageException("translate needs --weights PATH (a file written by train --save).");
-                return ("translate", new TranslateOptions { WeightsPath = weights, Sentences = sentences, Beam = beam ?? 1, Json = json });
+                string weights = r.GetValue(Weights) ?? throw new UsageException("translate needs --weights PATH (a file written by train --save).");
+                return ("translate", new TranslateOptions { WeightsPath = weights, Sentences = r.GetValue(Sentences)!, Beam = r.GetValue(Beam) ?? 1, Json = r.GetValue(Json) });
             case "corpus":
-                return ("corpus", corpus);
-            default:
-                if (weights is not null) throw new UsageException("--weights belongs to the translate command.");
-                if (train.DModel % train.Heads != 0) throw new UsageException($"--d-model {train.DModel} must be divisible by --heads {train.Heads}.");
-                return ("train", train with { Json = json, Beam = beam ?? train.Beam });
+                return ("corpus", new CorpusOptions
+                {
+                    TrainPairs = r.GetValue(Pairs), HeldOutPairs = r.GetValue(HeldOutPairs), Seed = (int)r.GetValue(Seed), HeldOut = r.GetValue(HeldOut), OutPath = r.GetValue(Out),
+                });
         }
+        if (r.Given(Weights)) throw new UsageException("--weights belongs to the translate command.");
+        double timeLimit = r.GetValue(TimeLimit)!.Value;
+        var train = new TrainOptions
+        {
+            DataPath = r.GetValue(Data),
+            TrainPairs = r.GetValue(Pairs),
+            HeldOutPairs = r.GetValue(HeldOutPairs),
+            HeldOutFraction = r.GetValue(HeldOutFraction)!.Value,
+            CorpusSeed = r.GetValue(CorpusSeed),
+            NormFirst = r.GetValue(Norm) == "pre",
+            DModel = r.GetValue(DModel),
+            Heads = r.GetValue(Heads),
+            Layers = r.GetValue(Layers),
+            FeedForward = r.GetValue(FeedForward),
+            Dropout = r.GetValue(Dropout)!.Value,
+            BatchSize = r.GetValue(BatchSize),
+            Epochs = r.GetValue(Epochs),
+            TimeLimit = timeLimit == 0 ? null : timeLimit,
+            MaxSteps = r.GetValue(MaxSteps),
+            Warmup = r.GetValue(Warmup),
+            LrFactor = r.GetValue(LrFactor)!.Value,
+            LabelSmoothing = r.GetValue(LabelSmoothing)!.Value,
+            ClipNorm = r.GetValue(Clip)!.Value,
+            Beam = r.GetValue(Beam) ?? D.Beam,
+            EvalLimit = r.GetValue(EvalLimit),
+            EpochEvalPairs = r.GetValue(EpochEval),
+            EvalEvery = r.GetValue(EvalEvery),
+            StopAt = r.GetValue(StopAt),
+            Seed = r.GetValue(Seed),
+            Threads = r.GetValue(Threads),
+            SavePath = r.GetValue(Save),
+            PlotPath = r.GetValue(Plot),
+            Json = r.GetValue(Json),
+        };
+        if (train.DModel % train.Heads != 0) throw new UsageException($"--d-model {train.DModel} must be divisible by --heads {train.Heads}.");
+        return ("train", train);
     }
 }

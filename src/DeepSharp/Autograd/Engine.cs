@@ -1,14 +1,23 @@
+using System.Diagnostics;
+
 namespace DeepSharp;
 
 /// <summary>
-/// Reverse-mode execution of the graph. Iterative: it counts each node's consumers, then runs nodes in
-/// topological order (a node runs only once every gradient flowing into it has been summed), so depth
-/// is limited by memory, not by the call stack.
+/// Reverse-mode execution of the graph (micrograd's <c>backward()</c>, iterative). It counts each node's
+/// consumers, then runs nodes in topological order: a node runs once every gradient flowing into it has been
+/// summed, and sends one gradient along each input edge. Depth is limited by memory, not by the call stack.
+/// The other jobs live beside it: <see cref="GradientBuffers"/> (which gradient storages the engine may give
+/// back), <see cref="GradCapture"/> (<c>Autograd.Grad</c>), <see cref="Profiled"/> (the timing hook).
 /// </summary>
 internal static class Engine
 {
     /// <summary>Profiling hook (benchmarks only): called after each node's backward with its Stopwatch ticks.</summary>
     internal static Action<Node, long>? NodeTimer;
+    [ThreadStatic] private static bool t_capturing;
+
+    /// <summary>True while this thread runs an <c>Autograd.Grad</c> pass (a nested <c>Backward</c> clears it).</summary>
+    internal static bool IsCapturing => t_capturing;
+
     private static readonly Node s_sumToShapeNode = new("(engine) SumToShape", [], _ => [], null);
     private static readonly Node s_deliverNode = new("(engine) Deliver to leaf", [], _ => [], null);
 
@@ -18,12 +27,9 @@ internal static class Engine
             throw new InvalidOperationException("Backward: the tensor does not require grad and has no GradFn (did you forget RequiresGrad, or run the forward under NoGrad?).");
         long firstOwned = Storage.NextId;
         gradient = InitialGradient(root, gradient, "Backward");
-        var hookPass = GradHookTracker.Enter();
-        try
-        {
-            Run([root], [gradient], captureFor: null, retainGraph, createGraph, accumulate: true,
-                owned: createGraph || Anomaly.IsEnabled ? null : new OwnedGradients(firstOwned));
-        }
+        var buffers = createGraph || Anomaly.IsEnabled ? GradientBuffers.None() : GradientBuffers.From(firstOwned);
+        var hookPass = GradHookTracker.Enter();   // post-accumulate-grad hooks and queued callbacks (GradHooks.cs)
+        try { Run([root], [gradient], capture: null, retainGraph, createGraph, buffers); }
         finally { hookPass.Finish(); }
     }
 
@@ -40,7 +46,9 @@ internal static class Engine
         }
         foreach (var t in inputs)
             if (!t.RequiresGrad) throw new InvalidOperationException("Grad: one of the inputs does not require grad.");
-        var result = Run(outputs, grads, inputs, retainGraph, createGraph, accumulate: false, owned: null)!;
+        var capture = new GradCapture(inputs);
+        Run(outputs, grads, capture, retainGraph, createGraph, GradientBuffers.None());
+        var result = capture.Results;
         if (!allowUnused)
             for (int i = 0; i < result.Length; i++)
                 if (result[i] is null)
@@ -62,164 +70,125 @@ internal static class Engine
         return gradient;
     }
 
-    private static Tensor?[]? Run(Tensor[] roots, Tensor[] rootGrads, Tensor[]? captureFor, bool retainGraph, bool createGraph, bool accumulate,
-        OwnedGradients? owned)
+    private static void Run(Tensor[] roots, Tensor[] rootGrads, GradCapture? capture, bool retainGraph, bool createGraph, GradientBuffers buffers)
     {
         using var mode = GradMode.Set(createGraph);
+        bool wasCapturing = t_capturing;
+        t_capturing = capture is not null;
+        try { Walk(roots, rootGrads, capture, retainGraph, createGraph, buffers); }
+        finally { t_capturing = wasCapturing; }
+    }
 
-        // Gradients waiting at each node (summed as they arrive) and what each captured input receives.
-        var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance);
-        Tensor?[]? captured = captureFor is null ? null : new Tensor?[captureFor.Length];
-        var captureNodes = new Dictionary<Node, List<int>>(ReferenceEqualityComparer.Instance);
-        var captureLeaves = new Dictionary<Tensor, List<int>>(ReferenceEqualityComparer.Instance);
-        if (captureFor is not null)
+    /// <summary>The walk: seed the roots, then run each node whose consumers have all run and pass its input
+    /// gradients on (summed at nodes, delivered to leaves).</summary>
+    private static void Walk(Tensor[] roots, Tensor[] rootGrads, GradCapture? capture, bool retainGraph, bool createGraph, GradientBuffers buffers)
+    {
+        var dependencies = CountDependencies(roots, capture);
+        var hooks = capture is null ? GradHookTracker.Active : null;
+        var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance);   // gradients summed as they arrive
+
+        for (int i = 0; i < roots.Length; i++)
         {
-            for (int i = 0; i < captureFor.Length; i++)
+            if (roots[i]._gradFn is { } fn) Accumulate(pending, fn, rootGrads[i], buffers);
+            else { DeliverToLeaf(roots[i], rootGrads[i], capture, createGraph, buffers); hooks?.Delivered(roots[i]); }
+        }
+        var ready = new Stack<Node>();
+        foreach (var r in roots)
+            if (r._gradFn is { } fn && Receives(capture, fn) && dependencies.GetValueOrDefault(fn) == 0 && !ready.Contains(fn)) ready.Push(fn);
+
+        while (ready.TryPop(out var node))
+        {
+            pending.Remove(node, out var gradOut);
+            capture?.TakeNodeGradient(node, gradOut!);
+            if (capture is not null && !capture.MustRun(node)) continue;
+
+            var inputGrads = Profiled(node, gradOut!);
+            if (!retainGraph) node.Release(freePrivate: !createGraph);
+            ReduceToInputShapes(node, inputGrads, capture, buffers);
+            buffers.Drop(gradOut!);   // only now: an input gradient may be gradOut itself or a view of it
+
+            for (int i = 0; i < node.Inputs.Length; i++)
             {
-                var t = captureFor[i];
-                if (t._gradFn is not null) GetList(captureNodes, t._gradFn).Add(i);
-                else GetList(captureLeaves, t).Add(i);
+                var edge = node.Inputs[i];
+                var g = i < inputGrads.Length ? inputGrads[i] : null;
+                if (edge.Function is { } next && Receives(capture, next))
+                {
+                    if (g is not null) { buffers.Drop(g, release: false); Accumulate(pending, next, g, buffers); }
+                    if (--dependencies[next] > 0) continue;
+                    if (pending.ContainsKey(next)) ready.Push(next);
+                    else ReleaseUnreached(next, dependencies, retainGraph);
+                }
+                else if (edge.Leaf is { } leaf && g is not null)
+                {
+                    buffers.Drop(g, release: false);
+                    long t0 = Now();
+                    DeliverToLeaf(leaf, g, capture, createGraph, buffers);
+                    NodeTimer?.Invoke(s_deliverNode, Stopwatch.GetTimestamp() - t0);
+                }
+                if (edge.Leaf is { } hooked) hooks?.Delivered(hooked);
             }
         }
+    }
 
-        // 1. Find the reachable nodes; for Autograd.Grad keep only those from which a requested input can be
-        //    reached (nothing below the inputs runs), then count how many kept edges point at each node.
+    private static long Now() => NodeTimer is null ? 0 : Stopwatch.GetTimestamp();
+
+    private static bool Receives(GradCapture? capture, Node node) => capture is null || capture.Receives(node);
+
+    /// <summary>How many kept edges point at each node reachable from the roots (for <c>Autograd.Grad</c>, only the
+    /// nodes it needs).</summary>
+    private static Dictionary<Node, int> CountDependencies(Tensor[] roots, GradCapture? capture)
+    {
         var reachable = new List<Node>();
         var stack = new Stack<Node>();
         var seen = new HashSet<Node>(ReferenceEqualityComparer.Instance);
         foreach (var r in roots)
             if (r._gradFn is { } fn && seen.Add(fn)) { stack.Push(fn); reachable.Add(fn); }
-        while (stack.Count > 0)
-        {
-            var node = stack.Pop();
+        while (stack.TryPop(out var node))
             foreach (var edge in node.Inputs)
                 if (edge.Function is { } next && seen.Add(next)) { stack.Push(next); reachable.Add(next); }
-        }
-        // `needed`: nodes that must run (a requested input lies below them). A requested non-leaf input's own
-        // node only receives its gradient; it runs only if another requested input lies below it.
-        HashSet<Node>? needed = captureFor is null ? null : FindNeeded(reachable, captureNodes, captureLeaves);
-        var hooks = accumulate && captureFor is null ? GradHookTracker.Track(reachable, roots) : null;   // post-accumulate-grad hooks
-        bool Receives(Node n) => needed is null || needed.Contains(n) || captureNodes.ContainsKey(n);
+        capture?.Prune(reachable);
+        if (capture is null) GradHookTracker.Track(reachable, roots);
+
         var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
         foreach (var node in reachable)
         {
-            if (needed is not null && !needed.Contains(node)) continue;
+            if (capture is not null && !capture.MustRun(node)) continue;
             foreach (var edge in node.Inputs)
-                if (edge.Function is { } next && Receives(next))
+                if (edge.Function is { } next && Receives(capture, next))
                     dependencies[next] = dependencies.GetValueOrDefault(next) + 1;
         }
-
-        // 2. Seed the roots (a root that is a leaf receives its gradient directly).
-        for (int i = 0; i < roots.Length; i++)
-        {
-            var r = roots[i];
-            if (r._gradFn is { } fn) Accumulate(pending, fn, rootGrads[i], owned);
-            else { Deliver(r, rootGrads[i], captureLeaves, captured, accumulate, createGraph, owned); hooks?.Delivered(r); }
-        }
-
-        // 3. Run nodes whose every consumer has already run.
-        var ready = new Stack<Node>();
-        foreach (var r in roots)
-            if (r._gradFn is { } fn && Receives(fn) && dependencies.GetValueOrDefault(fn) == 0 && !ready.Contains(fn)) ready.Push(fn);
-        while (ready.Count > 0)
-        {
-            var node = ready.Pop();
-            var gradOut = pending[node];
-            pending.Remove(node);
-            if (captureNodes.TryGetValue(node, out var slots))
-                foreach (int s in slots) captured![s] = gradOut;
-            if (needed is not null && !needed.Contains(node)) continue;
-
-            long t0 = NodeTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            var inputGrads = node.Apply(gradOut);
-            if (NodeTimer is { } timer) timer(node, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
-            if (Anomaly.IsEnabled) Anomaly.CheckBackward(node, inputGrads);
-            if (!retainGraph) node.Release();
-
-            // Reduce broadcast gradients first, and let the engine hold a reference to each before it lets go of
-            // gradOut: an input gradient may be gradOut itself or a view of it.
-            for (int i = 0; i < node.Inputs.Length && i < inputGrads.Length; i++)
-            {
-                var g = inputGrads[i];
-                if (g is null) continue;
-                var edge = node.Inputs[i];
-                if (!edge.IsLive || (edge.Function is { } fn && !Receives(fn))) { inputGrads[i] = null; continue; }
-                if (!ShapeUtil.SameShape(g._shape, edge.Shape))
-                {
-                    long ts = NodeTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-                    var reduced = g.SumToShape(edge.Shape);
-                    if (NodeTimer is { } tm) tm(s_sumToShapeNode, System.Diagnostics.Stopwatch.GetTimestamp() - ts);
-                    owned?.DropIfUnused(g);
-                    inputGrads[i] = g = reduced;
-                }
-                owned?.Hold(g);
-            }
-            owned?.Drop(gradOut);
-
-            for (int i = 0; i < node.Inputs.Length; i++)
-            {
-                var edge = node.Inputs[i];
-                if (!edge.IsLive) continue;
-                Tensor? g = i < inputGrads.Length ? inputGrads[i] : null;
-                if (edge.Function is { } next)
-                {
-                    if (!Receives(next)) continue;
-                    if (g is not null) { owned?.Drop(g, release: false); Accumulate(pending, next, g, owned); }
-                    int left = dependencies[next] - 1;
-                    dependencies[next] = left;
-                    if (left == 0)
-                    {
-                        if (pending.ContainsKey(next)) ready.Push(next);
-                        else ReleaseUnreached(next, dependencies, retainGraph);
-                    }
-                }
-                else if (g is not null)
-                {
-                    owned?.Drop(g, release: false);
-                    long ts = NodeTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-                    Deliver(edge.Leaf!, g, captureLeaves, captured, accumulate, createGraph, owned);
-                    if (NodeTimer is { } tm) tm(s_deliverNode, System.Diagnostics.Stopwatch.GetTimestamp() - ts);
-                }
-                if (edge.Leaf is { } hooked) hooks?.Delivered(hooked);
-            }
-        }
-        return captured;
+        return dependencies;
     }
 
-    /// <summary>The nodes from which some captured input (node or leaf) can be reached.</summary>
-    private static HashSet<Node> FindNeeded(List<Node> reachable, Dictionary<Node, List<int>> captureNodes, Dictionary<Tensor, List<int>> captureLeaves)
+    /// <summary><c>node.Apply</c> with the profiling hook and anomaly checks around it.</summary>
+    private static Tensor?[] Profiled(Node node, Tensor gradOut)
     {
-        var needed = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-        // Reverse adjacency: who feeds gradient into whom; propagate "needed" from the targets upwards.
-        var consumers = new Dictionary<Node, List<Node>>(ReferenceEqualityComparer.Instance);
-        var work = new Stack<Node>();
-        foreach (var node in reachable)
-        {
-            bool direct = false;
-            foreach (var edge in node.Inputs)
-            {
-                if (edge.Leaf is { } leaf && captureLeaves.ContainsKey(leaf)) direct = true;
-                if (edge.Function is { } next)
-                {
-                    GetConsumers(consumers, next).Add(node);
-                    if (captureNodes.ContainsKey(next)) direct = true;
-                }
-            }
-            if (direct && needed.Add(node)) work.Push(node);
-        }
-        while (work.Count > 0)
-        {
-            var node = work.Pop();
-            if (!consumers.TryGetValue(node, out var list)) continue;
-            foreach (var c in list)
-                if (needed.Add(c)) work.Push(c);
-        }
-        return needed;
+        long t0 = Now();
+        var inputGrads = node.Apply(gradOut);
+        NodeTimer?.Invoke(node, Stopwatch.GetTimestamp() - t0);
+        if (Anomaly.IsEnabled) Anomaly.CheckBackward(node, inputGrads);
+        return inputGrads;
+    }
 
-        static List<Node> GetConsumers(Dictionary<Node, List<Node>> d, Node key)
+    /// <summary>Sums each broadcast input gradient back to its input's shape, drops the gradients no edge takes,
+    /// and holds a reference to each kept one.</summary>
+    private static void ReduceToInputShapes(Node node, Tensor?[] inputGrads, GradCapture? capture, GradientBuffers buffers)
+    {
+        for (int i = 0; i < node.Inputs.Length && i < inputGrads.Length; i++)
         {
-            if (!d.TryGetValue(key, out var list)) d[key] = list = [];
-            return list;
+            var g = inputGrads[i];
+            if (g is null) continue;
+            var edge = node.Inputs[i];
+            if (!edge.IsLive || (edge.Function is { } fn && !Receives(capture, fn))) { inputGrads[i] = null; continue; }
+            if (!ShapeUtil.SameShape(g._shape, edge.Shape))
+            {
+                long t0 = Now();
+                var reduced = g.SumToShape(edge.Shape);
+                NodeTimer?.Invoke(s_sumToShapeNode, Stopwatch.GetTimestamp() - t0);
+                buffers.DropIfUnused(g);
+                inputGrads[i] = g = reduced;
+            }
+            buffers.Hold(g);
         }
     }
 
@@ -228,129 +197,35 @@ internal static class Engine
     {
         var stack = new Stack<Node>();
         stack.Push(node);
-        while (stack.Count > 0)
+        while (stack.TryPop(out var n))
         {
-            var n = stack.Pop();
-            if (!retainGraph) n.Release();
+            if (!retainGraph) n.Release(freePrivate: true);
             foreach (var e in n.Inputs)
             {
                 if (e.Function is not { } next || !dependencies.ContainsKey(next)) continue;
-                int left = dependencies[next] - 1;
-                dependencies[next] = left;
-                if (left == 0) stack.Push(next);
+                if (--dependencies[next] == 0) stack.Push(next);
             }
         }
     }
 
-    // `owned` tracks references: a tensor handed to Accumulate/Deliver is no longer held by the caller.
-    private static void Accumulate(Dictionary<Node, Tensor> pending, Node node, Tensor g, OwnedGradients? owned)
+    // A tensor handed to Accumulate or DeliverToLeaf is no longer held by the caller.
+    private static void Accumulate(Dictionary<Node, Tensor> pending, Node node, Tensor g, GradientBuffers buffers)
     {
-        if (!pending.TryGetValue(node, out var existing))
-        {
-            pending[node] = g;
-            owned?.Hold(g);
-            return;
-        }
-        if (owned is not null && owned.IsExclusive(existing) && existing._isContiguous && !ReferenceEquals(existing._storage, g._storage))
-        {
-            // The engine created `existing` and nothing else sees it: sum in place instead of allocating.
-            using (GradMode.Set(false)) existing.Add_(g);
-            owned.DropIfUnused(g);
-            return;
-        }
-        var sum = existing + g;
-        pending[node] = sum;
-        owned?.Hold(sum);
-        owned?.Drop(existing);
-        owned?.DropIfUnused(g);
+        if (pending.TryGetValue(node, out var existing)) { pending[node] = buffers.Add(existing, g); return; }
+        pending[node] = g;
+        buffers.Hold(g);
     }
 
-    private static void Deliver(Tensor leaf, Tensor g, Dictionary<Tensor, List<int>> captureLeaves, Tensor?[]? captured, bool accumulate, bool createGraph,
-        OwnedGradients? owned)
+    private static void DeliverToLeaf(Tensor leaf, Tensor g, GradCapture? capture, bool createGraph, GradientBuffers buffers)
     {
-        if (owned is not null && accumulate && captured is null && leaf.Grad is null && owned.CanHandOver(g))
-        {
-            // A gradient the engine created and no one else references becomes the leaf's Grad without a copy.
-            leaf.Grad = g.Detach();
-            owned.Escape(g);
-            return;
-        }
-        DeliverCore(leaf, g, captureLeaves, captured, accumulate, createGraph);
-        owned?.DropIfUnused(g);
-    }
-
-    private static void DeliverCore(Tensor leaf, Tensor g, Dictionary<Tensor, List<int>> captureLeaves, Tensor?[]? captured, bool accumulate, bool createGraph)
-    {
-        if (captured is not null)
-        {
-            if (captureLeaves.TryGetValue(leaf, out var slots))
-                foreach (int s in slots) captured[s] = captured[s] is { } prev ? prev + g : g;
-            return;
-        }
-        if (!accumulate) return;
+        if (capture is not null) { capture.TakeLeafGradient(leaf, g); return; }
+        if (buffers.TryHandOver(leaf, g)) return;
         if (leaf.Grad is null)
-        {
-            // A fresh copy: the incoming gradient may be shared with other edges.
-            leaf.Grad = createGraph ? g.Clone() : g.Detach().Clone();
-        }
+            leaf.Grad = createGraph ? g.Clone() : g.Detach().Clone();   // a copy: g may be shared with other edges
         else if (createGraph || leaf.Grad.RequiresGrad)
-        {
             leaf.Grad = leaf.Grad + g;
-        }
         else
-        {
             using (GradMode.Set(false)) leaf.Grad.Add_(g);
-        }
-    }
-
-    private static List<int> GetList<K>(Dictionary<K, List<int>> d, K key) where K : notnull
-    {
-        if (!d.TryGetValue(key, out var list)) d[key] = list = [];
-        return list;
-    }
-
-    /// <summary>
-    /// Gradient storages a plain <c>Backward()</c> created itself (ids at or after <c>firstId</c>): the tensors
-    /// the backward closures return and the sums the engine forms. The engine counts its own references to each
-    /// (pending sums, gradients being routed); when a count drops to zero the storage can be referenced by
-    /// nothing else — closures keep no gradients, and there are no hooks — so it goes back to the buffer pool.
-    /// Storages that existed before the pass (forward activations, the user's gradient, saved tensors returned
-    /// as gradients) and storages handed to a leaf's Grad are never released.
-    /// </summary>
-    private sealed class OwnedGradients(long firstId)
-    {
-        private readonly Dictionary<Storage, int> _refs = new(ReferenceEqualityComparer.Instance);
-        private readonly HashSet<Storage> _escaped = new(ReferenceEqualityComparer.Instance);
-
-        private bool IsOurs(Tensor t) => t._storage.Id >= firstId && !_escaped.Contains(t._storage);
-
-        public void Hold(Tensor t)
-        {
-            if (IsOurs(t)) _refs[t._storage] = _refs.GetValueOrDefault(t._storage) + 1;
-        }
-
-        /// <summary>Removes one reference; releases the storage when it was the last (unless release is false).</summary>
-        public void Drop(Tensor t, bool release = true)
-        {
-            if (!IsOurs(t) || !_refs.TryGetValue(t._storage, out int n)) return;
-            if (n > 1) { _refs[t._storage] = n - 1; return; }
-            _refs.Remove(t._storage);
-            if (release) t._storage.Release();
-        }
-
-        /// <summary>Releases a storage of ours that the engine holds no reference to.</summary>
-        public void DropIfUnused(Tensor t)
-        {
-            if (IsOurs(t) && !_refs.ContainsKey(t._storage)) t._storage.Release();
-        }
-
-        /// <summary>True when t's storage is ours and held exactly once (by the caller).</summary>
-        public bool IsExclusive(Tensor t) => IsOurs(t) && _refs.GetValueOrDefault(t._storage) == 1;
-
-        /// <summary>True when g may become a leaf's Grad as is: ours, unreferenced, contiguous and covering its whole storage.</summary>
-        public bool CanHandOver(Tensor g) => IsOurs(g) && !_refs.ContainsKey(g._storage) && g._isContiguous
-            && g._offset == 0 && g.NumEl == g._storage.Length && !g.RequiresGrad;
-
-        public void Escape(Tensor g) => _escaped.Add(g._storage);
+        buffers.DropIfUnused(g);
     }
 }

@@ -142,7 +142,14 @@ public static class GradCheck
             var grads = Autograd.Grad([y], diff.Select(i => ins[i]).ToArray(), [xs[n]], createGraph: true, allowUnused: true);
             return grads.Select((g, k) => g ?? Tensor.ZerosLike(ins[diff[k]])).ToArray();
         };
-        return Check(firstDerivative, [.. inputs, gradOut], eps, atol, rtol, raiseException);
+        var result = Check(firstDerivative, [.. inputs, gradOut], eps, atol, rtol, raiseException: false);
+        if (result.Passed) return result;
+        // Say which check failed and what its outputs and extra input are, or the message reads as a first-order failure.
+        string msg = "GradGradCheck (second-order check) failed: the gradient of f is not the derivative of its first-order gradient. " +
+            $"Output k is d f / d(input {string.Join(", input ", diff)}) in that order; input {n} is the random upstream gradient. " +
+            result.Message;
+        if (raiseException) throw new GradCheckException(msg);
+        return result with { Message = msg };
     }
 
     // A copy of an output's values: an output may be a view of the perturbed input (Reshape, Narrow, ...), and

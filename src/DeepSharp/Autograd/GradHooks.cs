@@ -52,17 +52,19 @@ internal sealed class GradHookTracker
         return t;
     }
 
-    /// <summary>Counts the edges into hooked leaves of the current pass; returns its tracker, or null when no leaf has hooks.</summary>
-    public static GradHookTracker? Track(List<Node> reachable, Tensor[] roots)
+    /// <summary>Counts the edges into hooked leaves of the current <c>Backward()</c> pass (none outside one).</summary>
+    public static void Track(List<Node> reachable, Tensor[] roots)
     {
-        if (t_current is not { } tracker) return null;
+        if (t_current is not { } tracker) return;
         foreach (var r in roots)
             if (r._gradFn is null) tracker.Count(r);
         foreach (var node in reachable)
             foreach (var edge in node.Inputs)
                 if (edge.Leaf is { } leaf) tracker.Count(leaf);
-        return tracker._pending.Count > 0 ? tracker : null;
     }
+
+    /// <summary>The current pass's tracker when some leaf it reaches has hooks, else null (no cost per edge).</summary>
+    public static GradHookTracker? Active => t_current is { _pending.Count: > 0 } t ? t : null;
 
     private void Count(Tensor leaf)
     {
@@ -89,10 +91,12 @@ internal sealed class GradHookTracker
         for (int i = 0; i < _callbacks.Count; i++) _callbacks[i]();
     }
 
-    /// <summary>Queues a callback to the <c>Backward()</c> pass running on this thread; false when none runs.</summary>
+    /// <summary>Queues a callback to the outermost <c>Backward()</c> pass running on this thread (a checkpointed
+    /// segment's recomputation runs a nested pass); false when none runs.</summary>
     public static bool TryQueue(Action callback)
     {
         if (t_current is not { } t) return false;
+        while (t._outer is { } outer) t = outer;
         (t._callbacks ??= []).Add(callback);
         return true;
     }
@@ -101,7 +105,8 @@ internal sealed class GradHookTracker
 public static partial class Autograd
 {
     /// <summary>
-    /// Queues <paramref name="callback"/> to run when the <c>Backward()</c> pass running on this thread ends (PyTorch's
+    /// Queues <paramref name="callback"/> to run when the <c>Backward()</c> pass running on this thread ends — the
+    /// outermost one, when activation checkpointing nests a pass (PyTorch's
     /// <c>Variable._execution_engine.queue_callback</c>), typically from a hook: distributed data parallelism waits for
     /// its reductions there. Callbacks run in the order queued, after every gradient has been accumulated.
     /// </summary>

@@ -51,8 +51,23 @@ public sealed class Node
     // Returns buffers only the backward closure can see (e.g. max-pool argmax indices) once it can no longer run.
     private Action? _onRelease;
 
-    /// <summary>Registers a callback run once when the node drops its closure (after a non-retained backward).</summary>
-    internal void OnRelease(Action action) => _onRelease = action;
+    /// <summary>Registers a callback run once when the node drops its closure (after a non-retained backward);
+    /// callbacks registered earlier still run.</summary>
+    internal void OnRelease(Action action) => _onRelease = _onRelease is null ? action : _onRelease + action;
+
+    // Storages only the backward closure sees, given back to the pool when the node is released.
+    private List<Storage>? _private;
+
+    /// <summary>Gives <paramref name="buffer"/>'s storage back to the pool when the node is released: for a tensor only the
+    /// backward closure reads (created by the op for its backward, never returned nor saved elsewhere).</summary>
+    internal void ReleaseWith(Tensor buffer) => (_private ??= []).Add(buffer._storage);
+
+    /// <summary><see cref="ReleaseWith"/> for the contiguous copy an op made of <paramref name="original"/> for its
+    /// backward; nothing when <c>Contiguous()</c> returned the original's storage itself.</summary>
+    internal void ReleaseWithIfCopy(Tensor copy, Tensor original)
+    {
+        if (!ReferenceEquals(copy._storage, original._storage)) ReleaseWith(copy);
+    }
 
     internal Tensor?[] Apply(Tensor gradOutput)
     {
@@ -73,10 +88,14 @@ public sealed class Node
         return backward(gradOutput);
     }
 
-    /// <summary>Drops the saved tensors and the backward closure (after a non-retained backward).</summary>
-    internal void Release()
+    /// <summary>Drops the saved tensors and the backward closure (after a non-retained backward). With
+    /// <paramref name="freePrivate"/> false (a createGraph pass, whose new graph may read them) the closure's private
+    /// buffers are left to the GC instead of the pool.</summary>
+    internal void Release(bool freePrivate = true)
     {
         if (_backward is not null) Interlocked.Exchange(ref _onRelease, null)?.Invoke();
+        if (Interlocked.Exchange(ref _private, null) is { } buffers && freePrivate)
+            foreach (var b in buffers) b.Release();
         _backward = null;
         _saved = null;
         _savedVersions = null;

@@ -11,7 +11,10 @@ public static partial class F
 
     /// <summary>y = x·Wᵀ + b (<c>F.linear</c>). <paramref name="input"/> is [*, in], <paramref name="weight"/> [out, in],
     /// <paramref name="bias"/> [out]; the transpose is a view that the GEMM reads without a copy.</summary>
-    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) => Linear(input, weight, bias, relu: false);
+
+    /// <summary><see cref="Linear(Tensor, Tensor, Tensor?)"/>, optionally with a ReLU fused into the bias pass.</summary>
+    internal static Tensor Linear(Tensor input, Tensor weight, Tensor? bias, bool relu)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(weight);
@@ -23,11 +26,11 @@ public static partial class F
             throw new ArgumentException($"Linear: bias shape {ShapeUtil.Format(bias._shape)} does not match weight shape {ShapeUtil.Format(weight._shape)} (expected [{weight._shape[0]}]).");
         // One fused op on rows (GEMM, bias added in place; the backward runs the two GEMMs and the bias column
         // sums directly, PyTorch's AddmmBackward) instead of MatMul + broadcast add.
-        if (input.Dim == 2) return input.LinearRows(weight, bias, relu: false);
+        if (input.Dim == 2) return input.LinearRows(weight, bias, relu);
         int outFeatures = weight._shape[0];
-        if (input.Dim == 1) return input.Unsqueeze(0).LinearRows(weight, bias, relu: false).Squeeze(0);
+        if (input.Dim == 1) return input.Unsqueeze(0).LinearRows(weight, bias, relu).Squeeze(0);
         int[] outShape = [.. input._shape[..^1], outFeatures];
-        return input.Reshape(-1, weight._shape[1]).LinearRows(weight, bias, relu: false).View(outShape);
+        return input.Reshape(-1, weight._shape[1]).LinearRows(weight, bias, relu).View(outShape);
     }
 
     /// <summary>max(x, 0).</summary>
@@ -77,8 +80,20 @@ public static partial class F
         if (p == 1) return input * 0.0;
         Tensor mask;
         using (GradMode.Set(false))
-            mask = Tensor.Rand(input._shape, input.DType, generator).Lt(1 - p).To(input.DType) * (1.0 / (1 - p));
-        return input * mask;
+        {
+            // The draws and the 0/1 mask are temporaries no one else sees: their buffers go back to the pool at once.
+            var draws = Tensor.Rand(input._shape, input.DType, generator);
+            var keep = draws.Lt(1 - p);
+            draws.Dispose();
+            var keepF = keep.To(input.DType);
+            mask = keepF * (1.0 / (1 - p));
+            keepF.Dispose();
+        }
+        var y = input * mask;
+        // Only Mul's backward reads the scaled mask: free it when that node is dropped, or now without a graph.
+        if (y._gradFn is { } node) node.ReleaseWith(mask);
+        else mask.Dispose();
+        return y;
     }
 
     // ---------------------------------------------------------------- normalisation

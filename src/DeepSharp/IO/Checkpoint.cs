@@ -16,7 +16,7 @@ namespace DeepSharp.IO;
 /// state.SetOptimizer(optimizer.StateDict());
 /// state.SetScheduler(scheduler.StateDict());
 /// state.RngStates["torch"] = Torch.GetRngState();
-/// Checkpoint.Save("run/last.safetensors", state);
+/// Checkpoint.Save(state, "run/last.safetensors");
 /// </code></example>
 public sealed class CheckpointState
 {
@@ -82,9 +82,12 @@ public static class Checkpoint
 {
     private const string Format = "deepsharp.checkpoint/1";
 
-    /// <summary>Writes <paramref name="state"/> to <paramref name="path"/>, replacing any previous file only once fully written.</summary>
+    /// <summary>
+    /// Writes <paramref name="state"/> to <paramref name="path"/>, replacing any previous file only once fully written
+    /// (object first, path second, as <c>torch.save(obj, f)</c> and <see cref="SafeTensors.Save"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">A dictionary name contains '/' or a JSON entry is not valid JSON.</exception>
-    public static void Save(string path, CheckpointState state)
+    public static void Save(CheckpointState state, string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(state);
@@ -113,10 +116,15 @@ public static class Checkpoint
         SafeTensors.Save(tensors, path, metadata);
     }
 
-    /// <summary>Reads a checkpoint written by <see cref="Save"/>.</summary>
+    /// <summary>
+    /// Reads a checkpoint written by <see cref="Save"/>. Resuming is where a killed save shows: its temporary file
+    /// next to <paramref name="path"/> is removed here (<see cref="AtomicFile.RemoveStaleTemporaries"/>).
+    /// </summary>
     /// <exception cref="InvalidDataException">The file is not a valid DeepSharp checkpoint.</exception>
     public static CheckpointState Load(string path)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        AtomicFile.RemoveStaleTemporaries(path);
         var (tensors, metadata) = SafeTensors.LoadWithMetadata(path);
         if (!metadata.TryGetValue("format", out var format) || format != Format)
             throw new InvalidDataException($"Checkpoint file '{path}': not a DeepSharp checkpoint (metadata 'format' is '{format ?? "missing"}', expected '{Format}').");

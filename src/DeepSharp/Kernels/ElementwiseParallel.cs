@@ -15,6 +15,8 @@ internal static unsafe class ElementwiseParallel
     /// <summary>A kernel over three equally long spans (two inputs, one output).</summary>
     internal delegate void Body3<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d);
 
+    internal delegate void Body2<T>(ReadOnlySpan<T> a, Span<T> d);
+
     private static int ChunksFor(int length)
     {
         int threads = KernelSettings.NumThreads;
@@ -48,6 +50,23 @@ internal static unsafe class ElementwiseParallel
     public static void Binary<T, TOp>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d)
         where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IBinaryOp =>
         Run(a, b, d, static (x, y, z) => TOp.Apply(x, y, z));
+
+    /// <summary><paramref name="body"/> over matching chunks of two equally long spans.</summary>
+    public static void Run<T>(ReadOnlySpan<T> a, Span<T> d, Body2<T> body) where T : unmanaged
+    {
+        if (a.Length != d.Length) throw new ArgumentException($"Element-wise op: input length {a.Length}, output length {d.Length}.");
+        int n = d.Length, chunks = ChunksFor(n);
+        if (chunks == 1) { body(a, d); return; }
+        fixed (T* pa = a, pd = d)
+        {
+            nint ia = (nint)pa, id = (nint)pd;
+            KernelParallel.For(0, chunks, chunks, c =>
+            {
+                int s = ChunkStart(n, c, chunks), e = ChunkStart(n, c + 1, chunks);
+                body(new ReadOnlySpan<T>((T*)ia + s, e - s), new Span<T>((T*)id + s, e - s));
+            });
+        }
+    }
 
     /// <summary><paramref name="body"/> over matching chunks of three equally long spans.</summary>
     public static void Run<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> d, Body3<T> body) where T : unmanaged

@@ -158,6 +158,13 @@ internal static partial class Gemm
         }
     }
 
+    /// <summary>C = alpha·op(A)·op(B) + beta·C on the calling thread only, for callers that already split work over
+    /// threads (blocks of fused attention). No validation: the caller owns the bounds.</summary>
+    internal static unsafe void ComputeSingleThread<T>(bool transA, bool transB, int m, int n, int k,
+        T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1);
+
     /// <summary>How many threads a single GEMM of this size should use (1 for small problems).</summary>
     private static int ThreadsFor(long flops, int threads)
     {

@@ -152,6 +152,26 @@ internal static class VectorMath
         }
     }
 
+    /// <summary>SiLU: y = x·σ(x) = x / (1 + e^(−x)).</summary>
+    public static void Silu<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckUnary(x, y);
+        if (typeof(T) == typeof(float)) { Unary<SiluOp>(AsFloat(x), AsFloat(y)); return; }
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] / (T.One + T.Exp(-x[i]));
+    }
+
+    /// <summary>Backward of SiLU given its input: dx = dy·σ(x)·(1 + x·(1 − σ(x))).</summary>
+    public static void SiluBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckBinary(x, dy, dx);
+        if (typeof(T) == typeof(float)) { Binary<SiluBackwardOp>(AsFloat(x), AsFloat(dy), AsFloat(dx)); return; }
+        for (int i = 0; i < x.Length; i++)
+        {
+            T v = x[i], sg = T.One / (T.One + T.Exp(-v));
+            dx[i] = dy[i] * sg * (T.One + v * (T.One - sg));
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // Fused helpers for the softmax / loss kernels
     // ---------------------------------------------------------------------------------------------------------------
@@ -429,6 +449,27 @@ internal static class VectorMath
     {
         public static Vector256<float> Op(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Exp256(-x));
         public static Vector128<float> Op(Vector128<float> x) => Vector128<float>.One / (Vector128<float>.One + Exp128(-x));
+    }
+
+    private readonly struct SiluOp : IUnaryOp
+    {
+        public static Vector256<float> Op(Vector256<float> x) => x / (Vector256<float>.One + Exp256(-x));
+        public static Vector128<float> Op(Vector128<float> x) => x / (Vector128<float>.One + Exp128(-x));
+    }
+
+    private readonly struct SiluBackwardOp : IBinaryOp
+    {
+        public static Vector256<float> Op(Vector256<float> x, Vector256<float> dy)
+        {
+            var sg = Vector256<float>.One / (Vector256<float>.One + Exp256(-x));
+            return dy * sg * Fma256(x, Vector256<float>.One - sg, Vector256<float>.One);
+        }
+
+        public static Vector128<float> Op(Vector128<float> x, Vector128<float> dy)
+        {
+            var sg = Vector128<float>.One / (Vector128<float>.One + Exp128(-x));
+            return dy * sg * Fma128(x, Vector128<float>.One - sg, Vector128<float>.One);
+        }
     }
 
     private readonly struct GeluErfOp : IUnaryOp

@@ -42,6 +42,10 @@ public sealed class Linear : Module<Tensor, Tensor>
     /// <summary>x·Wᵀ + b for x of shape [*, in_features].</summary>
     public override Tensor Forward(Tensor input) => F.Linear(input, Weight, Bias);
 
+    /// <summary>relu(x·Wᵀ + b) with the ReLU fused into the bias pass (one pass forward, one mask pass backward); the
+    /// same values and gradients as <c>F.Relu(Forward(input))</c>.</summary>
+    internal Tensor ForwardRelu(Tensor input) => F.Linear(input, Weight, Bias, relu: true);
+
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"in_features={InFeatures}, out_features={OutFeatures}, bias={Py(Bias is not null)}";
 }

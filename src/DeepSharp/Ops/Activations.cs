@@ -38,22 +38,75 @@ public sealed partial class Tensor
 
     /// <summary>
     /// GELU, x·Φ(x). <paramref name="approximate"/> "none" uses the exact erf form, "tanh" PyTorch's
-    /// tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+    /// tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). One fused pass forward and one backward
+    /// (vectorised erf / tanh); a recorded backward (higher-order gradients) uses the derivative's composite form.
     /// </summary>
     public Tensor Gelu(string approximate = "none")
     {
-        switch (approximate)
+        bool tanh = approximate switch
         {
-            case "none":
-                return this * 0.5 * (1.0 + (this * (1.0 / Math.Sqrt(2.0))).Erf());
-            case "tanh":
-                var inner = (this + this.Pow(3) * 0.044715) * Math.Sqrt(2.0 / Math.PI);
-                return this * 0.5 * (1.0 + inner.Tanh());
-            default:
-                throw new ArgumentException($"Gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\".");
-        }
+            "none" => false,
+            "tanh" => true,
+            _ => throw new ArgumentException($"Gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\"."),
+        };
+        var x = this;
+        var y = tanh ? MapKernel(x, "Gelu", VectorMath.GeluTanh, VectorMath.GeluTanh) : MapKernel(x, "Gelu", VectorMath.GeluErf, VectorMath.GeluErf);
+        return Node.Record(y, "GeluBackward", [x], g =>
+        {
+            if (GradMode.IsEnabled || g.DType != x.DType) return [g * GeluDerivative(x, tanh)];
+            return [tanh ? ZipKernel(x, g, VectorMath.GeluTanhBackward, VectorMath.GeluTanhBackward)
+                         : ZipKernel(x, g, VectorMath.GeluErfBackward, VectorMath.GeluErfBackward)];
+        }, x);
     }
 
-    /// <summary>SiLU / swish, x·σ(x).</summary>
-    public Tensor Silu() => this * Sigmoid();
+    /// <summary>dGELU/dx as differentiable ops: Φ(x) + x·φ(x), or the tanh form's derivative.</summary>
+    private static Tensor GeluDerivative(Tensor x, bool tanh)
+    {
+        if (!tanh)
+            return 0.5 * (1.0 + (x * VectorMath.InvSqrt2).Erf()) + x * (x * x * -0.5).Exp() * VectorMath.InvSqrt2Pi;
+        var t = ((x + x.Pow(3) * VectorMath.GeluTanhCoeff) * VectorMath.SqrtTwoOverPi).Tanh();
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * VectorMath.SqrtTwoOverPi * (1.0 + 3 * VectorMath.GeluTanhCoeff * x * x);
+    }
+
+    /// <summary>SiLU / swish, x·σ(x), in one fused pass forward and backward (dx = dy·σ(x)·(1 + x·(1 − σ(x)))).</summary>
+    public Tensor Silu()
+    {
+        var x = this;
+        var y = MapKernel(x, "Silu", VectorMath.Silu, VectorMath.Silu);
+        return Node.Record(y, "SiluBackward", [x], g =>
+        {
+            if (GradMode.IsEnabled || g.DType != x.DType)
+            {
+                var sg = x.Sigmoid();
+                return [g * sg * (1.0 + x * (1.0 - sg))];
+            }
+            return [ZipKernel(x, g, VectorMath.SiluBackward, VectorMath.SiluBackward)];
+        }, x);
+    }
+
+    /// <summary>y = f(x) element-wise through a span kernel, split over threads for long tensors.</summary>
+    private static Tensor MapKernel(Tensor x, string op, SpanMap<float> f32, SpanMap<double> f64)
+    {
+        x.CheckFloating(op);
+        var src = x.Contiguous();
+        var y = Empty(x._shape, x.DType, zeroed: false);
+        if (x.DType == DType.Float32) ElementwiseParallel.Run(src.ReadSpan<float>(), y.Span<float>(), (a, d) => f32(a, d));
+        else ElementwiseParallel.Run(src.ReadSpan<double>(), y.Span<double>(), (a, d) => f64(a, d));
+        return y;
+    }
+
+    /// <summary>d = f(x, g) element-wise through a span kernel (backward of a fused activation).</summary>
+    private static Tensor ZipKernel(Tensor x, Tensor g, SpanZip<float> f32, SpanZip<double> f64)
+    {
+        var xc = x.Contiguous();
+        var gc = g.Contiguous();
+        var dx = Empty(x._shape, x.DType, zeroed: false);
+        if (x.DType == DType.Float32) ElementwiseParallel.Run(xc.ReadSpan<float>(), gc.ReadSpan<float>(), dx.Span<float>(), (a, b, d) => f32(a, b, d));
+        else ElementwiseParallel.Run(xc.ReadSpan<double>(), gc.ReadSpan<double>(), dx.Span<double>(), (a, b, d) => f64(a, b, d));
+        return dx;
+    }
+
+    private delegate void SpanMap<T>(ReadOnlySpan<T> x, Span<T> y);
+
+    private delegate void SpanZip<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> d);
 }

@@ -25,7 +25,7 @@ public sealed partial class Tensor
             g => [a.RequiresGrad ? g / b : null, b.RequiresGrad ? -g * a / (b * b) : null], a, b);
 
     /// <summary>Negation.</summary>
-    public static Tensor operator -(Tensor a) =>
+    public static Tensor operator -(Tensor a) => a.DType == DType.Int64 ? 0L - a :
         Node.Record(UnaryForward<NegOp>(a, "Neg"), "NegBackward", [a], g => [-g]);
 
     /// <summary>Adds a scalar.</summary>

@@ -33,7 +33,9 @@ public sealed partial class Tensor
     /// <summary>Element-wise ≤ scalar.</summary>
     public Tensor Le(double value) => Compare(this, ScalarLike(value), Cmp.Le, "Le");
 
-    private Tensor ScalarLike(double value) => Scalar(value, DType == DType.Bool ? DType.Int64 : DType);
+    // An integral tensor compares with a fractional scalar in Float64 (x.Gt(2.5) on Int64 must not compare with 2).
+    private Tensor ScalarLike(double value) =>
+        Scalar(value, DType.IsFloatingPoint() ? DType : value == Math.Floor(value) && Math.Abs(value) < 9.2e18 ? DType.Int64 : DType.Float64);
 
     /// <summary>Element-wise logical and (inputs are read as nonzero = true).</summary>
     public Tensor LogicalAnd(Tensor other) => Logical(this, other, (a, b) => a && b, "LogicalAnd");
@@ -101,9 +103,9 @@ public sealed partial class Tensor
     {
         if (a.DType != b.DType)
         {
-            // A scalar operand adopts the tensor's type; two real tensors of different types must be converted.
-            if (b.Dim == 0 && b.NumEl == 1) b = b.To(a.DType);
-            else CheckSameDType(a, b, op);
+            // Compared in the promoted type, as PyTorch (Int64 vs Float32 in Float32; Bool vs Int64 in Int64).
+            var dtype = PromoteTypes(a.DType, b.DType);
+            using (GradMode.Set(false)) { a = a.To(dtype); b = b.To(dtype); }
         }
         var shape = ShapeUtil.Broadcast(a._shape, b._shape, op);
         var ea = a.Expand(shape).Contiguous();

@@ -70,7 +70,7 @@ public sealed partial class Tensor
         bool needInput = RequiresGrad, needWeight = weight.RequiresGrad, needBias = bias?.RequiresGrad ?? false;
         return Node.Record(result, "ConvolutionBackward", inputs, gradOut =>
         {
-            NoHigherOrder("Conv2d");
+            if (GradMode.IsEnabled) return ConvRecordedBackward(g, this, weight, bias, gradOut, needInput, needWeight, needBias);
             var dy = gradOut.Contiguous();
             Tensor? dx = null, dw = null, db = null;
             if (needInput)
@@ -93,13 +93,5 @@ public sealed partial class Tensor
             }
             return bias is null ? [dx, dw] : [dx, dw, db];
         }, x, w);
-    }
-
-    /// <summary>Ops whose backward runs a dedicated kernel cannot record it: say so instead of returning a
-    /// gradient that silently has no graph.</summary>
-    internal static void NoHigherOrder(string op)
-    {
-        if (GradMode.IsEnabled)
-            throw new NotSupportedException($"{op}: higher-order gradients (createGraph: true) are not supported through this op.");
     }
 }

@@ -72,7 +72,7 @@ public sealed partial class Tensor
         }
         Tensor[] inputs = weight is null ? [this] : [this, weight];
         var self = this;
-        return Node.Record(result, "NllLossBackward", inputs, g =>
+        var recorded = Node.Record(result, "NllLossBackward", inputs, g =>
         {
             if (GradMode.IsEnabled)
                 return CompositeBackward(inputs, ins => CrossEntropyComposite(ins[0], target, weight, ignoreIndex, labelSmoothing, reduction, targetShape), g);
@@ -89,6 +89,10 @@ public sealed partial class Tensor
             else Backward<double>(logProbs, t, rowGrad, w, ignoreIndex, labelSmoothing, dx);
             return [dx, null];
         }, x);
+        // Only the closure sees the log-probabilities: they go back to the pool when it is dropped, or now.
+        if (recorded._gradFn is { } node) node.ReleaseWith(logProbs);
+        else logProbs.Dispose();
+        return recorded;
 
         static double Forward<T>(Tensor x, Tensor t, Tensor? w, long ignore, double ls, Tensor losses, Tensor logProbs) where T : unmanaged, IFloatingPointIeee754<T> =>
             double.CreateChecked(LossKernels.CrossEntropyForward(x.ReadSpan<T>(), t.ReadSpan<long>(), x._shape[0], x._shape[1], ignore,

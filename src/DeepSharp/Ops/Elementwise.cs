@@ -8,7 +8,7 @@ public sealed partial class Tensor
 {
     internal static Tensor BinaryForward<TOp>(Tensor a, Tensor b, string op) where TOp : struct, IBinaryOp
     {
-        CheckSameDType(a, b, op);
+        if (a.DType != b.DType || !a.DType.IsFloatingPoint()) return MixedBinaryForward<TOp>(a, b, op);
         a.CheckFloating(op);
         var shape = ShapeUtil.Broadcast(a._shape, b._shape, op);
         var result = Empty(shape, a.DType, zeroed: false);
@@ -24,7 +24,8 @@ public sealed partial class Tensor
     /// <summary>op(a, s) or, when <paramref name="scalarFirst"/>, op(s, a).</summary>
     internal static Tensor ScalarForward<TOp>(Tensor a, double s, bool scalarFirst, string op) where TOp : struct, IBinaryOp
     {
-        a.CheckFloating(op);
+        // An integral tensor with a double scalar computes in the default dtype, as PyTorch.
+        if (a.DType is DType.Int64 or DType.Bool) return ScalarForward<TOp>(a.To(DType.Float32), s, scalarFirst, op);
         var src = a.Contiguous();
         var result = Empty(a._shape, a.DType, zeroed: false);
         if (a.DType == DType.Float32) Run<float>(src, (float)s, result, scalarFirst);

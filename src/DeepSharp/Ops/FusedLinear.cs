@@ -35,7 +35,7 @@ public sealed partial class Tensor
         else LinearRowsForward<double>(x, w, bias is null ? null : b, relu, y, m, n, k);
 
         Tensor[] inputs = bias is null ? [this, weight] : [this, weight, bias];
-        return Node.Record(y, relu ? "LinearReluBackward" : "AddmmBackward", inputs, g =>
+        var recorded = Node.Record(y, relu ? "LinearReluBackward" : "AddmmBackward", inputs, g =>
         {
             if (GradMode.IsEnabled)
                 return CompositeBackward(inputs, ins =>
@@ -52,6 +52,14 @@ public sealed partial class Tensor
             else LinearRowsBackward<double>(gc, x, w, relu ? y : null, dx, dw, db, m, n, k);
             return bias is null ? [dx, dw] : [dx, dw, db];
         }, relu ? [x, w, y] : [x, w]);
+        // Contiguous copies of a strided input or weight are read only by the backward (or by nothing without a graph).
+        if (recorded._gradFn is { } node) { node.ReleaseWithIfCopy(x, this); node.ReleaseWithIfCopy(w, weight); }
+        else
+        {
+            if (!ReferenceEquals(x._storage, _storage)) x.Dispose();
+            if (!ReferenceEquals(w._storage, weight._storage)) w.Dispose();
+        }
+        return recorded;
     }
 
     private static void LinearRowsForward<T>(Tensor x, Tensor w, Tensor? b, bool relu, Tensor y, int m, int n, int k)

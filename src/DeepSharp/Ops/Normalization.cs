@@ -40,7 +40,7 @@ public sealed partial class Tensor
         var dims = Enumerable.Range(Dim - k, k).ToArray();
         Tensor[] inputs = [this, .. new[] { weight, bias }.OfType<Tensor>()];
         var self = this;
-        return Node.Record(y, "NativeLayerNormBackward", inputs, g =>
+        var recorded = Node.Record(y, "NativeLayerNormBackward", inputs, g =>
         {
             if (GradMode.IsEnabled)
                 return CompositeBackward(inputs, ins => LayerNormComposite(ins[0], dims, weight is null ? null : ins[1], bias is null ? null : ins[^1], eps), g);
@@ -52,6 +52,9 @@ public sealed partial class Tensor
             else Backward<double>(dy, x, mean, rstd, w, dx, dw, db);
             return [dx, .. new[] { dw, db }.Where((t, i) => (i == 0 ? weight : bias) is not null)];
         }, x);
+        if (recorded._gradFn is { } node) node.ReleaseWithIfCopy(x, this);   // the copy only the backward reads
+        else if (!ReferenceEquals(x._storage, _storage)) x.Dispose();
+        return recorded;
 
         static void Forward<T>(Tensor x, Tensor? w, Tensor? b, double eps, Tensor y, Tensor mean, Tensor rstd) where T : unmanaged, IFloatingPointIeee754<T> =>
             NormKernels.LayerNormForward(x.ReadSpan<T>(), w is null ? default : w.ReadSpan<T>(), b is null ? default : b.ReadSpan<T>(),

@@ -26,7 +26,7 @@ public sealed partial class Tensor
         var inputShape = _shape;
         var output = Node.Record(result, "MaxPool2DWithIndicesBackward", [this], gradOut =>
         {
-            NoHigherOrder("MaxPool2d");
+            if (GradMode.IsEnabled) return [MaxUnpoolOp(g, gradOut, indices.AsSpan(0, count).ToArray())];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
             if (DType == DType.Float32) PoolKernels.MaxPool2dBackward(g, dy.ReadSpan<float>(), indices.AsSpan(0, count), dx.Span<float>());
@@ -52,7 +52,7 @@ public sealed partial class Tensor
         var inputShape = _shape;
         return Node.Record(result, "AvgPool2DBackward", [this], gradOut =>
         {
-            NoHigherOrder("AvgPool2d");
+            if (GradMode.IsEnabled) return [AvgPoolBackwardOp(g, gradOut)];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
             if (DType == DType.Float32) PoolKernels.AvgPool2dBackward(g, dy.ReadSpan<float>(), dx.Span<float>());
@@ -76,7 +76,7 @@ public sealed partial class Tensor
         var inputShape = _shape;
         return Node.Record(result, "AdaptiveAvgPool2DBackward", [this], gradOut =>
         {
-            NoHigherOrder("AdaptiveAvgPool2d");
+            if (GradMode.IsEnabled) return [AdaptiveAvgPoolBackwardOp(g, gradOut)];
             var dy = gradOut.Contiguous();
             var dx = Empty(inputShape, DType, zeroed: true);
             if (DType == DType.Float32) PoolKernels.AdaptiveAvgPool2dBackward(g, dy.ReadSpan<float>(), dx.Span<float>());

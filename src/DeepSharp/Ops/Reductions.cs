@@ -70,11 +70,10 @@ public sealed partial class Tensor
     /// <summary>Sum along dims (all when null).</summary>
     public Tensor Sum(int[]? dims, bool keepDim = false)
     {
-        // Integer and Bool tensors sum to an Int64 count, as PyTorch's (pred == y).sum(); exact below 2^53.
+        // Integer and Bool tensors sum to an Int64 count, as PyTorch's (pred == y).sum(); exact.
         if (DType is DType.Int64 or DType.Bool)
         {
-            ReducedDims(dims, "Sum");
-            using (GradMode.Set(false)) return To(DType.Float64).Sum(dims, keepDim).To(DType.Int64);
+            return LongSum(dims, keepDim);
         }
         CheckFloating("Sum");
         var mask = ReducedDims(dims, "Sum");
@@ -102,6 +101,7 @@ public sealed partial class Tensor
     /// <summary>Mean along dims (all when null).</summary>
     public Tensor Mean(int[]? dims, bool keepDim = false)
     {
+        CheckFloating("Mean");   // as PyTorch: the mean of integers has no inferable dtype
         var mask = ReducedDims(dims, "Mean");
         int count = 1;
         for (int i = 0; i < Dim; i++) if (mask[i]) count *= _shape[i];
@@ -130,8 +130,9 @@ public sealed partial class Tensor
     private Tensor ExtremeAll(bool max)
     {
         string op = max ? "Max" : "Min";
-        CheckFloating(op);
         if (NumEl == 0) throw new ArgumentException($"{op}: the reduction of an empty tensor is undefined; specify a dim.");
+        if (DType is DType.Int64 or DType.Bool) return Flatten().LongExtreme(0, false, max, op).Values;
+        CheckFloating(op);
         var (values, _) = Flatten().Extreme(0, false, max, op);
         var x = this;
         var v = values.Detach();
@@ -179,6 +180,7 @@ public sealed partial class Tensor
 
     private (Tensor Values, Tensor Indices) Extreme(int dim, bool keepDim, bool max, string op)
     {
+        if (DType is DType.Int64 or DType.Bool) return LongExtreme(dim, keepDim, max, op);
         CheckFloating(op);
         int d = ShapeUtil.WrapDim(dim, Dim, op);
         if (Dim > 0 && _shape[d] == 0) throw new ArgumentException($"{op}: cannot reduce over dimension {d} of size 0 (shape {ShapeUtil.Format(_shape)}).");

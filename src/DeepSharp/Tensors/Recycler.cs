@@ -50,10 +50,13 @@ internal static class Recycler
         /// <summary>Arrays beyond this many pending bytes are left to the GC: twice the peak demand between safe
         /// points (at least 16 MiB), so a thread that rarely or never reaches a safe point (a loop without
         /// Backward or a NoGrad scope) does not hoard memory.</summary>
-        public long PendingCap => Math.Min(BufferPoolSettings.MaxPooledBytes, Math.Max(16L << 20, 2 * Volatile.Read(ref PeakDemand)));
+        public long PendingCap => Math.Min(BufferPoolSettings.Limit, Math.Max(16L << 20, 2 * Volatile.Read(ref PeakDemand)));
 
         /// <summary>Pooled bytes rented on this thread since the last safe point (hits and misses).</summary>
         public long Rented;
+
+        /// <summary>Pooled bytes rented on this thread since start (diagnostics and benchmarks).</summary>
+        public long RentedTotal;
 
         /// <summary>Pooled bytes freshly allocated (pool misses) on this thread since the last collection.</summary>
         public long Fresh;
@@ -80,6 +83,7 @@ internal static class Recycler
         if (!BufferPoolSettings.RecycleUnreachable) return null;
         var o = t_owner ??= new Owner();
         o.Rented += bytes;
+        o.RentedTotal += bytes;
         // Only a thread that reaches safe points gets recyclable buffers: a finalizable companion keeps a dead
         // array alive until its finalizer ran, which costs a loop that never drains (no Backward, no NoGrad
         // scope) more than plain GC arrays.
@@ -102,6 +106,7 @@ internal static class Recycler
         o.Rented = 0;
         o.SafePoints++;
         if (demand > o.PeakDemand) Volatile.Write(ref o.PeakDemand, demand);
+        BufferPoolSettings.NoteDemand(demand);
         Drain(o);
         // A young-generation collection once every CollectEveryBytes of demand finds the dead arrays of the
         // intervals since the last one (still in gen 0/1); the pool then serves the next intervals without fresh

@@ -138,8 +138,8 @@ internal sealed class Storage<T> : Storage where T : unmanaged
 /// <summary>
 /// Process-wide pool of large element arrays, by exact length (a training loop asks for the same sizes every
 /// step, and exact lengths keep <c>Data.Length == numel</c> for every storage). Arrays of at least
-/// <see cref="BufferPoolSettings.MinPooledBytes"/> are pooled, up to <see cref="BufferPoolSettings.MaxPooledBytes"/> in
-/// total across element types; beyond that returned arrays are left to the GC.
+/// <see cref="BufferPoolSettings.MinPooledBytes"/> are pooled, up to <see cref="BufferPoolSettings.Limit"/> in
+/// total across element types (what the recent steps needed); beyond that returned arrays are left to the GC.
 /// </summary>
 internal static class BufferPool<T> where T : unmanaged
 {
@@ -177,6 +177,22 @@ internal static class BufferPool<T> where T : unmanaged
         }
     }
 
+    /// <summary>Drops pooled arrays of this type, largest first, until the pool holds at most <paramref name="bytes"/>.</summary>
+    public static void TrimTo(long bytes)
+    {
+        lock (s_lock)
+        {
+            foreach (int len in s_free.Keys.OrderDescending().ToArray())
+            {
+                var stack = s_free[len];
+                while (BufferPoolSettings.PooledBytes > bytes && stack.TryPop(out _))
+                    BufferPoolSettings.AddPooledBytes(-(long)len * Unsafe.SizeOf<T>());
+                if (stack.Count == 0) s_free.Remove(len);
+                if (BufferPoolSettings.PooledBytes <= bytes) return;
+            }
+        }
+    }
+
     /// <summary>Drops every pooled array of this type (tests, or to give memory back).</summary>
     public static void Clear()
     {
@@ -189,7 +205,8 @@ internal static class BufferPool<T> where T : unmanaged
     }
 }
 
-/// <summary>Limits and counters of the tensor buffer pool (<c>DEEPSHARP_POOL_MB</c> sets the cap; 0 disables pooling).</summary>
+/// <summary>Limits and counters of the tensor buffer pool. The pool keeps what the recent steps needed (see
+/// <see cref="Limit"/>); <c>DEEPSHARP_POOL_MB</c> or <see cref="MaxPooledBytes"/> adds a fixed cap (0 disables pooling).</summary>
 public static class BufferPoolSettings
 {
     private static long s_pooledBytes;
@@ -198,9 +215,34 @@ public static class BufferPoolSettings
     /// <summary>Buffers smaller than this many bytes are plain GC arrays (default 64 KiB).</summary>
     public static long MinPooledBytes { get; set; } = 64 << 10;
 
-    /// <summary>Upper bound on the bytes held by the pool (default 512 MiB, or <c>DEEPSHARP_POOL_MB</c>); 0 disables pooling.</summary>
+    /// <summary>A fixed upper bound on the bytes held by the pool, on top of the adaptive <see cref="Limit"/> (default
+    /// none, or <c>DEEPSHARP_POOL_MB</c>); 0 disables pooling.</summary>
     public static long MaxPooledBytes { get; set; } =
-        long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_POOL_MB"), out long mb) && mb >= 0 ? mb << 20 : 512L << 20;
+        long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_POOL_MB"), out long mb) && mb >= 0 ? mb << 20 : long.MaxValue;
+
+    // The largest demand of an interval between safe points, decaying by 1/16 per safe point.
+    private static long s_recentDemand;
+
+    /// <summary>The bytes the pool may hold now: twice the recent peak demand of an interval between safe points (at
+    /// least 256 MiB), at most <see cref="MaxPooledBytes"/>. It follows the working set: no fixed cap falls below a
+    /// large model's step, and a pool that grew for a large step is trimmed when the steps become smaller.</summary>
+    public static long Limit => Math.Min(MaxPooledBytes, Math.Max(256L << 20, 2 * Interlocked.Read(ref s_recentDemand)));
+
+    /// <summary>Records the demand of one interval between safe points and trims the pool to the new <see cref="Limit"/>.</summary>
+    internal static void NoteDemand(long demand)
+    {
+        long cur = Interlocked.Read(ref s_recentDemand);
+        Interlocked.Exchange(ref s_recentDemand, Math.Max(demand, cur - cur / 16));
+        if (PooledBytes > Limit) Trim(Limit);
+    }
+
+    /// <summary>Drops pooled arrays until the pool holds at most <paramref name="bytes"/>.</summary>
+    internal static void Trim(long bytes)
+    {
+        BufferPool<float>.TrimTo(bytes);
+        BufferPool<double>.TrimTo(bytes);
+        BufferPool<long>.TrimTo(bytes);
+    }
 
     /// <summary>
     /// Whether buffers of tensors that became unreachable return to the pool at the next safe point of the thread
@@ -235,7 +277,7 @@ public static class BufferPoolSettings
         while (true)
         {
             long cur = Interlocked.Read(ref s_pooledBytes);
-            if (cur + bytes > MaxPooledBytes) return false;
+            if (cur + bytes > Limit) return false;
             if (Interlocked.CompareExchange(ref s_pooledBytes, cur + bytes, cur) == cur) return true;
         }
     }

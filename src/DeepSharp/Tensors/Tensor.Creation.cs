@@ -59,8 +59,30 @@ public sealed partial class Tensor
         return t;
     }
 
-    /// <summary>Integers 0, 1, …, end − 1.</summary>
-    public static Tensor Arange(int end, DType dtype = DType.Float32) => Arange(0, end, 1, dtype);
+    /// <summary>Integers 0, 1, …, end − 1 as Int64, as <c>torch.arange(end)</c> with an integer argument.</summary>
+    public static Tensor Arange(long end) => Arange(0, end, 1);
+
+    /// <summary>0, 1, … below a floating <paramref name="end"/>, Float32 by default (<c>torch.arange(3.0)</c>).</summary>
+    public static Tensor Arange(double end, DType dtype = DType.Float32) => Arange(0, end, 1, dtype);
+
+    /// <summary>Integers 0, 1, …, end − 1 in the given dtype.</summary>
+    public static Tensor Arange(long end, DType dtype) => dtype == DType.Int64 ? Arange(end) : Arange(0, (double)end, 1, dtype);
+
+    /// <summary>Integers from <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive) in steps, as Int64
+    /// (<c>torch.arange</c> with integer arguments; pass doubles or a dtype for floating values).</summary>
+    public static Tensor Arange(long start, long end, long step = 1)
+    {
+        if (step == 0) throw new ArgumentException("Arange: step must be nonzero.");
+        Int128 span = (Int128)end - start;   // end − start overflows long for extreme arguments
+        if (span != 0 && (span > 0) != (step > 0))
+            throw new ArgumentException($"Arange: upper bound and larger bound inconsistent with step sign (start {start}, end {end}, step {step}).");
+        Int128 count = (span + step + (step > 0 ? -1 : 1)) / step;
+        if (count > int.MaxValue) throw new ArgumentException($"Arange: {count} elements are too many (start {start}, end {end}, step {step}).");
+        var t = Empty([(int)count], DType.Int64, zeroed: false);
+        var d = t.Span<long>();
+        for (int i = 0; i < d.Length; i++) d[i] = start + i * step;   // in range: the last value lies between start and end
+        return t;
+    }
 
     /// <summary><paramref name="steps"/> evenly spaced values from start to end inclusive (<c>torch.linspace</c>).</summary>
     public static Tensor Linspace(double start, double end, int steps, DType dtype = DType.Float32)

@@ -1,7 +1,7 @@
 namespace DeepSharp;
 
 /// <summary>Process-wide functions in the spirit of the <c>torch</c> namespace.</summary>
-public static class Torch
+public static partial class Torch
 {
     /// <summary>Seeds the default generator (PyTorch's <c>torch.manual_seed</c>).</summary>
     public static void ManualSeed(long seed)

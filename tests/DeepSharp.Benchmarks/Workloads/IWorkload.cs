@@ -29,6 +29,9 @@ public sealed class WorkloadOptions
     /// <summary>GEMM operand layout for sgemm (<c>--trans nn|nt|tn|tt</c>: op(A), op(B) transposed or not).</summary>
     public string Trans { get; init; } = "nn";
 
+    /// <summary>Configurations of the GPT workloads to run (<c>--config mini,gpt2_small</c>), or null for all.</summary>
+    public IReadOnlySet<string>? Configs { get; init; }
+
     /// <summary>Measured repetitions per configuration (the median is reported).</summary>
     public int Repetitions { get; init; } = 7;
 

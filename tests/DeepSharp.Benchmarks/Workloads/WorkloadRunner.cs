@@ -16,13 +16,15 @@ public static class WorkloadRunner
         new ResnetStepWorkload(),
         new EncoderStepWorkload(),
         new EncoderInferWorkload(),
+        new GptStepWorkload(),
+        new GptInferWorkload(),
     ];
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         bool json = false;
         int threads = KernelSettings.NumThreads;
-        HashSet<string>? only = null;
+        HashSet<string>? only = null, configs = null;
         List<int>? sizes = null;
         int reps = 7;
         string trans = "nn";
@@ -37,10 +39,11 @@ public static class WorkloadRunner
                 case "--only": only = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries)]; break;
                 case "--sizes": sizes = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)]; break;
                 case "--reps": reps = int.Parse(Value()); break;
+                case "--config": configs = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries)]; break;
                 case "--trans": trans = Value().ToLowerInvariant(); break;
                 default:
                     error.WriteLine($"unknown option {arg}");
-                    error.WriteLine("usage: workloads [--json] [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn|nt|tn|tt]");
+                    error.WriteLine("usage: workloads [--json] [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn|nt|tn|tt] [--config mini,gpt2_small]");
                     error.WriteLine("workloads: " + string.Join(", ", All.Select(w => w.Name)));
                     return 2;
             }
@@ -52,12 +55,14 @@ public static class WorkloadRunner
         }
 
         KernelSettings.NumThreads = threads;
-        var options = new WorkloadOptions { Threads = threads, Sizes = sizes, Repetitions = reps, Trans = trans };
+        var options = new WorkloadOptions { Threads = threads, Sizes = sizes, Repetitions = reps, Trans = trans, Configs = configs };
         foreach (IWorkload w in All)
         {
             if (only is not null && !only.Contains(w.Name)) continue;
+            ProcStats.ResetPeak();   // each workload reports its own peak resident set
             foreach (JsonObject line in w.Run(options))
             {
+                line["peak_rss_mb"] ??= Math.Round(ProcStats.PeakRssMb());
                 output.WriteLine(json ? line.ToJsonString() : Describe(line, threads));
                 output.Flush();
             }

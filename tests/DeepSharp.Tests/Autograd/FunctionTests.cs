@@ -23,6 +23,35 @@ public class FunctionTests
             [gradOutput * ctx.SavedTensors[0]];
     }
 
+    // The double-backward warning of docs/custom-ops-and-modules.md: softplus(x) = log(1 + eˣ), twice.
+    sealed class SoftplusSavingIntermediate : Function
+    {
+        protected override Tensor Forward(FunctionContext ctx, Tensor[] inputs)
+        {
+            var e = inputs[0].Exp();
+            ctx.SaveForBackward(e);                // computed in Forward: a constant under double backward
+            return (e + 1).Log();
+        }
+
+        protected override Tensor?[] Backward(FunctionContext ctx, Tensor gradOutput)
+        {
+            var e = ctx.SavedTensors[0];
+            return [gradOutput * e / (e + 1)];
+        }
+    }
+
+    sealed class SoftplusSavingInput : Function
+    {
+        protected override Tensor Forward(FunctionContext ctx, Tensor[] inputs)
+        {
+            ctx.SaveForBackward(inputs[0]);        // the input keeps its graph
+            return (inputs[0].Exp() + 1).Log();
+        }
+
+        protected override Tensor?[] Backward(FunctionContext ctx, Tensor gradOutput) =>
+            [gradOutput * ctx.SavedTensors[0].Sigmoid()];   // recomputed from the input: differentiable
+    }
+
     /// <summary>y = a·x + b with a scalar a kept in Items; x and b may broadcast.</summary>
     sealed class Affine : Function
     {
@@ -66,6 +95,19 @@ public class FunctionTests
         Assert.That(x.Grad!.ToArray<double>(), Is.EqualTo(x.Exp().ToArray<double>()));
         GradCheck.Check(t => new Exp().Apply(t).Sum(), x);
         GradCheck.GradGradCheck(ts => new Exp().Apply(ts[0]).Sum(), [x]);   // the backward is made of differentiable ops
+    }
+
+    [Test]
+    public void ATensorComputedInForwardIsAConstantUnderDoubleBackward()
+    {
+        var x = Tensor.Randn([5], DType.Float64, new Generator(3)).RequiresGrad_();
+        // First order both are right; second order only the one that recomputes from its saved input.
+        GradCheck.Check(t => new SoftplusSavingIntermediate().Apply(t).Sum(), x);
+        GradCheck.Check(t => new SoftplusSavingInput().Apply(t).Sum(), x);
+        var wrong = GradCheck.GradGradCheck(ts => new SoftplusSavingIntermediate().Apply(ts[0]).Sum(), [x], raiseException: false);
+        Assert.That(wrong.Passed, Is.False);
+        Assert.That(wrong.Message, Does.Contain("second-order"));
+        GradCheck.GradGradCheck(ts => new SoftplusSavingInput().Apply(ts[0]).Sum(), [x]);
     }
 
     [FsCheck.NUnit.Property(MaxTest = 20)]

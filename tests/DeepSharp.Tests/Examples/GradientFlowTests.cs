@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DeepSharp.Examples.Common;
 using DeepSharp.Examples.GradientFlow;
 
 namespace DeepSharp.Tests.Examples;

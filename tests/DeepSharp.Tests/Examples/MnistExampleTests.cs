@@ -239,6 +239,22 @@ public class MnistExampleTests
     {
         var (exit, output, _) = Cli("--help");
         Assert.That(exit, Is.EqualTo(0));
-        Assert.That(output, Does.Contain("--model mlp|cnn|resnet").And.Contain("predict --weights PATH --image FILE"));
+        Assert.That(output, Does.Contain("--model <mlp|cnn|resnet>").And.Contain("predict --weights PATH --image FILE").And.Contain("--out-dir <DIR>"));
+        var (predictExit, predictHelp, _) = Cli("predict", "--help");
+        Assert.That(predictExit, Is.EqualTo(0));
+        Assert.That(predictHelp, Does.Contain("--weights <PATH>").And.Not.Contain("--epochs"));
+    }
+
+    [Test]
+    public void TheDefaultPlotGoesUnderTheRunFolderNotTheRepositoryRoot()
+    {
+        var (_, options) = DeepSharp.Examples.Mnist.CommandLine.Parse(["--model", "cnn"]);
+        Assert.That(((TrainOptions)options!).EffectivePlotPath, Is.EqualTo(Path.Combine("runs", "mnist-cnn.png")));
+        var (_, moved) = DeepSharp.Examples.Mnist.CommandLine.Parse(["--out-dir", "elsewhere"]);
+        Assert.That(((TrainOptions)moved!).EffectivePlotPath, Is.EqualTo(Path.Combine("elsewhere", "mnist-mlp.png")));
+        var (_, given) = DeepSharp.Examples.Mnist.CommandLine.Parse(["--plot", "p.png", "--mirror", "http://a/", "--mirror", "http://b/", "--seed", "-7"]);
+        var train = (TrainOptions)given!;
+        Assert.That((train.EffectivePlotPath, train.Seed), Is.EqualTo(("p.png", -7L)));
+        Assert.That(train.Mirrors, Is.EqualTo(new[] { "http://a/", "http://b/" }));
     }
 }

@@ -25,7 +25,7 @@ public class CheckpointTests
         state.RngStates["torch"] = [ulong.MaxValue, 0, 1, 2, 3, 4, 5];
         state.SetDataLoader(new DataLoaderState([1, 2, 3], 7));
         string path = Path.Combine(_dir, "c.safetensors");
-        Checkpoint.Save(path, state);
+        Checkpoint.Save(state, path);
         var back = Checkpoint.Load(path);
         Assert.That(back.Epoch, Is.EqualTo(3));
         Assert.That(back.Step, Is.EqualTo(1234567890123));
@@ -49,10 +49,10 @@ public class CheckpointTests
         Assert.That(Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path))!.Message, Does.Contain("not a DeepSharp checkpoint"));
         var bad = new CheckpointState();
         bad.Tensors["a/b"] = new Dictionary<string, Tensor>();
-        Assert.Throws<ArgumentException>(() => Checkpoint.Save(path, bad));
+        Assert.Throws<ArgumentException>(() => Checkpoint.Save(bad, path));
         var badJson = new CheckpointState();
         badJson.Json["x"] = "{nope";
-        Assert.Throws<ArgumentException>(() => Checkpoint.Save(path, badJson));
+        Assert.Throws<ArgumentException>(() => Checkpoint.Save(badJson, path));
         Assert.Throws<KeyNotFoundException>(() => new CheckpointState().GetOptimizer());
     }
 
@@ -135,7 +135,7 @@ public class CheckpointTests
         state.SetScheduler(first.Sched.StateDict());
         state.SetDataLoader(first.Loader.StateDict());
         state.RngStates["torch"] = Torch.GetRngState();
-        Checkpoint.Save(path, state);
+        Checkpoint.Save(state, path);
 
         Torch.ManualSeed(999); // disturb everything the checkpoint must restore
         var second = Build(2);

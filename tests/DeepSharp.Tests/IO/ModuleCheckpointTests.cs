@@ -75,7 +75,7 @@ public class ModuleCheckpointTests
         state.SetDataLoader(first.Loader.StateDict());
         state.RngStates["dropout"] = first.DropoutRng.GetState();
         string path = Path.Combine(_dir, "checkpoint.safetensors");
-        Checkpoint.Save(path, state);
+        Checkpoint.Save(state, path);
 
         var second = Build(99); // different initial weights, RNGs and data order: all must come from the file
         var loaded = Checkpoint.Load(path);

@@ -42,7 +42,7 @@ public class InteropTests
     [Test]
     public void ToTensorIsZeroCopyForAnyLayout()
     {
-        var x = DeepSharp.Tensor.Arange(12).Reshape(3, 4);
+        var x = DeepSharp.Tensor.Arange(12, DType.Float32).Reshape(3, 4);
         var whole = x.ToTensor<float>();
         Assert.That(whole.Lengths.ToArray(), Is.EqualTo(new nint[] { 3, 4 }));
         Assert.That(x.SharesMemory(whole));
@@ -79,7 +79,7 @@ public class InteropTests
     [Test]
     public void ToTensorHandlesSizeOneDimensionsAndOffsets()
     {
-        var x = DeepSharp.Tensor.Arange(12).Reshape(2, 1, 6);
+        var x = DeepSharp.Tensor.Arange(12, DType.Float32).Reshape(2, 1, 6);
         Assert.That(Flatten(x.ToTensor<float>()), Is.EqualTo(x.ToArray<float>()));
         var last = x[1, 0].Narrow(0, 5, 1);   // a [1] view on the last element of the storage
         Assert.That(Flatten(last.ToTensor<float>()), Is.EqualTo(new float[] { 11 }));

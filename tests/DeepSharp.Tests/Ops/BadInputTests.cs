@@ -129,7 +129,7 @@ public class BadInputTests
         yield return Case("Exp of Int64", () => L(1, 2).Exp(), "Exp", "Int64");
         yield return Case("Softmax of Bool", () => B(true).Softmax(0), "Softmax", "Bool");
         yield return Case("MatMul of Int64", () => L(1, 2).MatMul(L(1, 2)), "MatMul", "Int64");
-        yield return Case("Neg of Int64", () => -L(1), "Neg", "Int64");
+        yield return Case("Neg of Bool", () => -B(true), "Neg", "Bool");
         yield return Case("Relu of Int64", () => L(1).Relu(), "Relu", "Int64");
         yield return Case("MaskedFill mask dtype", () => F(2).MaskedFill(F(2), 0), "MaskedFill", "Bool", "Float32");
         yield return Case("ToArray dtype", () => F(2).ToArray<long>(), "ToArray", "Float32");

@@ -54,14 +54,14 @@ public static partial class OpCatalog
 
     // ------------------------------------------------------------------ entry builders
 
-    private static OpInfo Unary(string name, Func<Tensor, Tensor> f, Func<int[], Gen<Tensor>> domain, string[] covers, bool gradGrad = false, int maxTest = 15) =>
+    private static OpInfo Unary(string name, Func<Tensor, Tensor> f, Func<int[], Gen<Tensor>> domain, string[] covers, bool gradGrad = true, int maxTest = 15) =>
         new(name,
             from shape in AnyShape()
             from x in domain(shape)
             select new OpSample(name, [x], xs => f(xs[0])),
             covers, maxTest, gradGrad);
 
-    private static OpInfo Binary(string name, Func<Tensor, Tensor, Tensor> f, Func<int[], Gen<Tensor>> left, Func<int[], Gen<Tensor>> right, string[] covers, bool gradGrad = false) =>
+    private static OpInfo Binary(string name, Func<Tensor, Tensor, Tensor> f, Func<int[], Gen<Tensor>> left, Func<int[], Gen<Tensor>> right, string[] covers, bool gradGrad = true) =>
         new(name,
             from shapes in TensorGen.BroadcastPair()
             from a in left(shapes.Left)
@@ -79,7 +79,7 @@ public static partial class OpCatalog
 
     /// <summary>A reduction over one random dim (keepDim random), over a random dim list, or over all elements.</summary>
     private static OpInfo Reduction(string name, Func<Tensor, Tensor> all, Func<Tensor, int, bool, Tensor> alongDim, Func<Tensor, int[], bool, Tensor>? alongDims,
-        Func<int[], Gen<Tensor>> domain, string[] covers, bool gradGrad = false, int minRank = 0)
+        Func<int[], Gen<Tensor>> domain, string[] covers, bool gradGrad = true, int minRank = 0)
     {
         var allGen = from shape in TensorGen.Shape(3, 4, minRank)
                      from x in domain(shape)
@@ -177,7 +177,7 @@ public static partial class OpCatalog
             Unary("LeakyRelu default", x => x.LeakyRelu(), s => AwayFromZero(s), ["LeakyRelu"]),
             Unary("Gelu none", x => x.Gelu(), s => Uniform(s, -3, 3), ["Gelu"], gradGrad: true),
             Unary("Gelu tanh", x => x.Gelu("tanh"), s => Uniform(s, -3, 3), ["Gelu"], gradGrad: true),
-            Unary("Silu", x => x.Silu(), s => Uniform(s, -3, 3), ["Silu"]),
+            Unary("Silu", x => x.Silu(), s => Uniform(s, -3, 3), ["Silu"], gradGrad: true),
 
             // Clamp, away from its bounds.
             new("Clamp",
@@ -652,22 +652,22 @@ public static partial class OpCatalog
             from w in Uniform([cout, cin, k, k])
             from b in Uniform([cout])
             select new OpSample($"Conv2d k{k} s{stride} p{pad} on [1, {cin}, {h}, {h}]", [x, w, b], xs => xs[0].Conv2d(xs[1], xs[2], stride, pad)),
-            ["Conv2d"]);
+            ["Conv2d"], GradGrad: true);
         yield return new("MaxPool2d",
             from h in Gen.Choose(2, 4)
             from x in Distinct([1, 2, h, h])
             select new OpSample("MaxPool2d(2, 1)", [x], xs => xs[0].MaxPool2d(2, 1)),
-            ["MaxPool2d"]);
+            ["MaxPool2d"], GradGrad: true);
         yield return new("AvgPool2d",
             from h in Gen.Choose(2, 4)
             from x in Uniform([1, 2, h, h])
             select new OpSample("AvgPool2d(2, 1, 1)", [x], xs => xs[0].AvgPool2d(2, 1, 1)),
-            ["AvgPool2d"]);
+            ["AvgPool2d"], GradGrad: true);
         yield return new("AdaptiveAvgPool2d",
             from h in Gen.Choose(2, 5)
             from o in Gen.Choose(1, 3)
             from x in Uniform([1, 2, h, h])
             select new OpSample($"AdaptiveAvgPool2d({o}, {o})", [x], xs => xs[0].AdaptiveAvgPool2d(o, o)),
-            ["AdaptiveAvgPool2d"]);
+            ["AdaptiveAvgPool2d"], GradGrad: true);
     }
 }

@@ -27,9 +27,10 @@ public sealed class OpSample(string description, Tensor[] inputs, Func<Tensor[],
 
 /// <summary>
 /// A catalog entry (PyTorch's OpInfo): a name, a generator of samples over the op's valid domain, and the public
-/// <see cref="Tensor"/> members it exercises (for the coverage test).
+/// <see cref="Tensor"/> members it exercises (for the coverage test). Every entry is also second-order checked
+/// (GradGradCheck); an op that cannot be would set GradGrad: false and be listed in docs/autograd.md with the reason.
 /// </summary>
-public sealed record OpInfo(string Name, Gen<OpSample> Samples, string[] Covers, int MaxTest = 15, bool GradGrad = false)
+public sealed record OpInfo(string Name, Gen<OpSample> Samples, string[] Covers, int MaxTest = 15, bool GradGrad = true)
 {
     public override string ToString() => Name;
 }

@@ -28,7 +28,7 @@ public partial class CheatSheetTests
         foreach (var line in lines)
         {
             if (line.StartsWith("```", StringComparison.Ordinal)) { inCSharp = line == "```csharp"; continue; }
-            if (inCSharp) { code.Add(line); continue; }
+            if (inCSharp) { if (!line.StartsWith("using ", StringComparison.Ordinal)) code.Add(line); continue; }   // DocSnippetTests compiles the block
             if (!line.StartsWith('|') || line.StartsWith("|---", StringComparison.Ordinal)) continue;
             var cells = line.Split('|', StringSplitOptions.TrimEntries);
             if (cells.Length < 3 || cells[1] == "PyTorch") continue;

@@ -5,14 +5,17 @@ using System.Xml.Linq;
 namespace DeepSharp.Tests.Packaging;
 
 /// <summary>
-/// <c>dotnet pack</c> produces DeepSharp and DeepSharp.Testing packages with full metadata, and a fresh console project
-/// that references the packed DeepSharp from a local folder feed restores, builds and trains XOR to convergence.
+/// <c>dotnet pack</c> produces the DeepSharpNet and DeepSharpNet.Testing packages (assemblies DeepSharp and DeepSharp.Testing)
+/// with full metadata, and a fresh console project that references the packed DeepSharpNet from a local folder feed
+/// restores, builds and trains XOR to convergence.
 /// These tests run the dotnet CLI as a subprocess (about 20–40 s together).
 /// </summary>
 [TestFixture, Category("Packaging"), NonParallelizable]
 public class PackageTests
 {
     private const string Version = "0.1.0";
+    /// <summary>The id of the core package: "DeepSharp" on nuget.org is another project's.</summary>
+    private const string CoreId = "DeepSharpNet";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(240);
     private string _root = "";
     private string _feed = "";
@@ -48,8 +51,8 @@ public class PackageTests
     private static string? Field(XElement metadata, string name) =>
         metadata.Elements().SingleOrDefault(e => e.Name.LocalName == name)?.Value;
 
-    [TestCase("DeepSharp", "DeepSharp.dll", "DeepSharp.xml")]
-    [TestCase("DeepSharp.Testing", "DeepSharp.Testing.dll", "DeepSharp.Testing.xml")]
+    [TestCase(CoreId, "DeepSharp.dll", "DeepSharp.xml")]
+    [TestCase(CoreId + ".Testing", "DeepSharp.Testing.dll", "DeepSharp.Testing.xml")]
     public void PackageCarriesMetadataReadmeLicenseDocsAndSymbols(string id, string dll, string xml)
     {
         string nupkg = Path.Combine(_feed, $"{id}.{Version}.nupkg");
@@ -77,17 +80,18 @@ public class PackageTests
                 Assert.That(names, Does.Contain("LICENSE"));
                 Assert.That(names, Does.Contain($"lib/net10.0/{dll}"));
                 Assert.That(names, Does.Contain($"lib/net10.0/{xml}"), "XML documentation");
-                if (id == "DeepSharp")
+                if (id == CoreId)
                 {
-                    Assert.That(names, Does.Contain("build/DeepSharp.props"), "the JIT setting for consuming apps");
-                    Assert.That(names, Does.Contain("buildTransitive/DeepSharp.props"));
+                    // NuGet imports build/<package id>.props only: the file is named for the id, not the assembly.
+                    Assert.That(names, Does.Contain($"build/{CoreId}.props"), "the JIT setting for consuming apps");
+                    Assert.That(names, Does.Contain($"buildTransitive/{CoreId}.props"));
                 }
             });
-            if (id == "DeepSharp.Testing")
+            if (id == CoreId + ".Testing")
             {
                 var deps = md.Descendants().Where(e => e.Name.LocalName == "dependency")
                     .ToDictionary(e => e.Attribute("id")!.Value, e => e.Attribute("version")!.Value);
-                Assert.That(deps, Does.ContainKey("DeepSharp").WithValue(Version));
+                Assert.That(deps, Does.ContainKey(CoreId).WithValue(Version));
                 Assert.That(deps, Does.ContainKey("FsCheck"));
             }
         }
@@ -136,7 +140,7 @@ public class PackageTests
                 <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="DeepSharp" Version="{Version}" />
+                <PackageReference Include="{CoreId}" Version="{Version}" />
               </ItemGroup>
             </Project>
             """);
@@ -155,16 +159,16 @@ public class PackageTests
               </packageSources>
             </configuration>
             """);
-        // A private packages folder, so that a DeepSharp 0.1.0 cached by an earlier run can never stand in for this build.
+        // A private packages folder, so that a package 0.1.0 cached by an earlier run can never stand in for this build.
         var env = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(_root, "packages") };
 
         DotnetCli.RunOk(app, Timeout, env, "build", "-c", "Release");
         string output = DotnetCli.RunOk(app, Timeout, env, "run", "-c", "Release", "--no-build");
         TestContext.Out.WriteLine(output);
 
-        var restored = Path.Combine(_root, "packages", "deepsharp", Version, "lib", "net10.0", "DeepSharp.dll");
-        Assert.That(File.Exists(restored), "DeepSharp was not restored from the local feed");
-        // The package's build/DeepSharp.props reached the app: loops are compiled optimised at first call.
+        var restored = Path.Combine(_root, "packages", CoreId.ToLowerInvariant(), Version, "lib", "net10.0", "DeepSharp.dll");
+        Assert.That(File.Exists(restored), $"{CoreId} was not restored from the local feed");
+        // The package's build/DeepSharpNet.props reached the app: loops are compiled optimised at first call.
         string runtimeConfig = File.ReadAllText(Path.Combine(app, "bin", "Release", "net10.0", "XorApp.runtimeconfig.json"));
         Assert.That(runtimeConfig, Does.Match(@"""System\.Runtime\.TieredCompilation\.QuickJitForLoops"":\s*false"), runtimeConfig);
         var loss = Regex.Match(output, @"final loss ([0-9.]+)");

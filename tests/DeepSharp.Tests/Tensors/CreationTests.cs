@@ -23,7 +23,8 @@ public class CreationTests
         Assert.That(Tensor.Zeros(2, 3).DType, Is.EqualTo(DType.Float32));
         Assert.That(Tensor.Ones(2).DType, Is.EqualTo(DType.Float32));
         Assert.That(Tensor.Rand(2).DType, Is.EqualTo(DType.Float32));
-        Assert.That(Tensor.Arange(3).DType, Is.EqualTo(DType.Float32));
+        Assert.That(Tensor.Arange(3.0).DType, Is.EqualTo(DType.Float32));
+        Assert.That(Tensor.Arange(3).DType, Is.EqualTo(DType.Int64));   // integer arguments, as torch.arange
         Assert.That(Tensor.RandInt(0, 3, [2]).DType, Is.EqualTo(DType.Int64));
     }
 
@@ -58,7 +59,12 @@ public class CreationTests
     [Test]
     public void RangesAndIdentity()
     {
-        Assert.That(Tensor.Arange(5).ToArray<float>(), Is.EqualTo(new float[] { 0, 1, 2, 3, 4 }));
+        Assert.That(Tensor.Arange(5).ToArray<long>(), Is.EqualTo(new long[] { 0, 1, 2, 3, 4 }));
+        Assert.That(Tensor.Arange(5, DType.Float32).ToArray<float>(), Is.EqualTo(new float[] { 0, 1, 2, 3, 4 }));
+        Assert.That(Tensor.Arange(0.0, 5).ToArray<float>(), Is.EqualTo(new float[] { 0, 1, 2, 3, 4 }));
+        Assert.That(Tensor.Arange(2, 9, 3).ToArray<long>(), Is.EqualTo(new long[] { 2, 5, 8 }));
+        Assert.That(Tensor.Arange(5, -2, -3).ToArray<long>(), Is.EqualTo(new long[] { 5, 2, -1 }));
+        Assert.That(Tensor.Arange(4, 4).NumEl, Is.EqualTo(0));
         Assert.That(Tensor.Arange(1, 2, 0.25, DType.Float64).ToArray<double>(), Is.EqualTo(new[] { 1, 1.25, 1.5, 1.75 }));
         Assert.That(Tensor.Arange(3, 0, -1, DType.Int64).ToArray<long>(), Is.EqualTo(new long[] { 3, 2, 1 }));
         Assert.That(Tensor.Linspace(0, 1, 5, DType.Float64).ToArray<double>(), Is.EqualTo(new[] { 0, 0.25, 0.5, 0.75, 1 }));

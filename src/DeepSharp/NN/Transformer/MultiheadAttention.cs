@@ -30,6 +30,7 @@ namespace DeepSharp.NN;
 /// </remarks>
 public sealed class MultiheadAttention : Module
 {
+    private readonly Linear _outProj;
     private readonly Generator? _generator;
 
     /// <summary>Creates the layer.</summary>
@@ -69,8 +70,8 @@ public sealed class MultiheadAttention : Module
             Init.XavierUniform(RegisterParameter("v_proj_weight", Tensor.Zeros([embedDim, VDim], dtype))!, generator: generator);
         }
         RegisterParameter("in_proj_bias", bias ? Tensor.Zeros([3 * embedDim], dtype) : null);
-        var outProj = RegisterModule("out_proj", new Linear(embedDim, embedDim, bias, dtype, generator));
-        if (outProj.Bias is { } ob) Init.Zeros(ob);
+        _outProj = RegisterModule("out_proj", new Linear(embedDim, embedDim, bias, dtype, generator));
+        if (_outProj.Bias is { } ob) Init.Zeros(ob);
         _generator = generator; // dropout on the weights is functional (no child module), as PyTorch
     }
 
@@ -114,7 +115,7 @@ public sealed class MultiheadAttention : Module
     public Tensor? InProjBias => GetParameter("in_proj_bias");
 
     /// <summary>The output projection (child <c>out_proj</c>).</summary>
-    public Linear OutProj => (Linear)GetChild("out_proj")!;
+    public Linear OutProj => _outProj;
 
     /// <summary>
     /// Attends from <paramref name="query"/> to <paramref name="key"/>/<paramref name="value"/>
@@ -170,9 +171,15 @@ public sealed class MultiheadAttention : Module
         if (key._shape[1] != N || value._shape[1] != N || value._shape[0] != S)
             throw new ArgumentException($"MultiheadAttention: key {ShapeUtil.Format(key._shape)} and value {ShapeUtil.Format(value._shape)} do not match the query {ShapeUtil.Format(query._shape)} (same batch size, same source length).");
 
-        var mask = MergeMasks(attnMask, keyPaddingMask, isCausal, N, L, S, query.DType);
+        bool dropout = DropoutP > 0 && IsTraining;
+        // The fused kernel serves every call that needs neither the weights nor dropout on them.
+        bool fused = !needWeights && !dropout;
+        bool causalFlag = fused && isCausal && attnMask is null;
+        if (causalFlag && L != S) throw new ArgumentException($"MultiheadAttention: isCausal needs a square attention (L = S), got L = {L}, S = {S}.");
+        var mask = MergeMasks(attnMask, keyPaddingMask, isCausal && !causalFlag, N, L, S, query.DType);
+        if (fused && mask is { RequiresGrad: true }) { fused = false; causalFlag = false; mask = MergeMasks(attnMask, keyPaddingMask, isCausal, N, L, S, query.DType); }
 
-        // Projections: [L, N, E] each, contiguous, then heads as views [N·H, L, d].
+        // Projections: [L, N, E] each, contiguous.
         var inBias = InProjBias;
         Tensor q, k, v;
         var wIn = InProjWeight;
@@ -199,28 +206,33 @@ public sealed class MultiheadAttention : Module
             k = Project(Rows(key), KProjWeight!, inBias?.Narrow(0, E, E), S, N);
             v = Project(Rows(value), VProjWeight!, inBias?.Narrow(0, 2 * E, E), S, N);
         }
-        var qh = q.View(L, N * H, d).Transpose(0, 1);   // [N·H, L, d], strided view
-        var kh = k.View(S, N * H, d).Transpose(0, 1);   // [N·H, S, d]
-        var vh = v.View(S, N * H, d).Transpose(0, 1);   // [N·H, S, d]
 
-        var scores = qh.MatMul(kh.MT);                   // [N·H, L, S]; Kᵀ read through strides
-        var attn = scores.AttentionSoftmax(1.0 / Math.Sqrt(d), mask);
-        if (DropoutP > 0 && IsTraining) attn = F.Dropout(attn, DropoutP, training: true, _generator);
-        var heads = attn.MatMul(vh);                     // [N·H, L, d]
-
-        // Back to rows of E for the output projection (the one copy), in the caller's layout.
-        Tensor output;
         bool bf = batched && BatchFirst;
-        if (bf)
+        Tensor rows, attn = null!;
+        if (fused)
         {
-            var rows = heads.View(N, H, L, d).Permute(0, 2, 1, 3).Reshape(N * L, E);
-            output = rows.LinearRows(OutProj.Weight, OutProj.Bias, relu: false).View(N, L, E);
+            // Heads as views [N, H, T, d] of the [T, N, E] projections; the output is stored as rows of E in the
+            // caller's layout, so the output projection reads it without a copy.
+            var q4 = q.View(L, N, H, d).Permute(1, 2, 0, 3);
+            var k4 = k.View(S, N, H, d).Permute(1, 2, 0, 3);
+            var v4 = v.View(S, N, H, d).Permute(1, 2, 0, 3);
+            Tensor? mask4 = mask is null ? null : mask._shape[0] == 1 ? mask.Unsqueeze(0) : mask.Reshape(N, H, mask._shape[1], S);
+            var heads4 = Tensor.FusedAttention(q4, k4, v4, mask4, causalFlag, 1.0 / Math.Sqrt(d), bf ? [0, 2, 1, 3] : [2, 0, 1, 3]);
+            rows = bf ? heads4.Permute(0, 2, 1, 3).View(N * L, E) : heads4.Permute(2, 0, 1, 3).View(L * N, E);
         }
         else
         {
-            var rows = heads.Transpose(0, 1).Reshape(L * N, E);
-            output = rows.LinearRows(OutProj.Weight, OutProj.Bias, relu: false).View(L, N, E);
+            var qh = q.View(L, N * H, d).Transpose(0, 1);   // [N·H, L, d], strided view
+            var kh = k.View(S, N * H, d).Transpose(0, 1);   // [N·H, S, d]
+            var vh = v.View(S, N * H, d).Transpose(0, 1);   // [N·H, S, d]
+            var scores = qh.MatMul(kh.MT);                   // [N·H, L, S]; Kᵀ read through strides
+            attn = scores.AttentionSoftmax(1.0 / Math.Sqrt(d), mask);
+            if (dropout) attn = F.Dropout(attn, DropoutP, training: true, _generator);
+            var heads = attn.MatMul(vh);                     // [N·H, L, d]
+            // Back to rows of E for the output projection (the one copy), in the caller's layout.
+            rows = bf ? heads.View(N, H, L, d).Permute(0, 2, 1, 3).Reshape(N * L, E) : heads.Transpose(0, 1).Reshape(L * N, E);
         }
+        var output = bf ? _outProj.Forward(rows).View(N, L, E) : _outProj.Forward(rows).View(L, N, E);
         if (!batched) output = output.Squeeze(1);
 
         Tensor? weights = null;
@@ -238,7 +250,7 @@ public sealed class MultiheadAttention : Module
 
     /// <summary>x·Wᵀ + b for rows x [T·N, C]: one GEMM with the bias added in place, viewed as [T, N, E].</summary>
     private static Tensor Project(Tensor x, Tensor w, Tensor? b, int t, int n) =>
-        x.LinearRows(w, b, relu: false).View(t, n, w._shape[0]);
+        F.Linear(x, w, b).View(t, n, w._shape[0]);
 
     /// <summary>
     /// The one additive float mask broadcastable to [N·H, L, S] that combines <paramref name="attnMask"/>,
@@ -267,7 +279,7 @@ public sealed class MultiheadAttention : Module
         else if (isCausal)
         {
             if (l != s) throw new ArgumentException($"MultiheadAttention: isCausal needs a square attention (L = S), got L = {l}, S = {s}.");
-            mask = CausalMask(l, dtype).Unsqueeze(0);
+            mask = CausalMaskCache.Get(l, l, dtype).Unsqueeze(0);
         }
         if (keyPaddingMask is not null)
         {

@@ -8,6 +8,8 @@ namespace DeepSharp.NN;
 /// [S, N, E] (or [N, S, E] with <c>batchFirst</c>, or [S, E]); positions 0…S−1 are added to every batch entry.</remarks>
 public sealed class PositionalEncoding : Module<Tensor, Tensor>
 {
+    private readonly Dropout _dropout;
+
     /// <summary>Creates the module.</summary>
     /// <param name="dModel">The model dim E.</param>
     /// <param name="dropout">Dropout probability applied after the addition.</param>
@@ -25,7 +27,7 @@ public sealed class PositionalEncoding : Module<Tensor, Tensor>
         MaxLen = maxLen;
         BatchFirst = batchFirst;
         RegisterBuffer("pe", Table(maxLen, dModel).To(dtype), persistent: false);
-        RegisterModule("dropout", drop);
+        _dropout = RegisterModule("dropout", drop);
     }
 
     /// <summary>The model dim.</summary>
@@ -71,7 +73,7 @@ public sealed class PositionalEncoding : Module<Tensor, Tensor>
         var pe = Pe.Narrow(0, 0, s);
         if (pe.DType != input.DType) pe = pe.To(input.DType);
         if (input.Dim == 3 && !BatchFirst) pe = pe.Unsqueeze(1); // [S, 1, E]
-        return ((Dropout)GetChild("dropout")!).Forward(input + pe);
+        return _dropout.Forward(input + pe);
     }
 
     /// <inheritdoc/>
@@ -84,6 +86,8 @@ public sealed class PositionalEncoding : Module<Tensor, Tensor>
 /// </summary>
 public sealed class LearnedPositionalEmbedding : Module<Tensor, Tensor>
 {
+    private readonly Dropout _dropout;
+
     /// <summary>Creates the module.</summary>
     /// <param name="maxLen">The longest sequence supported (rows of the table).</param>
     /// <param name="dModel">The model dim E.</param>
@@ -98,7 +102,7 @@ public sealed class LearnedPositionalEmbedding : Module<Tensor, Tensor>
         DModel = dModel;
         BatchFirst = batchFirst;
         Init.Normal(RegisterParameter("weight", Tensor.Zeros([maxLen, dModel], dtype))!, 0, 1, generator);
-        RegisterModule("dropout", new Dropout(dropout, generator));
+        _dropout = RegisterModule("dropout", new Dropout(dropout, generator));
     }
 
     /// <summary>The longest sequence supported.</summary>
@@ -124,7 +128,7 @@ public sealed class LearnedPositionalEmbedding : Module<Tensor, Tensor>
         if (s > MaxLen) throw new ArgumentException($"LearnedPositionalEmbedding: sequence length {s} exceeds maxLen {MaxLen}.");
         var pe = Weight.Narrow(0, 0, s);
         if (input.Dim == 3 && !BatchFirst) pe = pe.Unsqueeze(1);
-        return ((Dropout)GetChild("dropout")!).Forward(input + pe);
+        return _dropout.Forward(input + pe);
     }
 
     /// <inheritdoc/>
@@ -138,6 +142,8 @@ public sealed class LearnedPositionalEmbedding : Module<Tensor, Tensor>
 /// </summary>
 public sealed class TokenEmbedding : Module<Tensor, Tensor>
 {
+    private readonly Embedding _embedding;
+
     /// <summary>Creates the module.</summary>
     /// <param name="vocabSize">The number of tokens.</param>
     /// <param name="dModel">The model dim E.</param>
@@ -147,14 +153,14 @@ public sealed class TokenEmbedding : Module<Tensor, Tensor>
     public TokenEmbedding(int vocabSize, int dModel, int? paddingIdx = null, DType dtype = DType.Float32, Generator? generator = null)
     {
         DModel = dModel;
-        RegisterModule("embedding", new Embedding(vocabSize, dModel, paddingIdx, dtype, generator));
+        _embedding = RegisterModule("embedding", new Embedding(vocabSize, dModel, paddingIdx, dtype, generator));
     }
 
     /// <summary>The model dim.</summary>
     public int DModel { get; }
 
     /// <summary>The lookup table (child <c>embedding</c>).</summary>
-    public Embedding Embedding => (Embedding)GetChild("embedding")!;
+    public Embedding Embedding => _embedding;
 
     /// <summary>embedding(tokens)·√dModel; the output appends a dim of size dModel.</summary>
     public override Tensor Forward(Tensor input) => Embedding.Forward(input) * Math.Sqrt(DModel);

@@ -8,6 +8,9 @@ namespace DeepSharp.NN;
 /// </summary>
 public sealed class TransformerEncoder : Module<Tensor, Tensor>
 {
+    private readonly ModuleList<TransformerEncoderLayer> _layers;
+    private readonly LayerNorm? _norm;
+
     /// <summary>Creates the stack.</summary>
     /// <param name="encoderLayer">The block to copy.</param>
     /// <param name="numLayers">How many copies.</param>
@@ -16,19 +19,19 @@ public sealed class TransformerEncoder : Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(encoderLayer);
         if (numLayers < 0) throw new ArgumentOutOfRangeException(nameof(numLayers), $"TransformerEncoder: numLayers must be non-negative, got {numLayers}.");
-        var layers = RegisterModule("layers", new ModuleList<TransformerEncoderLayer>());
-        for (int i = 0; i < numLayers; i++) layers.Add(encoderLayer.DeepCopy());
-        RegisterModule("norm", norm);
+        _layers = RegisterModule("layers", new ModuleList<TransformerEncoderLayer>());
+        for (int i = 0; i < numLayers; i++) _layers.Add(encoderLayer.DeepCopy());
+        _norm = RegisterModule("norm", norm);
     }
 
     /// <summary>The blocks (child <c>layers</c>).</summary>
-    public ModuleList<TransformerEncoderLayer> Layers => (ModuleList<TransformerEncoderLayer>)GetChild("layers")!;
+    public ModuleList<TransformerEncoderLayer> Layers => _layers;
 
     /// <summary>The number of blocks.</summary>
     public int NumLayers => Layers.Count;
 
     /// <summary>The final normalisation (child <c>norm</c>), or null.</summary>
-    public LayerNorm? Norm => (LayerNorm?)GetChild("norm");
+    public LayerNorm? Norm => _norm;
 
     /// <summary>Encodes <paramref name="src"/> without masks.</summary>
     public override Tensor Forward(Tensor src) => Forward(src, null);
@@ -44,7 +47,7 @@ public sealed class TransformerEncoder : Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(src);
         var x = src;
         foreach (var layer in Layers) x = layer.Forward(x, mask, srcKeyPaddingMask, isCausal);
-        return Norm is { } n ? FeedForward.Norm(n, x) : x;
+        return _norm is { } n ? n.Forward(x) : x;
     }
 }
 
@@ -54,6 +57,9 @@ public sealed class TransformerEncoder : Module<Tensor, Tensor>
 /// </summary>
 public sealed class TransformerDecoder : Module<Tensor, Tensor, Tensor>
 {
+    private readonly ModuleList<TransformerDecoderLayer> _layers;
+    private readonly LayerNorm? _norm;
+
     /// <summary>Creates the stack.</summary>
     /// <param name="decoderLayer">The block to copy.</param>
     /// <param name="numLayers">How many copies.</param>
@@ -62,19 +68,19 @@ public sealed class TransformerDecoder : Module<Tensor, Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(decoderLayer);
         if (numLayers < 0) throw new ArgumentOutOfRangeException(nameof(numLayers), $"TransformerDecoder: numLayers must be non-negative, got {numLayers}.");
-        var layers = RegisterModule("layers", new ModuleList<TransformerDecoderLayer>());
-        for (int i = 0; i < numLayers; i++) layers.Add(decoderLayer.DeepCopy());
-        RegisterModule("norm", norm);
+        _layers = RegisterModule("layers", new ModuleList<TransformerDecoderLayer>());
+        for (int i = 0; i < numLayers; i++) _layers.Add(decoderLayer.DeepCopy());
+        _norm = RegisterModule("norm", norm);
     }
 
     /// <summary>The blocks (child <c>layers</c>).</summary>
-    public ModuleList<TransformerDecoderLayer> Layers => (ModuleList<TransformerDecoderLayer>)GetChild("layers")!;
+    public ModuleList<TransformerDecoderLayer> Layers => _layers;
 
     /// <summary>The number of blocks.</summary>
     public int NumLayers => Layers.Count;
 
     /// <summary>The final normalisation (child <c>norm</c>), or null.</summary>
-    public LayerNorm? Norm => (LayerNorm?)GetChild("norm");
+    public LayerNorm? Norm => _norm;
 
     /// <summary>Decodes without masks.</summary>
     public override Tensor Forward(Tensor tgt, Tensor memory) => Forward(tgt, memory, null);
@@ -96,7 +102,7 @@ public sealed class TransformerDecoder : Module<Tensor, Tensor, Tensor>
         var x = tgt;
         foreach (var layer in Layers)
             x = layer.Forward(x, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask, tgtIsCausal, memoryIsCausal);
-        return Norm is { } n ? FeedForward.Norm(n, x) : x;
+        return _norm is { } n ? n.Forward(x) : x;
     }
 }
 
@@ -109,6 +115,9 @@ public sealed class TransformerDecoder : Module<Tensor, Tensor, Tensor>
 /// </summary>
 public sealed class Transformer : Module<Tensor, Tensor, Tensor>
 {
+    private readonly TransformerEncoder _encoder;
+    private readonly TransformerDecoder _decoder;
+
     /// <summary>Creates the model.</summary>
     /// <param name="dModel">The model dim E.</param>
     /// <param name="nHead">The number of heads.</param>
@@ -134,9 +143,9 @@ public sealed class Transformer : Module<Tensor, Tensor, Tensor>
         NHead = nHead;
         BatchFirst = batchFirst;
         var encLayer = new TransformerEncoderLayer(dModel, nHead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, dtype, generator);
-        RegisterModule("encoder", new TransformerEncoder(encLayer, numEncoderLayers, new LayerNorm(dModel, layerNormEps, dtype: dtype)));
+        _encoder = RegisterModule("encoder", new TransformerEncoder(encLayer, numEncoderLayers, new LayerNorm(dModel, layerNormEps, dtype: dtype)));
         var decLayer = new TransformerDecoderLayer(dModel, nHead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, dtype, generator);
-        RegisterModule("decoder", new TransformerDecoder(decLayer, numDecoderLayers, new LayerNorm(dModel, layerNormEps, dtype: dtype)));
+        _decoder = RegisterModule("decoder", new TransformerDecoder(decLayer, numDecoderLayers, new LayerNorm(dModel, layerNormEps, dtype: dtype)));
         foreach (var p in Parameters())
             if (p.Dim > 1) Init.XavierUniform(p, generator: generator);
     }
@@ -151,10 +160,10 @@ public sealed class Transformer : Module<Tensor, Tensor, Tensor>
     public bool BatchFirst { get; }
 
     /// <summary>The encoder stack (child <c>encoder</c>).</summary>
-    public TransformerEncoder Encoder => (TransformerEncoder)GetChild("encoder")!;
+    public TransformerEncoder Encoder => _encoder;
 
     /// <summary>The decoder stack (child <c>decoder</c>).</summary>
-    public TransformerDecoder Decoder => (TransformerDecoder)GetChild("decoder")!;
+    public TransformerDecoder Decoder => _decoder;
 
     /// <summary>Runs without masks.</summary>
     public override Tensor Forward(Tensor src, Tensor tgt) => Forward(src, tgt, null);

@@ -15,6 +15,17 @@ namespace DeepSharp.NN;
 /// </remarks>
 public sealed class TransformerDecoderLayer : Module<Tensor, Tensor, Tensor>
 {
+    private readonly MultiheadAttention _selfAttn;
+    private readonly MultiheadAttention _multiheadAttn;
+    private readonly Linear _linear1;
+    private readonly Dropout _dropout;
+    private readonly Linear _linear2;
+    private readonly LayerNorm _norm1;
+    private readonly LayerNorm _norm2;
+    private readonly LayerNorm _norm3;
+    private readonly Dropout _dropout1;
+    private readonly Dropout _dropout2;
+    private readonly Dropout _dropout3;
     private readonly Generator? _generator;
 
     /// <summary>Creates the block.</summary>
@@ -43,17 +54,17 @@ public sealed class TransformerDecoderLayer : Module<Tensor, Tensor, Tensor>
         BatchFirst = batchFirst;
         NormFirst = normFirst;
         _generator = generator;
-        RegisterModule("self_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
-        RegisterModule("multihead_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
-        RegisterModule("linear1", new Linear(dModel, dimFeedforward, true, dtype, generator));
-        RegisterModule("dropout", new Dropout(dropout, generator));
-        RegisterModule("linear2", new Linear(dimFeedforward, dModel, true, dtype, generator));
-        RegisterModule("norm1", new LayerNorm(dModel, layerNormEps, dtype: dtype));
-        RegisterModule("norm2", new LayerNorm(dModel, layerNormEps, dtype: dtype));
-        RegisterModule("norm3", new LayerNorm(dModel, layerNormEps, dtype: dtype));
-        RegisterModule("dropout1", new Dropout(dropout, generator));
-        RegisterModule("dropout2", new Dropout(dropout, generator));
-        RegisterModule("dropout3", new Dropout(dropout, generator));
+        _selfAttn = RegisterModule("self_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
+        _multiheadAttn = RegisterModule("multihead_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
+        _linear1 = RegisterModule("linear1", new Linear(dModel, dimFeedforward, true, dtype, generator));
+        _dropout = RegisterModule("dropout", new Dropout(dropout, generator));
+        _linear2 = RegisterModule("linear2", new Linear(dimFeedforward, dModel, true, dtype, generator));
+        _norm1 = RegisterModule("norm1", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        _norm2 = RegisterModule("norm2", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        _norm3 = RegisterModule("norm3", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        _dropout1 = RegisterModule("dropout1", new Dropout(dropout, generator));
+        _dropout2 = RegisterModule("dropout2", new Dropout(dropout, generator));
+        _dropout3 = RegisterModule("dropout3", new Dropout(dropout, generator));
     }
 
     /// <summary>The model dim E.</summary>
@@ -81,30 +92,30 @@ public sealed class TransformerDecoderLayer : Module<Tensor, Tensor, Tensor>
     public bool NormFirst { get; }
 
     /// <summary>The self-attention over the target (child <c>self_attn</c>).</summary>
-    public MultiheadAttention SelfAttn => (MultiheadAttention)GetChild("self_attn")!;
+    public MultiheadAttention SelfAttn => _selfAttn;
 
     /// <summary>The cross-attention to the memory (child <c>multihead_attn</c>).</summary>
-    public MultiheadAttention MultiheadAttn => (MultiheadAttention)GetChild("multihead_attn")!;
+    public MultiheadAttention MultiheadAttn => _multiheadAttn;
 
     /// <summary>The first feed-forward projection (child <c>linear1</c>).</summary>
-    public Linear Linear1 => (Linear)GetChild("linear1")!;
+    public Linear Linear1 => _linear1;
 
     /// <summary>The second feed-forward projection (child <c>linear2</c>).</summary>
-    public Linear Linear2 => (Linear)GetChild("linear2")!;
+    public Linear Linear2 => _linear2;
 
     /// <summary>LayerNorm of the self-attention sublayer (child <c>norm1</c>).</summary>
-    public LayerNorm Norm1 => (LayerNorm)GetChild("norm1")!;
+    public LayerNorm Norm1 => _norm1;
 
     /// <summary>LayerNorm of the cross-attention sublayer (child <c>norm2</c>).</summary>
-    public LayerNorm Norm2 => (LayerNorm)GetChild("norm2")!;
+    public LayerNorm Norm2 => _norm2;
 
     /// <summary>LayerNorm of the feed-forward sublayer (child <c>norm3</c>).</summary>
-    public LayerNorm Norm3 => (LayerNorm)GetChild("norm3")!;
+    public LayerNorm Norm3 => _norm3;
 
-    private Dropout Drop => (Dropout)GetChild("dropout")!;
-    private Dropout Drop1 => (Dropout)GetChild("dropout1")!;
-    private Dropout Drop2 => (Dropout)GetChild("dropout2")!;
-    private Dropout Drop3 => (Dropout)GetChild("dropout3")!;
+    private Dropout Drop => _dropout;
+    private Dropout Drop1 => _dropout1;
+    private Dropout Drop2 => _dropout2;
+    private Dropout Drop3 => _dropout3;
 
     /// <summary>Decodes <paramref name="tgt"/> against <paramref name="memory"/> without masks.</summary>
     public override Tensor Forward(Tensor tgt, Tensor memory) => Forward(tgt, memory, null);
@@ -127,15 +138,15 @@ public sealed class TransformerDecoderLayer : Module<Tensor, Tensor, Tensor>
         var x = tgt;
         if (NormFirst)
         {
-            x = x + SelfAttentionBlock(FeedForward.Norm(Norm1, x), tgtMask, tgtKeyPaddingMask, tgtIsCausal);
-            x = x + CrossAttentionBlock(FeedForward.Norm(Norm2, x), memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal);
-            x = x + Drop3.Forward(FeedForward.Run(FeedForward.Norm(Norm3, x), Linear1, Linear2, Drop, Activation));
+            x = x + SelfAttentionBlock(_norm1.Forward(x), tgtMask, tgtKeyPaddingMask, tgtIsCausal);
+            x = x + CrossAttentionBlock(_norm2.Forward(x), memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal);
+            x = x + Drop3.Forward(FeedForward.Run(_norm3.Forward(x), Linear1, Linear2, Drop, Activation));
         }
         else
         {
-            x = FeedForward.Norm(Norm1, x + SelfAttentionBlock(x, tgtMask, tgtKeyPaddingMask, tgtIsCausal));
-            x = FeedForward.Norm(Norm2, x + CrossAttentionBlock(x, memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal));
-            x = FeedForward.Norm(Norm3, x + Drop3.Forward(FeedForward.Run(x, Linear1, Linear2, Drop, Activation)));
+            x = _norm1.Forward(x + SelfAttentionBlock(x, tgtMask, tgtKeyPaddingMask, tgtIsCausal));
+            x = _norm2.Forward(x + CrossAttentionBlock(x, memory, memoryMask, memoryKeyPaddingMask, memoryIsCausal));
+            x = _norm3.Forward(x + Drop3.Forward(FeedForward.Run(x, Linear1, Linear2, Drop, Activation)));
         }
         return x;
     }

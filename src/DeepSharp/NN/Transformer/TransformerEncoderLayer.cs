@@ -17,6 +17,14 @@ namespace DeepSharp.NN;
 /// </remarks>
 public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
 {
+    private readonly MultiheadAttention _selfAttn;
+    private readonly Linear _linear1;
+    private readonly Dropout _dropout;
+    private readonly Linear _linear2;
+    private readonly LayerNorm _norm1;
+    private readonly LayerNorm _norm2;
+    private readonly Dropout _dropout1;
+    private readonly Dropout _dropout2;
     private readonly Generator? _generator;
 
     /// <summary>Creates the block.</summary>
@@ -45,14 +53,14 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
         BatchFirst = batchFirst;
         NormFirst = normFirst;
         _generator = generator;
-        RegisterModule("self_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
-        RegisterModule("linear1", new Linear(dModel, dimFeedforward, true, dtype, generator));
-        RegisterModule("dropout", new Dropout(dropout, generator));
-        RegisterModule("linear2", new Linear(dimFeedforward, dModel, true, dtype, generator));
-        RegisterModule("norm1", new LayerNorm(dModel, layerNormEps, dtype: dtype));
-        RegisterModule("norm2", new LayerNorm(dModel, layerNormEps, dtype: dtype));
-        RegisterModule("dropout1", new Dropout(dropout, generator));
-        RegisterModule("dropout2", new Dropout(dropout, generator));
+        _selfAttn = RegisterModule("self_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
+        _linear1 = RegisterModule("linear1", new Linear(dModel, dimFeedforward, true, dtype, generator));
+        _dropout = RegisterModule("dropout", new Dropout(dropout, generator));
+        _linear2 = RegisterModule("linear2", new Linear(dimFeedforward, dModel, true, dtype, generator));
+        _norm1 = RegisterModule("norm1", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        _norm2 = RegisterModule("norm2", new LayerNorm(dModel, layerNormEps, dtype: dtype));
+        _dropout1 = RegisterModule("dropout1", new Dropout(dropout, generator));
+        _dropout2 = RegisterModule("dropout2", new Dropout(dropout, generator));
     }
 
     /// <summary>The model dim E.</summary>
@@ -80,23 +88,23 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
     public bool NormFirst { get; }
 
     /// <summary>The self-attention (child <c>self_attn</c>).</summary>
-    public MultiheadAttention SelfAttn => (MultiheadAttention)GetChild("self_attn")!;
+    public MultiheadAttention SelfAttn => _selfAttn;
 
     /// <summary>The first feed-forward projection (child <c>linear1</c>).</summary>
-    public Linear Linear1 => (Linear)GetChild("linear1")!;
+    public Linear Linear1 => _linear1;
 
     /// <summary>The second feed-forward projection (child <c>linear2</c>).</summary>
-    public Linear Linear2 => (Linear)GetChild("linear2")!;
+    public Linear Linear2 => _linear2;
 
     /// <summary>The LayerNorm of the attention sublayer (child <c>norm1</c>).</summary>
-    public LayerNorm Norm1 => (LayerNorm)GetChild("norm1")!;
+    public LayerNorm Norm1 => _norm1;
 
     /// <summary>The LayerNorm of the feed-forward sublayer (child <c>norm2</c>).</summary>
-    public LayerNorm Norm2 => (LayerNorm)GetChild("norm2")!;
+    public LayerNorm Norm2 => _norm2;
 
-    private Dropout Drop => (Dropout)GetChild("dropout")!;
-    private Dropout Drop1 => (Dropout)GetChild("dropout1")!;
-    private Dropout Drop2 => (Dropout)GetChild("dropout2")!;
+    private Dropout Drop => _dropout;
+    private Dropout Drop1 => _dropout1;
+    private Dropout Drop2 => _dropout2;
 
     /// <summary>Encodes <paramref name="src"/> without masks.</summary>
     public override Tensor Forward(Tensor src) => Forward(src, null, null, false);
@@ -112,13 +120,13 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
         var x = src;
         if (NormFirst)
         {
-            x = x + SelfAttentionBlock(FeedForward.Norm(Norm1, x), srcMask, srcKeyPaddingMask, isCausal);
-            x = x + FeedForwardBlock(FeedForward.Norm(Norm2, x));
+            x = x + SelfAttentionBlock(_norm1.Forward(x), srcMask, srcKeyPaddingMask, isCausal);
+            x = x + FeedForwardBlock(_norm2.Forward(x));
         }
         else
         {
-            x = FeedForward.Norm(Norm1, x + SelfAttentionBlock(x, srcMask, srcKeyPaddingMask, isCausal));
-            x = FeedForward.Norm(Norm2, x + FeedForwardBlock(x));
+            x = _norm1.Forward(x + SelfAttentionBlock(x, srcMask, srcKeyPaddingMask, isCausal));
+            x = _norm2.Forward(x + FeedForwardBlock(x));
         }
         return x;
     }
@@ -139,25 +147,13 @@ public sealed class TransformerEncoderLayer : Module<Tensor, Tensor>
     }
 }
 
-/// <summary>The position-wise feed-forward network and the LayerNorm call shared by the encoder and decoder layers.</summary>
+/// <summary>The position-wise feed-forward network shared by the encoder and decoder layers.</summary>
 internal static class FeedForward
 {
-    /// <summary>The LayerNorm module's normalisation through the fused LayerNorm op (one kernel forward and one
-    /// backward, rather than the composite of mean/variance ops).</summary>
-    public static Tensor Norm(LayerNorm norm, Tensor x) => x.LayerNorm(norm.NormalizedShape, norm.Weight, norm.Bias, norm.Eps);
-
-    /// <summary>linear2(dropout(activation(linear1(x)))) with the GEMMs on [rows, features] matrices (one GEMM each,
-    /// whatever the leading dims), viewed back to x's leading shape.</summary>
+    /// <summary>linear2(dropout(activation(linear1(x)))); a ReLU is fused into linear1's bias pass.</summary>
     public static Tensor Run(Tensor x, Linear linear1, Linear linear2, Dropout dropout, string activation)
     {
-        var shape = x.Shape;
-        var rows = x.Contiguous().View(-1, shape[^1]);
-        // ReLU is fused into the first projection (one pass for bias + ReLU, one for its backward mask).
-        var h = activation == "gelu" ? rows.LinearRows(linear1.Weight, linear1.Bias, relu: false).Gelu()
-                                     : rows.LinearRows(linear1.Weight, linear1.Bias, relu: true);
-        h = dropout.Forward(h);
-        var y = h.LinearRows(linear2.Weight, linear2.Bias, relu: false);
-        shape[^1] = y._shape[^1];
-        return y.View(shape);
+        var h = activation == "gelu" ? F.Gelu(linear1.Forward(x)) : linear1.ForwardRelu(x);
+        return linear2.Forward(dropout.Forward(h));
     }
 }
