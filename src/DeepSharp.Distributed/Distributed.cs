@@ -110,7 +110,7 @@ public static unsafe class Distributed
     /// </summary>
     public static void SaveCheckpoint(string path, CheckpointState state)
     {
-        if (IsMainProcess) Checkpoint.Save(path, state);
+        if (IsMainProcess) Checkpoint.Save(state, path);
         if (IsInitialized) Barrier();
     }
 
