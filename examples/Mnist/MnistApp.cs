@@ -39,6 +39,7 @@ public static class MnistApp
         {
             switch (CommandLine.Parse(args).Options)
             {
+                case TrainOptions train when train.Distributed || train.Accumulate > 1: DistributedTraining.Run(train, output); break;
                 case TrainOptions train: Run(train, output, interactive); break;
                 case PredictOptions predict: Predict(predict, output); break;
                 case string help: output.Write(help); break;
@@ -157,6 +158,8 @@ public static class MnistApp
                 ["test_images"] = test.Count,
                 ["warmup_seconds"] = warmupSeconds,
                 ["threads"] = Torch.GetNumThreads(),
+                ["world_size"] = 1,
+                ["weights_sha256"] = DistributedTraining.WeightsSha256(model),
             };
             if (onnxAccuracy is { } accuracy) json["onnx_test_accuracy"] = accuracy;
             output.Flush();

@@ -33,6 +33,10 @@ public sealed record TrainOptions
     /// <summary>Use only the first N training / test examples (quick runs, CI).</summary>
     public int? TrainLimit { get; init; }
     public int? TestLimit { get; init; }
+    /// <summary>Data-parallel training under mpirun (DistributedTraining.cs).</summary>
+    public bool Distributed { get; init; }
+    /// <summary>Micro-batches of BatchSize per optimizer step, gradients summed then averaged (DistributedTraining.cs).</summary>
+    public int Accumulate { get; init; } = 1;
 
     public int EffectiveEpochs => Epochs ?? (Model == "mlp" ? 5 : 3);
     public string EffectivePlotPath => PlotPath ?? Path.Combine(OutputDir, $"mnist-{Model}.png");
@@ -72,11 +76,13 @@ public static class CommandLine
     private static readonly Option<bool> NoWarmup = Flags.Switch("--no-warmup", "skip the JIT warm-up (one train step of a throwaway model before epoch 1, timed and reported separately; the real model and results are the same either way)");
     private static readonly Option<int?> TrainLimit = Flags.OptionalInt("--train-limit", "use only the first N training images (quick runs)");
     private static readonly Option<int?> TestLimit = Flags.OptionalInt("--test-limit", "use only the first N test images");
+    private static readonly Option<bool> DistributedRun = Flags.Switch("--distributed", "data-parallel over the ranks of mpirun -np N (batch size is per rank; rank 0 prints and writes); see docs/distributed.md");
+    private static readonly Option<int> Accumulate = Flags.Int("--accumulate", "N micro-batches per step, gradients summed then averaged: the same weights, bit for bit, as --distributed with N ranks", 1);
 
     private static readonly Option<string?> Weights = Flags.Text("--weights", "safetensors file written by --save");
     private static readonly Option<string?> Image = Flags.Text("--image", "a 28×28 digit, PGM (P2/P5) or PNG; other sizes are resized, dark-on-light inverted", "FILE");
 
-    private static readonly Option[] TrainOnly = [Epochs, BatchSize, LearningRate, Seed, Threads, Data, Download, Cache, Mirror, Timeout, Save, ExportOnnx, Plot, NoPlot, OutDir, NoWarmup, TrainLimit, TestLimit];
+    private static readonly Option[] TrainOnly = [Epochs, BatchSize, LearningRate, Seed, Threads, Data, Download, Cache, Mirror, Timeout, Save, ExportOnnx, Plot, NoPlot, OutDir, NoWarmup, TrainLimit, TestLimit, DistributedRun, Accumulate];
 
     private const string Description = """
         Train a classifier on MNIST-format IDX data with DeepSharp, or classify an image with saved weights.
@@ -142,6 +148,8 @@ public static class CommandLine
             NoWarmup = r.GetValue(NoWarmup),
             TrainLimit = r.GetValue(TrainLimit),
             TestLimit = r.GetValue(TestLimit),
+            Distributed = r.GetValue(DistributedRun),
+            Accumulate = r.GetValue(Accumulate),
         });
     }
 }

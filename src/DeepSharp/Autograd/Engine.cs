@@ -28,7 +28,9 @@ internal static class Engine
         long firstOwned = Storage.NextId;
         gradient = InitialGradient(root, gradient, "Backward");
         var buffers = createGraph || Anomaly.IsEnabled ? GradientBuffers.None() : GradientBuffers.From(firstOwned);
-        Run([root], [gradient], capture: null, retainGraph, createGraph, buffers);
+        var hookPass = GradHookTracker.Enter();   // post-accumulate-grad hooks and queued callbacks (GradHooks.cs)
+        try { Run([root], [gradient], capture: null, retainGraph, createGraph, buffers); }
+        finally { hookPass.Finish(); }
     }
 
     public static Tensor?[] Grad(Tensor[] outputs, Tensor?[]? gradOutputs, Tensor[] inputs, bool retainGraph, bool createGraph, bool allowUnused)
@@ -82,12 +84,13 @@ internal static class Engine
     private static void Walk(Tensor[] roots, Tensor[] rootGrads, GradCapture? capture, bool retainGraph, bool createGraph, GradientBuffers buffers)
     {
         var dependencies = CountDependencies(roots, capture);
+        var hooks = capture is null ? GradHookTracker.Active : null;
         var pending = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance);   // gradients summed as they arrive
 
         for (int i = 0; i < roots.Length; i++)
         {
             if (roots[i]._gradFn is { } fn) Accumulate(pending, fn, rootGrads[i], buffers);
-            else DeliverToLeaf(roots[i], rootGrads[i], capture, createGraph, buffers);
+            else { DeliverToLeaf(roots[i], rootGrads[i], capture, createGraph, buffers); hooks?.Delivered(roots[i]); }
         }
         var ready = new Stack<Node>();
         foreach (var r in roots)
@@ -122,6 +125,7 @@ internal static class Engine
                     DeliverToLeaf(leaf, g, capture, createGraph, buffers);
                     NodeTimer?.Invoke(s_deliverNode, Stopwatch.GetTimestamp() - t0);
                 }
+                if (edge.Leaf is { } hooked) hooks?.Delivered(hooked);
             }
         }
     }
@@ -143,6 +147,7 @@ internal static class Engine
             foreach (var edge in node.Inputs)
                 if (edge.Function is { } next && seen.Add(next)) { stack.Push(next); reachable.Add(next); }
         capture?.Prune(reachable);
+        if (capture is null) GradHookTracker.Track(reachable, roots);
 
         var dependencies = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
         foreach (var node in reachable)

@@ -222,8 +222,8 @@ internal static unsafe class Conv2dKernels
         // Each worker accumulates the transposed gradient dWᵀ = cols·dYᵀ ([groups][C/groups·kH·kW][O/groups]): the big
         // column matrix is then the GEMM's A, read in place, and only the small dY is packed (the dW = dY·colsᵀ form
         // packs the transposed column matrix). The transposes are summed into gradWeight in worker order
-        // (deterministic for a given thread count).
-        var plan = Plan.Create<T>(g, splitRows: true);
+        // (parts follow the shape, not the thread count: the same bits with any number of threads).
+        var plan = Plan.Create<T>(g, splitRows: true, parts: KernelSettings.ReductionParts(gradWeight.Length));
         int wlen = gradWeight.Length;
         T[] partial = ArrayPool<T>.Shared.Rent(plan.Workers * wlen);
         try
@@ -481,7 +481,8 @@ internal static unsafe class Conv2dKernels
     /// <summary>How a call is cut: output rows per tile, tiles per image, work items and workers.</summary>
     private readonly record struct Plan(int TileRows, int Tiles, int Items, int Workers, int ColRows)
     {
-        public static Plan Create<T>(in Conv2dGeometry g, bool splitRows) where T : unmanaged
+        // parts > 0: a reduction over the batch cut into that many parts (workers) in place of the thread count.
+        public static Plan Create<T>(in Conv2dGeometry g, bool splitRows, int parts = 0) where T : unmanaged
         {
             int colRows = g.InC * g.KernelH * g.KernelW;
             int tileRows = g.OutH;
@@ -492,7 +493,7 @@ internal static unsafe class Conv2dKernels
                 tileRows = CeilDiv(g.OutH, CeilDiv(g.OutH, maxRows));   // balanced: no small leftover tile
             }
             long macs = (long)g.N * g.OutC * g.OutH * g.OutW * g.InCPerGroup * g.KernelH * g.KernelW;
-            int threads = KernelParallel.WorkersFor(macs, int.MaxValue, KernelSettings.ConvParallelMinMacs);
+            int threads = parts > 0 && macs >= KernelSettings.ConvParallelMinMacs ? parts : KernelParallel.WorkersFor(macs, int.MaxValue, KernelSettings.ConvParallelMinMacs);
             if (splitRows && threads > 1 && (long)g.N * CeilDiv(g.OutH, tileRows) < threads)
             {
                 // Too few images to keep every thread busy: cut each image into more row tiles.

@@ -64,8 +64,8 @@ internal static unsafe partial class Conv2dWinograd
         Span<T> gradWeight)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var plan = Plan.Create(g);
         int ulen = 16 * g.OutC * g.InC;
+        var plan = Plan.Create(g, KernelSettings.ReductionParts(ulen));
         T[] partial = ArrayPool<T>.Shared.Rent(plan.Workers * ulen);
         try
         {
@@ -81,7 +81,7 @@ internal static unsafe partial class Conv2dWinograd
                         new ReadOnlySpan<T>((void*)ip, il), new ReadOnlySpan<T>((void*)gp, gl),
                         new Span<T>((void*)(pq + (nint)w * ulen * sizeof(T)), ulen), w));
             }
-            // Workers' partial sums in worker order: the same bits for a given thread count.
+            // Workers' partial sums in worker order; the workers follow the shape, so any thread count gives the same bits.
             Span<T> du = partial.AsSpan(0, ulen);
             for (int w = 1; w < plan.Workers; w++)
             {
@@ -109,13 +109,14 @@ internal static unsafe partial class Conv2dWinograd
         /// <summary>The forward GEMMs' N for a chunk of <paramref name="tiles"/> tiles: whole 32-column panels.</summary>
         public static int GemmColumns(int tiles) => (tiles + 31) / 32 * 32;
 
-        public static Plan Create(in Conv2dGeometry g)
+        // parts > 0: the weight gradient cut into that many parts (workers) in place of the thread count.
+        public static Plan Create(in Conv2dGeometry g, int parts = 0)
         {
             int tx = (g.OutW + 1) / 2, ty = (g.OutH + 1) / 2;
             int rows = g.N * ty;
             int rowsPerChunk = Math.Clamp((KernelSettings.WinogradTargetTiles + tx / 2) / tx, 1, rows);
             long macs = (long)g.N * g.OutC * g.InC * g.OutH * g.OutW * 9;
-            int threads = KernelParallel.WorkersFor(macs, int.MaxValue, KernelSettings.ConvParallelMinMacs);
+            int threads = parts > 0 && macs >= KernelSettings.ConvParallelMinMacs ? parts : KernelParallel.WorkersFor(macs, int.MaxValue, KernelSettings.ConvParallelMinMacs);
             int chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
             if (threads > 1 && chunks < threads)
             {

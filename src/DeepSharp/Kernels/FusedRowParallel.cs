@@ -13,6 +13,13 @@ internal static unsafe class FusedRowParallel
     internal static int Chunks(int rows, long workPerRow) =>
         KernelParallel.WorkersFor(rows * workPerRow, rows, KernelSettings.RowParallelMinWork);
 
+    /// <summary>
+    /// The number of parts of a row-wise kernel that reduces across rows (per-part partial sums added in part order),
+    /// from the shape alone: the bits do not depend on the thread count. Parts are shared by the available threads.
+    /// </summary>
+    internal static int ReductionParts(int rows, long workPerRow) =>
+        rows < 2 || rows * workPerRow < KernelSettings.RowParallelMinWork ? 1 : Math.Min(rows, KernelSettings.ShapeReductionParts);
+
     internal static void Check(int rows, int n, int length, string name)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);

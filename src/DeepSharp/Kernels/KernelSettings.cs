@@ -106,6 +106,14 @@ public static class KernelSettings
     private static long ReadLong(string name, long fallback) =>
         long.TryParse(Environment.GetEnvironmentVariable(name), out long v) ? v : fallback;
 
+    /// <summary>How many parts a reduction over the batch (LayerNorm dγ/dβ, conv dW) is cut into, whatever the thread
+    /// count: the parts' partial sums are added in part order, so the bits never depend on the number of threads.</summary>
+    internal const int ShapeReductionParts = 8;
+
+    /// <summary><see cref="ShapeReductionParts"/>, fewer when each part's partial result (<paramref name="partialLength"/>
+    /// elements) is large, so the partials stay within 16M elements.</summary>
+    internal static int ReductionParts(int partialLength) => Math.Clamp((1 << 24) / Math.Max(1, partialLength), 1, ShapeReductionParts);
+
     private static int ReadThreadsFromEnvironment()
     {
         string? s = Environment.GetEnvironmentVariable("DEEPSHARP_NUM_THREADS");

@@ -96,8 +96,9 @@ internal static partial class NormKernels
         if (rows == 0 || n == 0) return;
 
         bool wantG = !dgamma.IsEmpty, wantB = !dbeta.IsEmpty, hasG = !gamma.IsEmpty;
-        int chunks = FusedRowParallel.Chunks(rows, 6L * n);
-        // Per-chunk partial dγ/dβ (reduced in chunk order, so results are deterministic), plus a copy of
+        int chunks = FusedRowParallel.ReductionParts(rows, 6L * n);
+        // Per-chunk partial dγ/dβ (reduced in chunk order; the chunks follow the shape, not the thread count, so the
+        // bits are the same with any number of threads), plus a copy of
         // mean/rstd/γ that the worker lambdas can reach.
         T[] partial = ArrayPool<T>.Shared.Rent(Math.Max(1, chunks * 2 * n));
         T[] aux = ArrayPool<T>.Shared.Rent(2 * rows + n);
