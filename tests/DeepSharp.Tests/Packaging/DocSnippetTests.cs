@@ -122,7 +122,7 @@ public class DocSnippetTests
         var paths = Directory.GetFiles(framework, "*.dll").Where(IsManaged).ToList();
         foreach (var t in new[] { typeof(Tensor), typeof(DeepSharp.Testing.TensorGen), typeof(FsCheck.Config), typeof(FsCheck.Fluent.Prop),
                      typeof(FsCheck.NUnit.PropertyAttribute), typeof(TestAttribute), typeof(System.Numerics.Tensors.TensorPrimitives),
-                     typeof(Microsoft.FSharp.Core.FSharpFunc<,>), typeof(DeepSharp.Onnx.Onnx), typeof(Microsoft.ML.OnnxRuntime.InferenceSession) })
+                     typeof(Microsoft.FSharp.Core.FSharpFunc<,>), typeof(DeepSharp.Onnx.Onnx), typeof(DeepSharp.Distributed.Distributed), typeof(Microsoft.ML.OnnxRuntime.InferenceSession) })
             paths.Add(t.Assembly.Location);
         return [.. paths.Distinct().Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))];
     });
