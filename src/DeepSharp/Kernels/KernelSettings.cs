@@ -100,6 +100,15 @@ public static class KernelSettings
     /// (AVX path; <c>DEEPSHARP_GEMM_INPLACE_A_N</c>).</summary>
     internal static int GemmUnpackedAMaxN = ReadInt("DEEPSHARP_GEMM_INPLACE_A_N", 128);
 
+    /// <summary>The buffer pool's fixed cap in bytes (<c>DEEPSHARP_POOL_MB</c>; none by default), the initial value of
+    /// <see cref="BufferPoolSettings.MaxPooledBytes"/>.</summary>
+    internal static readonly long PoolCapBytes =
+        long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_POOL_MB"), out long mb) && mb >= 0 ? mb << 20 : long.MaxValue;
+
+    /// <summary>Whether unreachable tensors' buffers are recycled (<c>DEEPSHARP_RECYCLE=0</c> turns it off), the initial
+    /// value of <see cref="BufferPoolSettings.RecycleUnreachable"/>.</summary>
+    internal static readonly bool RecycleUnreachable = Environment.GetEnvironmentVariable("DEEPSHARP_RECYCLE") is not ("0" or "false");
+
     private static int ReadInt(string name, int fallback, int min = int.MinValue) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), out int v) && v >= min ? v : fallback;
 

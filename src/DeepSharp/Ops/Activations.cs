@@ -1,6 +1,5 @@
 using System.Numerics;
 using DeepSharp.Kernels;
-
 using DeepSharp.Interop;
 
 namespace DeepSharp;
@@ -59,13 +58,12 @@ public sealed partial class Tensor
             _ => throw new ArgumentException($"Gelu: approximate must be \"none\" or \"tanh\", got \"{approximate}\"."),
         };
         var x = this;
-        var y = tanh ? MapKernel(x, "Gelu", VectorMath.GeluTanh, VectorMath.GeluTanh) : MapKernel(x, "Gelu", VectorMath.GeluErf, VectorMath.GeluErf);
+        var y = tanh ? FusedForward<GeluTanhActivation>(x, "Gelu") : FusedForward<GeluErfActivation>(x, "Gelu");
         Tracing.Current?.Record("Gelu", y, [x], tanh);
         return Node.Record(y, "GeluBackward", [x], g =>
         {
             if (GradMode.IsEnabled || g.DType != x.DType) return [g * GeluDerivative(x, tanh)];
-            return [tanh ? ZipKernel(x, g, VectorMath.GeluTanhBackward, VectorMath.GeluTanhBackward)
-                         : ZipKernel(x, g, VectorMath.GeluErfBackward, VectorMath.GeluErfBackward)];
+            return [tanh ? FusedBackward<GeluTanhActivation>(x, g) : FusedBackward<GeluErfActivation>(x, g)];
         }, x);
     }
 
@@ -82,7 +80,7 @@ public sealed partial class Tensor
     public Tensor Silu()
     {
         var x = this;
-        var y = MapKernel(x, "Silu", VectorMath.Silu, VectorMath.Silu);
+        var y = FusedForward<SiluActivation>(x, "Silu");
         Tracing.Current?.Record("Silu", y, [x]);
         return Node.Record(y, "SiluBackward", [x], g =>
         {
@@ -91,33 +89,39 @@ public sealed partial class Tensor
                 var sg = x.Sigmoid();
                 return [g * sg * (1.0 + x * (1.0 - sg))];
             }
-            return [ZipKernel(x, g, VectorMath.SiluBackward, VectorMath.SiluBackward)];
+            return [FusedBackward<SiluActivation>(x, g)];
         }, x);
     }
 
-    /// <summary>y = f(x) element-wise through a span kernel, split over threads for long tensors.</summary>
-    private static Tensor MapKernel(Tensor x, string op, SpanMap<float> f32, SpanMap<double> f64)
+    /// <summary>y = f(x) through a fused activation kernel, split over threads for long tensors.</summary>
+    private static Tensor FusedForward<TAct>(Tensor x, string op) where TAct : struct, IFusedActivation
     {
         x.CheckFloating(op);
         var src = x.Contiguous();
         var y = Empty(x._shape, x.DType, zeroed: false);
-        if (x.DType == DType.Float32) ElementwiseParallel.Run(src.ReadSpan<float>(), y.Span<float>(), (a, d) => f32(a, d));
-        else ElementwiseParallel.Run(src.ReadSpan<double>(), y.Span<double>(), (a, d) => f64(a, d));
+        DispatchFloat(x.DType, op, new FusedActivationForward<TAct>(src, y));
         return y;
     }
 
-    /// <summary>d = f(x, g) element-wise through a span kernel (backward of a fused activation).</summary>
-    private static Tensor ZipKernel(Tensor x, Tensor g, SpanZip<float> f32, SpanZip<double> f64)
+    /// <summary>dx = dy·f'(x) through a fused activation kernel (the backward of <see cref="FusedForward{TAct}"/>).</summary>
+    private static Tensor FusedBackward<TAct>(Tensor x, Tensor g) where TAct : struct, IFusedActivation
     {
         var xc = x.Contiguous();
         var gc = g.Contiguous();
         var dx = Empty(x._shape, x.DType, zeroed: false);
-        if (x.DType == DType.Float32) ElementwiseParallel.Run(xc.ReadSpan<float>(), gc.ReadSpan<float>(), dx.Span<float>(), (a, b, d) => f32(a, b, d));
-        else ElementwiseParallel.Run(xc.ReadSpan<double>(), gc.ReadSpan<double>(), dx.Span<double>(), (a, b, d) => f64(a, b, d));
+        DispatchFloat(x.DType, "backward", new FusedActivationBackward<TAct>(xc, gc, dx));
         return dx;
     }
 
-    private delegate void SpanMap<T>(ReadOnlySpan<T> x, Span<T> y);
+    private readonly record struct FusedActivationForward<TAct>(Tensor X, Tensor Y) : IFloatFunc where TAct : struct, IFusedActivation
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ElementwiseParallel.Run(X.ReadSpan<T>(), Y.Span<T>(), static (a, d) => TAct.Forward(a, d));
+    }
 
-    private delegate void SpanZip<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> d);
+    private readonly record struct FusedActivationBackward<TAct>(Tensor X, Tensor G, Tensor Dx) : IFloatFunc where TAct : struct, IFusedActivation
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ElementwiseParallel.Run(X.ReadSpan<T>(), G.ReadSpan<T>(), Dx.Span<T>(), static (a, b, d) => TAct.Backward(a, b, d));
+    }
 }

@@ -36,8 +36,7 @@ public sealed partial class Tensor
 
         var o = EmptyInOrder([n, h, l, dv], q.DType, outOrder);
         var lse = Empty([n * h * l], q.DType, zeroed: false);
-        if (q.DType == DType.Float32) Forward<float>((float)scale);
-        else Forward<double>(scale);
+        DispatchFloat(q.DType, "ScaledDotProductAttention", new FusedAttentionForward(q, k, v, m, mStrides, causal, scale, o, lse));
         Tracing.Current?.Record("FusedAttention", o, [q, k, v, mask], causal, scale);
 
         return Node.Record(o, "ScaledDotProductAttentionBackward", [q, k, v], g =>
@@ -48,30 +47,41 @@ public sealed partial class Tensor
             var dk = EmptyInOrder(k._shape, k.DType, StrideOrder(k));
             var dvT = EmptyInOrder(v._shape, v.DType, StrideOrder(v));
             var delta = Empty([n * h * l], q.DType, zeroed: false);
-            if (q.DType == DType.Float32) Backward<float>((float)scale, g, dq, dk, dvT, delta);
-            else Backward<double>(scale, g, dq, dk, dvT, delta);
+            DispatchFloat(q.DType, "ScaledDotProductAttention", new FusedAttentionBackward(
+                new FusedAttentionForward(q, k, v, m, mStrides, causal, scale, o, lse), g, dq, dk, dvT, delta));
             return [dq, dk, dvT];
         }, q, k, v, o);
+    }
 
-        unsafe void Forward<T>(T sc) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The fused kernel's forward over one dtype; its operands are [N, H, rows, cols] views with a unit last stride.</summary>
+    private readonly record struct FusedAttentionForward(Tensor Q, Tensor K, Tensor V, Tensor? M, int[] MStrides, bool Causal,
+        double Scale, Tensor O, Tensor Lse) : IFloatFunc
+    {
+        public unsafe void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            fixed (T* pq = q.Data<T>(), pk = k.Data<T>(), pv = v.Data<T>(), po = o.Data<T>(), pl = lse.Data<T>())
-            fixed (T* pm = m is null ? null : m.Data<T>())
+            fixed (T* pq = Q.Data<T>(), pk = K.Data<T>(), pv = V.Data<T>(), po = O.Data<T>(), pl = Lse.Data<T>())
+            fixed (T* pm = M is null ? null : M.Data<T>())
             {
-                FlashAttention.Forward(n, h, l, s, d, dv, sc, Operand(q, pq), Operand(k, pk), Operand(v, pv),
-                    m is null ? null : MaskOperand(m, pm, mStrides), m is null ? 0 : mStrides[3], causal, Operand(o, po), pl + lse._offset);
+                FlashAttention.Forward(Q._shape[0], Q._shape[1], Q._shape[2], K._shape[2], Q._shape[3], V._shape[3], T.CreateChecked(Scale),
+                    Operand(Q, pq), Operand(K, pk), Operand(V, pv), M is null ? null : MaskOperand(M, pm, MStrides), M is null ? 0 : MStrides[3],
+                    Causal, Operand(O, po), pl + Lse._offset);
             }
         }
+    }
 
-        unsafe void Backward<T>(T sc, Tensor g, Tensor dq, Tensor dk, Tensor dvT, Tensor delta) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The fused kernel's backward over one dtype: dq, dk, dv from dO and the forward's output and log-sum-exps.</summary>
+    private readonly record struct FusedAttentionBackward(FusedAttentionForward F, Tensor G, Tensor Dq, Tensor Dk, Tensor Dv, Tensor Delta) : IFloatFunc
+    {
+        public unsafe void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            fixed (T* pq = q.Data<T>(), pk = k.Data<T>(), pv = v.Data<T>(), po = o.Data<T>(), pl = lse.Data<T>())
-            fixed (T* pm = m is null ? null : m.Data<T>())
-            fixed (T* pg = g.Data<T>(), pdq = dq.Data<T>(), pdk = dk.Data<T>(), pdv = dvT.Data<T>(), pdl = delta.Data<T>())
+            var f = F;
+            fixed (T* pq = f.Q.Data<T>(), pk = f.K.Data<T>(), pv = f.V.Data<T>(), po = f.O.Data<T>(), pl = f.Lse.Data<T>())
+            fixed (T* pm = f.M is null ? null : f.M.Data<T>())
+            fixed (T* pg = G.Data<T>(), pdq = Dq.Data<T>(), pdk = Dk.Data<T>(), pdv = Dv.Data<T>(), pdl = Delta.Data<T>())
             {
-                FlashAttention.Backward(n, h, l, s, d, dv, sc, Operand(q, pq), Operand(k, pk), Operand(v, pv),
-                    m is null ? null : MaskOperand(m, pm, mStrides), m is null ? 0 : mStrides[3], causal, Operand(o, po), pl + lse._offset,
-                    Operand(g, pg), Operand(dq, pdq), Operand(dk, pdk), Operand(dvT, pdv), pdl + delta._offset);
+                FlashAttention.Backward(f.Q._shape[0], f.Q._shape[1], f.Q._shape[2], f.K._shape[2], f.Q._shape[3], f.V._shape[3], T.CreateChecked(f.Scale),
+                    Operand(f.Q, pq), Operand(f.K, pk), Operand(f.V, pv), f.M is null ? null : MaskOperand(f.M, pm, f.MStrides), f.M is null ? 0 : f.MStrides[3],
+                    f.Causal, Operand(f.O, po), pl + f.Lse._offset, Operand(G, pg), Operand(Dq, pdq), Operand(Dk, pdk), Operand(Dv, pdv), pdl + Delta._offset);
             }
         }
     }

@@ -218,7 +218,7 @@ public static class BufferPoolSettings
     /// <summary>A fixed upper bound on the bytes held by the pool, on top of the adaptive <see cref="Limit"/> (default
     /// none, or <c>DEEPSHARP_POOL_MB</c>); 0 disables pooling.</summary>
     public static long MaxPooledBytes { get; set; } =
-        long.TryParse(Environment.GetEnvironmentVariable("DEEPSHARP_POOL_MB"), out long mb) && mb >= 0 ? mb << 20 : long.MaxValue;
+        Kernels.KernelSettings.PoolCapBytes;
 
     // The largest demand of an interval between safe points, decaying by 1/16 per safe point.
     private static long s_recentDemand;
@@ -251,7 +251,7 @@ public static class BufferPoolSettings
     /// See docs/performance.md.
     /// </summary>
     public static bool RecycleUnreachable { get; set; } =
-        Environment.GetEnvironmentVariable("DEEPSHARP_RECYCLE") is not ("0" or "false");
+        Kernels.KernelSettings.RecycleUnreachable;
 
     /// <summary>Bytes currently held by the pool, ready for reuse.</summary>
     public static long PooledBytes => Interlocked.Read(ref s_pooledBytes);
