@@ -193,7 +193,7 @@ class GptBlock(torch.nn.Module):
 
     def forward(self, x, mask):
         h = self.ln_1(x)
-        x = x + self.attn(h, h, h, need_weights=False, attn_mask=mask, is_causal=True)[0]
+        x = x + self.attn(h, h, h, need_weights=False, attn_mask=mask)[0]   # 1.13 has no is_causal: the causal mask is passed
         return x + self.c_proj(self.gelu(self.c_fc(self.ln_2(x))))
 
 
