@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp.NN;
@@ -68,15 +69,9 @@ public static partial class F
     {
         Tensor src;
         using (GradMode.Set(false)) src = x.Contiguous();
-        int rows = g.InC * g.KernelH * g.KernelW, l = g.OutH * g.OutW, plane = g.InC * g.H * g.W;
+        int rows = g.InC * g.KernelH * g.KernelW, l = g.OutH * g.OutW;
         var result = Tensor.Empty([g.N, rows, l], x.DType, zeroed: false);
-        for (int i = 0; i < g.N; i++)
-        {
-            if (x.DType == DType.Float32)
-                Conv2dKernels.Im2Col(g, src.ReadSpan<float>().Slice(i * plane, plane), 0, g.OutH, result.Span<float>().Slice(i * rows * l, rows * l));
-            else
-                Conv2dKernels.Im2Col(g, src.ReadSpan<double>().Slice(i * plane, plane), 0, g.OutH, result.Span<double>().Slice(i * rows * l, rows * l));
-        }
+        Tensor.DispatchFloat(x.DType, "Unfold", new Im2ColCore(g, src, result));
         return Node.Record(result, "Im2ColBackward", [x], grad => [FoldCore(grad, g)]);
     }
 
@@ -84,15 +79,32 @@ public static partial class F
     {
         Tensor src;
         using (GradMode.Set(false)) src = cols.Contiguous();
-        int rows = g.InC * g.KernelH * g.KernelW, l = g.OutH * g.OutW, plane = g.InC * g.H * g.W;
         var result = Tensor.Empty([g.N, g.InC, g.H, g.W], cols.DType);
-        for (int i = 0; i < g.N; i++)
-        {
-            if (cols.DType == DType.Float32)
-                Conv2dKernels.Col2ImAdd(g, src.ReadSpan<float>().Slice(i * rows * l, rows * l), 0, g.OutH, result.Span<float>().Slice(i * plane, plane));
-            else
-                Conv2dKernels.Col2ImAdd(g, src.ReadSpan<double>().Slice(i * rows * l, rows * l), 0, g.OutH, result.Span<double>().Slice(i * plane, plane));
-        }
+        Tensor.DispatchFloat(cols.DType, "Fold", new Col2ImAddCore(g, src, result));
         return Node.Record(result, "Col2ImBackward", [cols], grad => [UnfoldCore(grad, g)]);
+    }
+
+    // Image by image: [N, C, H, W] to columns [N, C·kH·kW, L].
+    private readonly record struct Im2ColCore(Conv2dGeometry G, Tensor Src, Tensor Result) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var g = G;
+            int rows = g.InC * g.KernelH * g.KernelW, l = g.OutH * g.OutW, plane = g.InC * g.H * g.W;
+            for (int i = 0; i < g.N; i++)
+                Conv2dKernels.Im2Col(g, Src.ReadSpan<T>().Slice(i * plane, plane), 0, g.OutH, Result.Span<T>().Slice(i * rows * l, rows * l));
+        }
+    }
+
+    // Image by image: columns [N, C·kH·kW, L] added into the (zeroed) image [N, C, H, W].
+    private readonly record struct Col2ImAddCore(Conv2dGeometry G, Tensor Src, Tensor Result) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var g = G;
+            int rows = g.InC * g.KernelH * g.KernelW, l = g.OutH * g.OutW, plane = g.InC * g.H * g.W;
+            for (int i = 0; i < g.N; i++)
+                Conv2dKernels.Col2ImAdd(g, Src.ReadSpan<T>().Slice(i * rows * l, rows * l), 0, g.OutH, Result.Span<T>().Slice(i * plane, plane));
+        }
     }
 }

@@ -60,8 +60,8 @@ public sealed partial class Tensor
         Tensor x, wt;
         using (GradMode.Set(false)) { x = Contiguous(); wt = weight.Contiguous(); }
         var result = Empty([n, outC, (int)outH, (int)outW], DType, zeroed: false);
-        if (DType == DType.Float32) Conv2dKernels.BackwardInput(g, x.ReadSpan<float>(), wt.ReadSpan<float>(), result.Span<float>());
-        else Conv2dKernels.BackwardInput(g, x.ReadSpan<double>(), wt.ReadSpan<double>(), result.Span<double>());
+        // A transposed convolution's forward is the input gradient of the convolution it transposes (x plays dy).
+        DispatchFloat(DType, op, new Conv2dBackward(g, X: x, W: wt, Dy: x, Dx: result, Dw: null, Db: null));
         if (bias is not null)
             using (GradMode.Set(false)) result.Add_(bias.Detach().View(1, outC, 1, 1));
 
@@ -83,14 +83,13 @@ public sealed partial class Tensor
             if (needInput)
             {
                 dx = Empty(x._shape, DType, zeroed: false);
-                if (DType == DType.Float32) Conv2dKernels.Forward(g, dy.ReadSpan<float>(), wt.ReadSpan<float>(), default, dx.Span<float>());
-                else Conv2dKernels.Forward(g, dy.ReadSpan<double>(), wt.ReadSpan<double>(), default, dx.Span<double>());
+                DispatchFloat(DType, op, new Conv2dForward(g, X: dy, W: wt, B: null, Y: dx));
             }
             if (needWeight)
             {
                 dw = Empty(wt._shape, DType, zeroed: false);
-                if (DType == DType.Float32) Conv2dKernels.BackwardWeight(g, dy.ReadSpan<float>(), x.ReadSpan<float>(), dw.Span<float>());
-                else Conv2dKernels.BackwardWeight(g, dy.ReadSpan<double>(), x.ReadSpan<double>(), dw.Span<double>());
+                // The weight gradient of the transposed convolution: dy plays the convolution's input, x its dy.
+                DispatchFloat(DType, op, new Conv2dBackward(g, X: dy, W: wt, Dy: x, Dx: null, Dw: dw, Db: null));
             }
             return bias is null ? [dx, dw] : [dx, dw, db];
         }, x, wt);

@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -76,17 +77,7 @@ public sealed partial class Tensor
             d.Fill(op == "IsFinite");   // integers and bools are always finite, never NaN or ∞
             return result;
         }
-        var src = Contiguous();
-        if (DType == DType.Float32)
-        {
-            var s = src.ReadSpan<float>();
-            for (int i = 0; i < s.Length; i++) d[i] = test(s[i]);
-        }
-        else
-        {
-            var s = src.ReadSpan<double>();
-            for (int i = 0; i < s.Length; i++) d[i] = test(s[i]);
-        }
+        DispatchFloat(DType, op, new ClassifyCore(Contiguous(), result, test));
         return result;
     }
 
@@ -158,4 +149,14 @@ public sealed partial class Tensor
 
     /// <summary>atan2(y, x), broadcast (<c>torch.atan2</c>).</summary>
     public static Tensor Atan2(Tensor y, Tensor x) => (y ?? throw new ArgumentNullException(nameof(y))).Atan2(x);
+
+    private readonly record struct ClassifyCore(Tensor Src, Tensor Result, Func<double, bool> Test) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var s = Src.ReadSpan<T>();
+            var d = Result.Span<bool>();
+            for (int i = 0; i < s.Length; i++) d[i] = Test(double.CreateTruncating(s[i]));
+        }
+    }
 }

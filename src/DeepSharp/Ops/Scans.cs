@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -26,8 +27,7 @@ public sealed partial class Tensor
         CheckFloating(op);
         var (src, outer, r, inner) = AroundDim(d);
         var result = Empty(_shape, DType, zeroed: false);
-        if (DType == DType.Float32) ScanKernels.Cumsum(src.ReadSpan<float>(), result.Span<float>(), outer, r, inner, reverse);
-        else ScanKernels.Cumsum(src.ReadSpan<double>(), result.Span<double>(), outer, r, inner, reverse);
+        DispatchFloat(DType, op, new CumsumCoreFunc(src, result, outer, r, inner, reverse));
         // The adjoint of a cumulative sum is the cumulative sum from the other end.
         return Node.Record(result, "CumsumBackward", [this], g => [g.CumsumCore(d, !reverse, op)]);
     }
@@ -39,8 +39,7 @@ public sealed partial class Tensor
         int d = ShapeUtil.WrapDim(dim, Dim, "Cumprod");
         var (src, outer, r, inner) = AroundDim(d);
         var result = Empty(_shape, DType, zeroed: false);
-        if (DType == DType.Float32) ScanKernels.Cumprod(src.ReadSpan<float>(), result.Span<float>(), outer, r, inner);
-        else ScanKernels.Cumprod(src.ReadSpan<double>(), result.Span<double>(), outer, r, inner);
+        DispatchFloat(DType, "Cumprod", new CumprodCore(src, result, outer, r, inner));
         var x = this;
         return Node.Record(result, "CumprodBackward", [x], g =>
         {
@@ -49,8 +48,7 @@ public sealed partial class Tensor
             var (xs, o, n, inn) = x.AroundDim(d);
             var gs = g.Contiguous();
             var dx = Empty(x._shape, g.DType, zeroed: false);
-            if (g.DType == DType.Float32) ScanKernels.CumprodBackward(xs.ReadSpan<float>(), gs.ReadSpan<float>(), dx.Span<float>(), o, n, inn);
-            else ScanKernels.CumprodBackward(xs.ReadSpan<double>(), gs.ReadSpan<double>(), dx.Span<double>(), o, n, inn);
+            DispatchFloat(g.DType, "Cumprod", new CumprodBackwardCore(xs, gs, dx, o, n, inn));
             return [dx];
         }, x);
     }
@@ -87,8 +85,7 @@ public sealed partial class Tensor
         var keptShape = Dim == 0 ? [] : (int[])_shape.Clone();
         if (Dim > 0) keptShape[d] = 1;
         var kept = Empty(keptShape, DType, zeroed: false);
-        if (DType == DType.Float32) ScanKernels.Prod(src.ReadSpan<float>(), kept.Span<float>(), outer, r, inner);
-        else ScanKernels.Prod(src.ReadSpan<double>(), kept.Span<double>(), outer, r, inner);
+        DispatchFloat(DType, "Prod", new ProdCore(src, kept, outer, r, inner));
         var outShape = keepDim || Dim == 0 ? keptShape : _shape.Where((_, i) => i != d).ToArray();
         var result = new Tensor(kept._storage, outShape, ShapeUtil.ContiguousStrides(outShape), 0);
         var x = this;
@@ -101,9 +98,38 @@ public sealed partial class Tensor
             var (xs, o, n, inn) = x.AroundDim(d);
             var gs = gk.Contiguous();
             var dx = Empty(x._shape, g.DType, zeroed: false);
-            if (g.DType == DType.Float32) ScanKernels.ProdBackward(xs.ReadSpan<float>(), gs.ReadSpan<float>(), dx.Span<float>(), o, n, inn);
-            else ScanKernels.ProdBackward(xs.ReadSpan<double>(), gs.ReadSpan<double>(), dx.Span<double>(), o, n, inn);
+            DispatchFloat(g.DType, "Prod", new ProdBackwardCore(xs, gs, dx, o, n, inn));
             return [dx];
         }, x);
+    }
+
+    private readonly record struct CumsumCoreFunc(Tensor Src, Tensor Result, int Outer, int R, int Inner, bool Reverse) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ScanKernels.Cumsum(Src.ReadSpan<T>(), Result.Span<T>(), Outer, R, Inner, Reverse);
+    }
+
+    private readonly record struct CumprodCore(Tensor Src, Tensor Result, int Outer, int R, int Inner) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ScanKernels.Cumprod(Src.ReadSpan<T>(), Result.Span<T>(), Outer, R, Inner);
+    }
+
+    private readonly record struct CumprodBackwardCore(Tensor X, Tensor G, Tensor Dx, int Outer, int R, int Inner) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ScanKernels.CumprodBackward(X.ReadSpan<T>(), G.ReadSpan<T>(), Dx.Span<T>(), Outer, R, Inner);
+    }
+
+    private readonly record struct ProdCore(Tensor Src, Tensor Result, int Outer, int R, int Inner) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ScanKernels.Prod(Src.ReadSpan<T>(), Result.Span<T>(), Outer, R, Inner);
+    }
+
+    private readonly record struct ProdBackwardCore(Tensor X, Tensor G, Tensor Dx, int Outer, int R, int Inner) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            ScanKernels.ProdBackward(X.ReadSpan<T>(), G.ReadSpan<T>(), Dx.Span<T>(), Outer, R, Inner);
     }
 }

@@ -1,3 +1,6 @@
+using System.Numerics;
+using DeepSharp.Kernels;
+
 namespace DeepSharp;
 
 // Index-select along a dim with indices known on the host (padding, resizing, repeat_interleave): the input seen
@@ -23,38 +26,24 @@ public sealed partial class Tensor
         int size = n;
         return Node.Record(result, "IndexSelectBackward", [this], g => [g.AddAlong(d, index, size)]);
 
-        void Run<T>(Tensor s, Tensor r) where T : unmanaged
-        {
-            var from = s.ReadSpan<T>();
-            var to = r.Span<T>();
-            int m = index.Length;
-            for (int o = 0; o < outer; o++)
-                for (int j = 0; j < m; j++)
-                    from.Slice((o * n + index[j]) * inner, inner).CopyTo(to.Slice((o * m + j) * inner, inner));
-        }
+        void Run<T>(Tensor s, Tensor r) where T : unmanaged =>
+            SelectAlongKernels.Select(s.ReadSpan<T>(), r.Span<T>(), index, outer, n, inner);
     }
 
     /// <summary>The adjoint of <see cref="SelectAlong"/>: zeros with size <paramref name="size"/> along d, g's runs added at index.</summary>
     private Tensor AddAlong(int d, int[] index, int size)
     {
-        var (src, outer, m, inner) = AroundDim(d);
+        var (src, outer, _, inner) = AroundDim(d);
         var shape = (int[])_shape.Clone();
         shape[d] = size;
         var result = Empty(shape, DType);
-        if (DType == DType.Float32) Run<float>(src, result);
-        else Run<double>(src, result);
+        DispatchFloat(DType, "IndexSelectBackward", new AddAlongCore(src, result, index, outer, size, inner));
         return Node.Record(result, "IndexAddBackward", [this], g => [g.SelectAlong(d, index)]);
+    }
 
-        void Run<T>(Tensor s, Tensor r) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-        {
-            var from = s.ReadSpan<T>();
-            var to = r.Span<T>();
-            for (int o = 0; o < outer; o++)
-                for (int j = 0; j < m; j++)
-                {
-                    var dst = to.Slice((o * size + index[j]) * inner, inner);
-                    System.Numerics.Tensors.TensorPrimitives.Add(dst, from.Slice((o * m + j) * inner, inner), dst);
-                }
-        }
+    private readonly record struct AddAlongCore(Tensor Src, Tensor Result, int[] Index, int Outer, int Size, int Inner) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            SelectAlongKernels.Add(Src.ReadSpan<T>(), Result.Span<T>(), Index, Outer, Size, Inner);
     }
 }

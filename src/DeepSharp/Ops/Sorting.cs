@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -39,8 +40,7 @@ public sealed partial class Tensor
         int count = n == 0 ? 0 : NumEl / n;
         var idx = Empty(rows._shape, DType.Int64, zeroed: false);
         var vals = Empty(rows._shape, DType, zeroed: false);
-        if (DType == DType.Float32) SortKernels.SortRows(rows.ReadSpan<float>(), count, n, descending, vals.Span<float>(), idx.Span<long>());
-        else SortKernels.SortRows(rows.ReadSpan<double>(), count, n, descending, vals.Span<double>(), idx.Span<long>());
+        DispatchFloat(DType, op, new SortRowsCore(rows, count, n, descending, vals, idx));
         if (d == Dim - 1) return (vals, idx);
         return (vals.Movedim(-1, d).Contiguous(), idx.Movedim(-1, d).Contiguous());
     }
@@ -103,5 +103,12 @@ public sealed partial class Tensor
         var result = Empty(Dim == 1 ? [numSamples] : [rows, numSamples], DType.Int64, zeroed: false);
         Generator.Use(generator, gen => SortKernels.Multinomial(w, rows, n, numSamples, replacement, gen, result.Span<long>()));
         return result;
+    }
+
+    private readonly record struct SortRowsCore(Tensor Rows, int Count, int N, bool Descending, Tensor Values, Tensor Indices)
+        : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            SortKernels.SortRows(Rows.ReadSpan<T>(), Count, N, Descending, Values.Span<T>(), Indices.Span<long>());
     }
 }
