@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 namespace DeepSharp;
@@ -16,8 +17,7 @@ public sealed partial class Tensor
         Tensor xc, wc;
         using (GradMode.Set(false)) { xc = x.Contiguous(); wc = w.Contiguous(); }
         var result = Empty([g.N, g.OutC, g.OutH, g.OutW], x.DType, zeroed: false);
-        if (x.DType == DType.Float32) Conv2dKernels.Forward(g, xc.ReadSpan<float>(), wc.ReadSpan<float>(), default, result.Span<float>());
-        else Conv2dKernels.Forward(g, xc.ReadSpan<double>(), wc.ReadSpan<double>(), default, result.Span<double>());
+        DispatchFloat(x.DType, "Conv2d", new Conv2dForward(g, xc, wc, B: null, result));
         bool needX = x.RequiresGrad, needW = w.RequiresGrad;
         return Node.Record(result, "ConvolutionBackward", [x, w], gz =>
             [needX ? ConvBackwardInputOp(g, gz, w) : null, needW ? ConvBackwardWeightOp(g, x, gz) : null]);
@@ -29,8 +29,7 @@ public sealed partial class Tensor
         Tensor dyc, wc;
         using (GradMode.Set(false)) { dyc = dy.Contiguous(); wc = w.Contiguous(); }
         var dx = Empty([g.N, g.InC, g.H, g.W], dy.DType, zeroed: false);
-        if (dy.DType == DType.Float32) Conv2dKernels.BackwardInput(g, dyc.ReadSpan<float>(), wc.ReadSpan<float>(), dx.Span<float>());
-        else Conv2dKernels.BackwardInput(g, dyc.ReadSpan<double>(), wc.ReadSpan<double>(), dx.Span<double>());
+        DispatchFloat(dy.DType, "Conv2d", new Conv2dBackward(g, X: dyc, W: wc, Dy: dyc, Dx: dx, Dw: null, Db: null));
         bool needDy = dy.RequiresGrad, needW = w.RequiresGrad;
         return Node.Record(dx, "ConvolutionBackwardBackward", [dy, w], gz =>
             [needDy ? ConvForwardOp(g, gz, w) : null, needW ? ConvBackwardWeightOp(g, gz, dy) : null]);
@@ -42,8 +41,7 @@ public sealed partial class Tensor
         Tensor xc, dyc;
         using (GradMode.Set(false)) { xc = x.Contiguous(); dyc = dy.Contiguous(); }
         var dw = Empty([g.OutC, g.InCPerGroup, g.KernelH, g.KernelW], x.DType, zeroed: false);
-        if (x.DType == DType.Float32) Conv2dKernels.BackwardWeight(g, xc.ReadSpan<float>(), dyc.ReadSpan<float>(), dw.Span<float>());
-        else Conv2dKernels.BackwardWeight(g, xc.ReadSpan<double>(), dyc.ReadSpan<double>(), dw.Span<double>());
+        DispatchFloat(x.DType, "Conv2d", new Conv2dBackward(g, X: xc, W: xc, Dy: dyc, Dx: null, Dw: dw, Db: null));
         bool needX = x.RequiresGrad, needDy = dy.RequiresGrad;
         return Node.Record(dw, "ConvolutionBackwardBackward", [x, dy], gz =>
             [needX ? ConvBackwardInputOp(g, dy, gz) : null, needDy ? ConvForwardOp(g, x, gz) : null]);
@@ -65,8 +63,7 @@ public sealed partial class Tensor
         Tensor xc;
         using (GradMode.Set(false)) xc = x.Contiguous();
         var y = Empty([g.N, g.C, g.OutH, g.OutW], x.DType, zeroed: false);
-        if (x.DType == DType.Float32) PoolKernels.AvgPool2dForward(g, xc.ReadSpan<float>(), y.Span<float>());
-        else PoolKernels.AvgPool2dForward(g, xc.ReadSpan<double>(), y.Span<double>());
+        DispatchFloat(x.DType, "AvgPool2d", new AvgPool2dCore(g, xc, y, Backward: false));
         return Node.Record(y, "AvgPool2DBackward", [x], gz => [AvgPoolBackwardOp(g, gz)]);
     }
 
@@ -76,8 +73,7 @@ public sealed partial class Tensor
         Tensor dyc;
         using (GradMode.Set(false)) dyc = dy.Contiguous();
         var dx = Empty([g.N, g.C, g.H, g.W], dy.DType, zeroed: true);
-        if (dy.DType == DType.Float32) PoolKernels.AvgPool2dBackward(g, dyc.ReadSpan<float>(), dx.Span<float>());
-        else PoolKernels.AvgPool2dBackward(g, dyc.ReadSpan<double>(), dx.Span<double>());
+        DispatchFloat(dy.DType, "AvgPool2d", new AvgPool2dCore(g, dyc, dx, Backward: true));
         return Node.Record(dx, "AvgPool2DBackwardBackward", [dy], gz => [AvgPoolForwardOp(g, gz)]);
     }
 
@@ -87,8 +83,7 @@ public sealed partial class Tensor
         Tensor xc;
         using (GradMode.Set(false)) xc = x.Contiguous();
         var y = Empty([g.N, g.C, g.OutH, g.OutW], x.DType, zeroed: false);
-        if (x.DType == DType.Float32) PoolKernels.AdaptiveAvgPool2dForward(g, xc.ReadSpan<float>(), y.Span<float>());
-        else PoolKernels.AdaptiveAvgPool2dForward(g, xc.ReadSpan<double>(), y.Span<double>());
+        DispatchFloat(x.DType, "AdaptiveAvgPool2d", new AdaptiveAvgPool2dCore(g, xc, y, Backward: false));
         return Node.Record(y, "AdaptiveAvgPool2DBackward", [x], gz => [AdaptiveAvgPoolBackwardOp(g, gz)]);
     }
 
@@ -98,8 +93,7 @@ public sealed partial class Tensor
         Tensor dyc;
         using (GradMode.Set(false)) dyc = dy.Contiguous();
         var dx = Empty([g.N, g.C, g.H, g.W], dy.DType, zeroed: true);
-        if (dy.DType == DType.Float32) PoolKernels.AdaptiveAvgPool2dBackward(g, dyc.ReadSpan<float>(), dx.Span<float>());
-        else PoolKernels.AdaptiveAvgPool2dBackward(g, dyc.ReadSpan<double>(), dx.Span<double>());
+        DispatchFloat(dy.DType, "AdaptiveAvgPool2d", new AdaptiveAvgPool2dCore(g, dyc, dx, Backward: true));
         return Node.Record(dx, "AdaptiveAvgPool2DBackwardBackward", [dy], gz => [AdaptiveAvgPoolForwardOp(g, gz)]);
     }
 
@@ -110,8 +104,7 @@ public sealed partial class Tensor
         Tensor dyc;
         using (GradMode.Set(false)) dyc = dy.Contiguous();
         var dx = Empty([g.N, g.C, g.H, g.W], dy.DType, zeroed: true);
-        if (dy.DType == DType.Float32) PoolKernels.MaxPool2dBackward(g, dyc.ReadSpan<float>(), indices, dx.Span<float>());
-        else PoolKernels.MaxPool2dBackward(g, dyc.ReadSpan<double>(), indices, dx.Span<double>());
+        DispatchFloat(dy.DType, "MaxPool2d", new MaxPool2dCore(g, dyc, dx, indices, indices.Length, Backward: true));
         return Node.Record(dx, "MaxUnpool2DBackward", [dy], gz => [MaxGatherOp(g, gz, indices)]);
     }
 
@@ -122,8 +115,13 @@ public sealed partial class Tensor
         using (GradMode.Set(false)) xc = x.Contiguous();
         var y = Empty([g.N, g.C, g.OutH, g.OutW], x.DType, zeroed: false);
         int planes = g.N * g.C, inPlane = g.H * g.W, outPlane = g.OutH * g.OutW;
-        if (x.DType == DType.Float32) PoolGather.Gather(xc.ReadSpan<float>(), indices, y.Span<float>(), planes, inPlane, outPlane);
-        else PoolGather.Gather(xc.ReadSpan<double>(), indices, y.Span<double>(), planes, inPlane, outPlane);
+        DispatchFloat(x.DType, "MaxPool2d", new MaxGatherCore(xc, indices, y, planes, inPlane, outPlane));
         return Node.Record(y, "MaxPool2DWithIndicesBackward", [x], gz => [MaxUnpoolOp(g, gz, indices)]);
+    }
+
+    private readonly record struct MaxGatherCore(Tensor X, int[] Indices, Tensor Y, int Planes, int InPlane, int OutPlane) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            PoolGather.Gather(X.ReadSpan<T>(), Indices, Y.Span<T>(), Planes, InPlane, OutPlane);
     }
 }
