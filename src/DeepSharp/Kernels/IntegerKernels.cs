@@ -109,4 +109,24 @@ internal static class IntegerKernels
             }
         }
     }
+
+    /// <summary>PyTorch's floating floor division (div_floor_floating) or, with <paramref name="remainder"/>, its
+    /// remainder (the sign of the divisor), element by element over equally long spans.</summary>
+    public static void FloorDivideOrRemainder<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d, bool remainder)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < d.Length; i++)
+        {
+            T av = x[i], bv = y[i];
+            T mod = av % bv;   // fmod: the sign of the dividend
+            bool adjust = mod != T.Zero && (bv < T.Zero) != (mod < T.Zero);
+            if (remainder) { d[i] = adjust ? mod + bv : mod; continue; }
+            if (bv == T.Zero) { d[i] = av / bv; continue; }
+            T div = (av - mod) / bv;
+            if (adjust) div -= T.One;
+            if (div == T.Zero) { d[i] = T.CopySign(T.Zero, av / bv); continue; }
+            T floor = T.Floor(div);
+            d[i] = div - floor > T.CreateTruncating(0.5) ? floor + T.One : floor;
+        }
+    }
 }

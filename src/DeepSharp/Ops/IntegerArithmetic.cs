@@ -177,26 +177,14 @@ public sealed partial class Tensor
         Tensor ea, eb;
         using (GradMode.Set(false)) { ea = a.Expand(shape).Contiguous(); eb = b.Expand(shape).Contiguous(); }
         var result = Empty(shape, a.DType, zeroed: false);
-        if (a.DType == DType.Float32) Run(ea.ReadSpan<float>(), eb.ReadSpan<float>(), result.Span<float>(), remainder);
-        else Run(ea.ReadSpan<double>(), eb.ReadSpan<double>(), result.Span<double>(), remainder);
+        DispatchFloat(a.DType, op, new FloatDivisionCore(ea, eb, result, remainder));
         return result;
+    }
 
-        static void Run<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> d, bool remainder) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-        {
-            for (int i = 0; i < d.Length; i++)
-            {
-                T av = x[i], bv = y[i];
-                T mod = av % bv;   // fmod: the sign of the dividend
-                bool adjust = mod != T.Zero && (bv < T.Zero) != (mod < T.Zero);
-                if (remainder) { d[i] = adjust ? mod + bv : mod; continue; }
-                if (bv == T.Zero) { d[i] = av / bv; continue; }
-                T div = (av - mod) / bv;
-                if (adjust) div -= T.One;
-                if (div == T.Zero) { d[i] = T.CopySign(T.Zero, av / bv); continue; }
-                T floor = T.Floor(div);
-                d[i] = div - floor > T.CreateTruncating(0.5) ? floor + T.One : floor;
-            }
-        }
+    private readonly record struct FloatDivisionCore(Tensor A, Tensor B, Tensor Result, bool Remainder) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> =>
+            IntegerKernels.FloorDivideOrRemainder(A.ReadSpan<T>(), B.ReadSpan<T>(), Result.Span<T>(), Remainder);
     }
 
     /// <summary>Exact Int64 sum of an Int64 or Bool tensor (no graph: integers are not differentiable).</summary>
