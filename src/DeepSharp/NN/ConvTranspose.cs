@@ -61,12 +61,7 @@ public sealed class ConvTranspose2d : Module<Tensor, Tensor>
         Dilation = d;
         var w = RegisterParameter("weight", Tensor.Zeros([inChannels, outChannels / groups, kernelSize.H, kernelSize.W], dtype))!;
         var b = RegisterParameter("bias", bias ? Tensor.Zeros([outChannels], dtype) : null);
-        Init.KaimingUniform(w, a: Math.Sqrt(5), generator: generator);
-        if (b is not null)
-        {
-            double bound = 1 / Math.Sqrt(Init.CalculateFanInAndFanOut(w).FanIn);
-            Init.Uniform(b, -bound, bound, generator);
-        }
+        Init.ResetConvParameters(w, b, generator);
     }
 
     /// <summary>Input channels.</summary>
@@ -174,12 +169,7 @@ public sealed class Conv1d : Module<Tensor, Tensor>
             (inChannels, outChannels, kernelSize, stride, padding, paddingMode, dilation, groups);
         var w = RegisterParameter("weight", Tensor.Zeros([outChannels, inChannels / groups, kernelSize], dtype))!;
         var b = RegisterParameter("bias", bias ? Tensor.Zeros([outChannels], dtype) : null);
-        Init.KaimingUniform(w, a: Math.Sqrt(5), generator: generator);
-        if (b is not null)
-        {
-            double bound = 1 / Math.Sqrt(Init.CalculateFanInAndFanOut(w).FanIn);
-            Init.Uniform(b, -bound, bound, generator);
-        }
+        Init.ResetConvParameters(w, b, generator);
     }
 
     /// <summary>Input channels.</summary>

@@ -78,12 +78,7 @@ public sealed class Conv2d : Module<Tensor, Tensor>
         Groups = groups;
         var w = RegisterParameter("weight", Tensor.Zeros([outChannels, inChannels / groups, kernelSize.H, kernelSize.W], dtype))!;
         var b = RegisterParameter("bias", bias ? Tensor.Zeros([outChannels], dtype) : null);
-        Init.KaimingUniform(w, a: Math.Sqrt(5), generator: generator);
-        if (b is not null)
-        {
-            double bound = 1 / Math.Sqrt(Init.CalculateFanInAndFanOut(w).FanIn);
-            Init.Uniform(b, -bound, bound, generator);
-        }
+        Init.ResetConvParameters(w, b, generator);
     }
 
     /// <summary>Input channels.</summary>

@@ -106,6 +106,16 @@ public static class Init
         return Fill(tensor, () => Tensor.Eye(tensor._shape[0], tensor._shape[1], tensor.DType));
     }
 
+    /// <summary>PyTorch's <c>_ConvNd.reset_parameters</c>: Kaiming-uniform weight (a = √5) and a bias uniform in
+    /// ±1/√fan_in, the one initialisation every convolution module shares.</summary>
+    internal static void ResetConvParameters(Tensor weight, Tensor? bias, Generator? generator)
+    {
+        KaimingUniform(weight, a: Math.Sqrt(5), generator: generator);
+        if (bias is null) return;
+        double bound = 1 / Math.Sqrt(CalculateFanInAndFanOut(weight).FanIn);
+        Uniform(bias, -bound, bound, generator);
+    }
+
     /// <summary>Glorot/Xavier uniform: U(−a, a) with a = gain·√(6 / (fan_in + fan_out)).</summary>
     public static Tensor XavierUniform(Tensor tensor, double gain = 1, Generator? generator = null)
     {
