@@ -292,7 +292,7 @@ public static class TensorGen
                     if (big.Length == 0) throw new ArgumentException($"TensorGen.WithLayout: a tensor of shape [{string.Join(", ", shape)}] has no strided layout.");
                     int d = big[variant % big.Length];
                     int step = 2 + variant / big.Length % 2, start = variant % 3;
-                    var bufShape = (int[])shape.Clone();
+                    var bufShape = shape.ToArray();
                     bufShape[d] = start + (shape[d] - 1) * step + 1 + variant % 2;
                     var buffer = Padding(bufShape, values.DType);
                     view = buffer.Slice(d, start, null, step).Narrow(d, 0, shape[d]);

@@ -52,8 +52,9 @@ public sealed partial class Tensor : IDisposable
     /// <summary>The element type.</summary>
     public DType DType => _storage.DType;
 
-    /// <summary>The sizes of each dimension (a copy; use <see cref="Size(int)"/> for one dim).</summary>
-    public int[] Shape => (int[])_shape.Clone();
+    /// <summary>The sizes of each dimension, as a <see cref="DeepSharp.Size"/> (<c>torch.Size</c>) that prints as
+    /// <c>[2, 3]</c>; use <see cref="Size(int)"/> for one dim and <see cref="DeepSharp.Size.ToArray"/> for an array.</summary>
+    public DeepSharp.Size Shape => DeepSharp.Size.Own(_shape);
 
     /// <summary>The strides of each dimension, in elements (a copy).</summary>
     public int[] Strides => (int[])_strides.Clone();
