@@ -1,3 +1,6 @@
+using System.Numerics;
+using DeepSharp.Kernels;
+
 namespace DeepSharp;
 
 /// <summary>
@@ -40,13 +43,12 @@ internal static class Anomaly
         if (!t.DType.IsFloatingPoint()) return false;
         Tensor c;
         using (GradMode.Set(false)) c = t.Contiguous();
-        return t.DType == DType.Float32 ? AnyNaN(c.ReadSpan<float>()) : AnyNaN(c.ReadSpan<double>());
+        return Tensor.DispatchFloat<HasNaNCore, bool>(t.DType, "Anomaly", new HasNaNCore(c));
+    }
 
-        static bool AnyNaN<T>(ReadOnlySpan<T> s) where T : System.Numerics.IFloatingPointIeee754<T>
-        {
-            foreach (var v in s) if (T.IsNaN(v)) return true;
-            return false;
-        }
+    private readonly record struct HasNaNCore(Tensor Src) : IFloatFunc<bool>
+    {
+        public bool Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => FloatClassKernels.AnyNaN(Src.ReadSpan<T>());
     }
 }
 

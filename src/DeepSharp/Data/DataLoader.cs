@@ -1,4 +1,5 @@
 using System.Collections;
+using DeepSharp.Kernels;
 
 namespace DeepSharp.Data;
 
@@ -74,12 +75,7 @@ public class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
         for (int i = 0; i < n; i++) order[i] = i;
         if (Shuffle)
         {
-            var g = Generator!;
-            for (int i = n - 1; i > 0; i--)
-            {
-                int j = (int)g.NextInt64(0, i + 1);
-                (order[i], order[j]) = (order[j], order[i]);
-            }
+            RandomKernels.Shuffle<int>(order, Generator!);
         }
         int skip = _pendingSkip;
         _pendingSkip = 0;

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using System.Numerics.Tensors;
+using DeepSharp.Kernels;
 
 namespace DeepSharp.Data;
 
@@ -26,8 +26,7 @@ public static class IdxReader
         if (type != 0x08 || dims.Length != 3)
             throw new InvalidDataException($"IDX file '{path}': expected images (unsigned bytes, 3 dimensions, magic 0x00000803) but found element type 0x{type:X2} with {dims.Length} dimensions.");
         var result = new float[data.Length];
-        TensorPrimitives.ConvertTruncating<byte, float>(data, result);
-        if (scale) TensorPrimitives.Divide(result, 255f, result);
+        DecodeKernels.UInt8ToFloat(data, result, scale);
         return Tensor.FromBuffer(result, dims);
     }
 
@@ -38,7 +37,7 @@ public static class IdxReader
         if (type != 0x08 || dims.Length != 1)
             throw new InvalidDataException($"IDX file '{path}': expected labels (unsigned bytes, 1 dimension, magic 0x00000801) but found element type 0x{type:X2} with {dims.Length} dimensions.");
         var result = new long[data.Length];
-        for (int i = 0; i < data.Length; i++) result[i] = data[i];
+        DecodeKernels.UInt8ToInt64(data, result);
         return Tensor.FromBuffer(result, dims);
     }
 
@@ -51,12 +50,12 @@ public static class IdxReader
         int n = ShapeUtil.Numel(dims);
         switch (type)
         {
-            case 0x08: { var r = new long[n]; for (int i = 0; i < n; i++) r[i] = data[i]; return Tensor.FromBuffer(r, dims); }
-            case 0x09: { var r = new long[n]; for (int i = 0; i < n; i++) r[i] = (sbyte)data[i]; return Tensor.FromBuffer(r, dims); }
-            case 0x0B: { var r = new long[n]; for (int i = 0; i < n; i++) r[i] = BinaryPrimitives.ReadInt16BigEndian(data.AsSpan(2 * i)); return Tensor.FromBuffer(r, dims); }
-            case 0x0C: { var r = new long[n]; for (int i = 0; i < n; i++) r[i] = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(4 * i)); return Tensor.FromBuffer(r, dims); }
-            case 0x0D: { var r = new float[n]; for (int i = 0; i < n; i++) r[i] = BinaryPrimitives.ReadSingleBigEndian(data.AsSpan(4 * i)); return Tensor.FromBuffer(r, dims); }
-            default: { var r = new double[n]; for (int i = 0; i < n; i++) r[i] = BinaryPrimitives.ReadDoubleBigEndian(data.AsSpan(8 * i)); return Tensor.FromBuffer(r, dims); }
+            case 0x08: { var r = new long[n]; DecodeKernels.UInt8ToInt64(data, r); return Tensor.FromBuffer(r, dims); }
+            case 0x09: { var r = new long[n]; DecodeKernels.Int8ToInt64(data, r); return Tensor.FromBuffer(r, dims); }
+            case 0x0B: { var r = new long[n]; DecodeKernels.Int16ToInt64(data, r, bigEndian: true); return Tensor.FromBuffer(r, dims); }
+            case 0x0C: { var r = new long[n]; DecodeKernels.Int32ToInt64(data, r, bigEndian: true); return Tensor.FromBuffer(r, dims); }
+            case 0x0D: { var r = new float[n]; DecodeKernels.Float32BigEndian(data, r); return Tensor.FromBuffer(r, dims); }
+            default: { var r = new double[n]; DecodeKernels.Float64BigEndian(data, r); return Tensor.FromBuffer(r, dims); }
         }
     }
 

@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.NN;
 
 // Loss functions (torch.nn.functional *_loss), as compositions of differentiable ops. `reduction` is
@@ -74,14 +76,9 @@ public static partial class F
         var t = target.ToArray<long>();
         var safe = new long[t.Length];
         var keep = new bool[t.Length];
-        for (int i = 0; i < t.Length; i++)
-        {
-            if (t[i] == ignoreIndex) continue;
-            if (t[i] < 0 || t[i] >= c)
-                throw new ArgumentOutOfRangeException(nameof(target), $"{op}: target {t[i]} is out of bounds for {c} classes (expected 0 to {c - 1}, or ignoreIndex {ignoreIndex}).");
-            safe[i] = t[i];
-            keep[i] = true;
-        }
+        int bad = LossKernels.ClassTargets(t, c, ignoreIndex, safe, keep);
+        if (bad >= 0)
+            throw new ArgumentOutOfRangeException(nameof(target), $"{op}: target {t[bad]} is out of bounds for {c} classes (expected 0 to {c - 1}, or ignoreIndex {ignoreIndex}).");
         var safeIdx = Tensor.Wrap(safe, (int[])expected.Clone());
         var mask = Tensor.Wrap(keep, (int[])expected.Clone()).To(logp.DType);
         // Per-element weights w[t_i] (0 where ignored).

@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.NN;
 
 /// <summary>
@@ -144,7 +146,7 @@ public static partial class F
             throw new ArgumentOutOfRangeException(nameof(input), $"OneHot: class value {max} is out of range for numClasses = {numClasses}.");
         int[] shape = [.. input._shape, numClasses];
         var result = new long[ShapeUtil.Numel(shape)]; // a clear ArgumentException when the result is too large
-        for (int i = 0; i < idx.Length; i++) result[i * (long)numClasses + idx[i]] = 1;
+        FillKernels.OneHot(idx, result, numClasses);
         return Tensor.Wrap(result, shape);
     }
 }

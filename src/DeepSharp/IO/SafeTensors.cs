@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -303,13 +305,13 @@ public static class SafeTensors
         Fill(raw);
         switch (e.FileDType)
         {
-            case "BOOL": { var a = new bool[n]; for (int i = 0; i < n; i++) a[i] = raw[i] != 0; return Tensor.FromBuffer(a, e.Shape); }
-            case "F16": { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(raw.AsSpan(2 * i)); return Tensor.FromBuffer(a, e.Shape); }
-            case "BF16": { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(raw.AsSpan(2 * i)) << 16); return Tensor.FromBuffer(a, e.Shape); }
-            case "I32": { var a = new long[n]; for (int i = 0; i < n; i++) a[i] = BinaryPrimitives.ReadInt32LittleEndian(raw.AsSpan(4 * i)); return Tensor.FromBuffer(a, e.Shape); }
-            case "I16": { var a = new long[n]; for (int i = 0; i < n; i++) a[i] = BinaryPrimitives.ReadInt16LittleEndian(raw.AsSpan(2 * i)); return Tensor.FromBuffer(a, e.Shape); }
-            case "I8": { var a = new long[n]; for (int i = 0; i < n; i++) a[i] = (sbyte)raw[i]; return Tensor.FromBuffer(a, e.Shape); }
-            default: { var a = new long[n]; for (int i = 0; i < n; i++) a[i] = raw[i]; return Tensor.FromBuffer(a, e.Shape); }
+            case "BOOL": { var a = new bool[n]; DecodeKernels.UInt8ToBool(raw, a); return Tensor.FromBuffer(a, e.Shape); }
+            case "F16": { var a = new float[n]; DecodeKernels.HalfToFloat(raw, a); return Tensor.FromBuffer(a, e.Shape); }
+            case "BF16": { var a = new float[n]; DecodeKernels.BFloat16ToFloat(raw, a); return Tensor.FromBuffer(a, e.Shape); }
+            case "I32": { var a = new long[n]; DecodeKernels.Int32ToInt64(raw, a, bigEndian: false); return Tensor.FromBuffer(a, e.Shape); }
+            case "I16": { var a = new long[n]; DecodeKernels.Int16ToInt64(raw, a, bigEndian: false); return Tensor.FromBuffer(a, e.Shape); }
+            case "I8": { var a = new long[n]; DecodeKernels.Int8ToInt64(raw, a); return Tensor.FromBuffer(a, e.Shape); }
+            default: { var a = new long[n]; DecodeKernels.UInt8ToInt64(raw, a); return Tensor.FromBuffer(a, e.Shape); }
         }
     }
 }

@@ -36,4 +36,22 @@ internal static class CompareKernels
     {
         for (int i = 0; i < x.Length; i++) d[i] = !x[i];
     }
+
+    /// <summary>
+    /// True when every pair is close as <c>torch.allclose</c> counts it, in double: |a − b| ≤ atol + rtol·|b|, a NaN
+    /// is never close, and an infinity is close only to the same infinity.
+    /// </summary>
+    public static bool AllClose<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, double rtol, double atol) where T : INumberBase<T>
+    {
+        if (a.Length != b.Length) throw new ArgumentException($"a length {a.Length} != b length {b.Length}.", nameof(b));
+        for (int i = 0; i < a.Length; i++)
+        {
+            double x = double.CreateTruncating(a[i]), y = double.CreateTruncating(b[i]);
+            if (double.IsNaN(x) || double.IsNaN(y)) return false;
+            if (x == y) continue;
+            if (double.IsInfinity(x) || double.IsInfinity(y)) return false;
+            if (Math.Abs(x - y) > atol + rtol * Math.Abs(y)) return false;
+        }
+        return true;
+    }
 }

@@ -115,4 +115,22 @@ internal static class LossKernels
                     $"{OpName}: target {t} at row {i} is out of bounds for {classes} classes (expected 0 <= target < {classes} or target == ignore_index {ignoreIndex}).");
         }
     }
+
+    /// <summary>
+    /// Class-target preparation for the NLL-style losses: safe[i] = t[i] and keep[i] = true for a target in
+    /// [0, classes); safe[i] = 0 and keep[i] = false for <paramref name="ignoreIndex"/>. Returns the position of the first
+    /// target that is neither (the caller names it in its error), or −1.
+    /// </summary>
+    public static int ClassTargets(ReadOnlySpan<long> t, long classes, long ignoreIndex, Span<long> safe, Span<bool> keep)
+    {
+        if (safe.Length != t.Length || keep.Length != t.Length) throw new ArgumentException($"safe/keep lengths {safe.Length}/{keep.Length} != targets {t.Length}.");
+        for (int i = 0; i < t.Length; i++)
+        {
+            if (t[i] == ignoreIndex) { safe[i] = 0; keep[i] = false; continue; }
+            if (t[i] < 0 || t[i] >= classes) return i;
+            safe[i] = t[i];
+            keep[i] = true;
+        }
+        return -1;
+    }
 }

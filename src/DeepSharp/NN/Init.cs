@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.NN;
 
 /// <summary>
@@ -72,15 +74,7 @@ public static class Init
         if (!(a < b) || !(std > 0) || mean + 10 * std < a || mean - 10 * std > b)
             throw new ArgumentException($"TruncNormal: invalid arguments mean={mean}, std={std}, [a, b]=[{a}, {b}].");
         var values = new double[tensor.NumEl];
-        Generator.Use(generator, g =>
-        {
-            for (int i = 0; i < values.Length; i++)
-            {
-                double v;
-                do v = mean + std * g.NextNormal(); while (v < a || v > b);
-                values[i] = v;
-            }
-        });
+        Generator.Use(generator, g => RandomKernels.TruncNormal(values, mean, std, a, b, g));
         return Fill(tensor, () => Tensor.Wrap(values, tensor.Shape).To(tensor.DType));
     }
 

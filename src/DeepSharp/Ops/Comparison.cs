@@ -77,15 +77,15 @@ public sealed partial class Tensor
     /// <summary>True when both tensors have the same shape and all elements are within atol + rtol·|other|.</summary>
     public bool AllClose(Tensor other, double rtol = 1e-5, double atol = 1e-8)
     {
+        ArgumentNullException.ThrowIfNull(other);
         if (!ShapeUtil.SameShape(_shape, other._shape)) return false;
-        for (int i = 0; i < NumEl; i++)
+        using (GradMode.Set(false))
         {
-            double a = GetFlat(i), b = other.GetFlat(i);
-            if (double.IsNaN(a) || double.IsNaN(b)) return false;
-            if (a == b) continue;
-            if (Math.Abs(a - b) > atol + rtol * Math.Abs(b)) return false;
+            if (DType == other.DType && DType.IsFloatingPoint())
+                return DispatchFloat<AllCloseCore, bool>(DType, "AllClose", new AllCloseCore(Contiguous(), other.Contiguous(), rtol, atol));
+            // Mixed or non-float dtypes: compared in double, into which every element converts exactly.
+            return CompareKernels.AllClose(To(DType.Float64).Contiguous().ReadSpan<double>(), other.To(DType.Float64).Contiguous().ReadSpan<double>(), rtol, atol);
         }
-        return true;
     }
 
     /// <summary>y = 1 where x &gt; threshold else 0, in x's dtype (a derivative mask; no graph).</summary>
@@ -136,5 +136,11 @@ public sealed partial class Tensor
         var result = Empty(shape, DType.Bool, zeroed: false);
         CompareKernels.Logical(ea, eb, result.Span<bool>(), f);
         return result;
+    }
+
+    private readonly record struct AllCloseCore(Tensor A, Tensor B, double Rtol, double Atol) : IFloatFunc<bool>
+    {
+        public bool Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            CompareKernels.AllClose(A.ReadSpan<T>(), B.ReadSpan<T>(), Rtol, Atol);
     }
 }

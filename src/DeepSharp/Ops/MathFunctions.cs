@@ -60,24 +60,24 @@ public sealed partial class Tensor
     }
 
     /// <summary>True where the element is NaN (a Bool tensor).</summary>
-    public Tensor IsNan() => Classify("IsNan", static v => double.IsNaN(v));
+    public Tensor IsNan() => Classify("IsNan", FloatClass.NaN);
 
     /// <summary>True where the element is +∞ or −∞.</summary>
-    public Tensor IsInf() => Classify("IsInf", static v => double.IsInfinity(v));
+    public Tensor IsInf() => Classify("IsInf", FloatClass.Infinite);
 
     /// <summary>True where the element is neither NaN nor ±∞.</summary>
-    public Tensor IsFinite() => Classify("IsFinite", static v => double.IsFinite(v));
+    public Tensor IsFinite() => Classify("IsFinite", FloatClass.Finite);
 
-    private Tensor Classify(string op, Func<double, bool> test)
+    private Tensor Classify(string op, FloatClass kind)
     {
         var result = Empty(_shape, DType.Bool, zeroed: false);
         var d = result.Span<bool>();
         if (!DType.IsFloatingPoint())
         {
-            d.Fill(op == "IsFinite");   // integers and bools are always finite, never NaN or ∞
+            d.Fill(kind == FloatClass.Finite);   // integers and bools are always finite, never NaN or ∞
             return result;
         }
-        DispatchFloat(DType, op, new ClassifyCore(Contiguous(), result, test));
+        DispatchFloat(DType, op, new ClassifyCore(Contiguous(), result, kind));
         return result;
     }
 
@@ -150,13 +150,9 @@ public sealed partial class Tensor
     /// <summary>atan2(y, x), broadcast (<c>torch.atan2</c>).</summary>
     public static Tensor Atan2(Tensor y, Tensor x) => (y ?? throw new ArgumentNullException(nameof(y))).Atan2(x);
 
-    private readonly record struct ClassifyCore(Tensor Src, Tensor Result, Func<double, bool> Test) : IFloatFunc
+    private readonly record struct ClassifyCore(Tensor Src, Tensor Result, FloatClass Kind) : IFloatFunc
     {
-        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
-        {
-            var s = Src.ReadSpan<T>();
-            var d = Result.Span<bool>();
-            for (int i = 0; i < s.Length; i++) d[i] = Test(double.CreateTruncating(s[i]));
-        }
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            FloatClassKernels.Classify(Src.ReadSpan<T>(), Result.Span<bool>(), Kind);
     }
 }

@@ -146,9 +146,7 @@ public sealed partial class Tensor
         if (Dim < 2) throw new ArgumentException($"{op}: input must have at least 2 dimensions, got shape {ShapeUtil.Format(_shape)}.");
         int n = _shape[^2], m = _shape[^1];
         var mask = Empty([n, m], DType.Bool, zeroed: false);
-        var s = mask.Span<bool>();
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < m; j++) s[i * m + j] = lower ? j - i <= diagonal : j - i >= diagonal;
+        FillKernels.TriangleMask(mask.Span<bool>(), n, m, diagonal, lower);
         return Where(mask, this, 0.0);
     }
 

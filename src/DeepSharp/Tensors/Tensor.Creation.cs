@@ -1,3 +1,6 @@
+using System.Numerics;
+using DeepSharp.Kernels;
+
 namespace DeepSharp;
 
 // Factory functions (torch.zeros, torch.arange, torch.randn, torch.tensor, …).
@@ -113,8 +116,7 @@ public sealed partial class Tensor
     {
         var t = Empty(shape, dtype, zeroed: false);
         t.CheckFloating("Rand");
-        int n = t.NumEl;
-        Generator.Use(generator, g => { for (int i = 0; i < n; i++) t.SetRaw(i, g.NextDouble()); });
+        Generator.Use(generator, g => DispatchFloat(dtype, "Rand", new RandomFill(t, g, Normal: false)));
         if (requiresGrad) t.RequiresGrad = true;
         return t;
     }
@@ -127,8 +129,7 @@ public sealed partial class Tensor
     {
         var t = Empty(shape, dtype, zeroed: false);
         t.CheckFloating("Randn");
-        int n = t.NumEl;
-        Generator.Use(generator, g => { for (int i = 0; i < n; i++) t.SetRaw(i, g.NextNormal()); });
+        Generator.Use(generator, g => DispatchFloat(dtype, "Randn", new RandomFill(t, g, Normal: true)));
         if (requiresGrad) t.RequiresGrad = true;
         return t;
     }
@@ -150,14 +151,7 @@ public sealed partial class Tensor
         ShapeUtil.CheckShape([n], "RandPerm");
         var data = new long[n];
         for (int i = 0; i < n; i++) data[i] = i;
-        Generator.Use(generator, g =>
-        {
-            for (int i = n - 1; i > 0; i--)
-            {
-                int j = (int)g.NextInt64(0, i + 1);
-                (data[i], data[j]) = (data[j], data[i]);
-            }
-        });
+        Generator.Use(generator, g => RandomKernels.Shuffle<long>(data, g));
         return Wrap(data, [n]);
     }
 
@@ -247,6 +241,16 @@ public sealed partial class Tensor
             case Storage<double> s: s.Data.AsSpan(_offset, NumEl).Fill(value); break;
             case Storage<long> s: s.Data.AsSpan(_offset, NumEl).Fill((long)value); break;
             case Storage<bool> s: s.Data.AsSpan(_offset, NumEl).Fill(value != 0); break;
+        }
+    }
+
+    /// <summary>Fills a fresh contiguous tensor with uniform [0, 1) or standard normal values from a generator.</summary>
+    private readonly record struct RandomFill(Tensor Target, Generator G, bool Normal) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (Normal) RandomKernels.Normal(Target.Span<T>(), G);
+            else RandomKernels.Uniform(Target.Span<T>(), G);
         }
     }
 }

@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.NN;
 
 /// <summary>
@@ -308,8 +310,7 @@ public sealed class MultiheadAttention : Module
     internal static Tensor CausalMask(int size, DType dtype = DType.Float32)
     {
         var data = new double[size * size];
-        for (int i = 0; i < size; i++)
-            for (int j = i + 1; j < size; j++) data[i * size + j] = double.NegativeInfinity;
+        FillKernels.CausalMask(data, size);
         return Tensor.FromArray(data, size, size).To(dtype);
     }
 }

@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.NN;
 
 /// <summary>
@@ -48,16 +50,7 @@ public sealed class PositionalEncoding : Module<Tensor, Tensor>
         if (maxLen <= 0 || dModel <= 0) throw new ArgumentOutOfRangeException(nameof(maxLen), $"PositionalEncoding: dModel and maxLen must be positive, got {dModel} and {maxLen}.");
         // Checked element count: maxLen·dModel can overflow an int (the fuzz test found it).
         var data = new double[ShapeUtil.Numel([maxLen, dModel])];
-        // div_term = exp(2i · (−ln 10000 / d)), computed as PyTorch's tutorial does, once per column pair.
-        var divTerm = new double[(dModel + 1) / 2];
-        for (int i = 0; i < dModel; i += 2) divTerm[i / 2] = Math.Exp(i * (-Math.Log(10000.0) / dModel));
-        for (int pos = 0; pos < maxLen; pos++)
-            for (int i = 0; i < dModel; i += 2)
-            {
-                double angle = pos * divTerm[i / 2];
-                data[pos * dModel + i] = Math.Sin(angle);
-                if (i + 1 < dModel) data[pos * dModel + i + 1] = Math.Cos(angle);
-            }
+        FillKernels.SinusoidalTable(data, maxLen, dModel);
         return Tensor.FromArray(data, maxLen, dModel);
     }
 
