@@ -305,60 +305,41 @@ public sealed partial class Tensor
     }
 
     /// <summary>Python-style indexing: ints select (remove the dim), ranges slice, <see cref="TensorIndex.Ellipsis"/>
-    /// skips dims and <see cref="TensorIndex.NewAxis"/> inserts one, e.g. <c>x[0, 1..3]</c>, <c>x[.., ^1]</c>.</summary>
+    /// skips dims and <see cref="TensorIndex.NewAxis"/> inserts one, e.g. <c>x[0, 1..3]</c>, <c>x[.., ^1]</c>. Int64
+    /// tensors index by position and Bool tensors by mask (advanced indexing, a copy; see docs/autograd.md); the setter
+    /// writes through the same indices (<see cref="IndexPut_(TensorIndex[], Tensor, bool)"/>).</summary>
     [System.Runtime.CompilerServices.IndexerName("Index")]
     public Tensor this[params TensorIndex[] indices]
     {
-        get
-        {
-            ArgumentNullException.ThrowIfNull(indices);
-            int consumed = indices.Count(i => i.Kind is TensorIndex.IndexKind.Int or TensorIndex.IndexKind.Range);
-            if (consumed > Dim)
-                throw new ArgumentOutOfRangeException(nameof(indices), $"Index: too many indices ({consumed}) for a tensor of rank {Dim} (shape {ShapeUtil.Format(_shape)}).");
-            var t = this;
-            int dim = 0;
-            foreach (var idx in indices)
-            {
-                switch (idx.Kind)
-                {
-                    case TensorIndex.IndexKind.Int:
-                        // ^k counts from the end: ^0 (one past the end) and ^k beyond the size are out of range.
-                        if (idx.FromEnd && dim < t.Dim && (idx.Int == 0 || -idx.Int > t._shape[dim]))
-                            throw new ArgumentOutOfRangeException(nameof(indices), $"Index: index ^{-idx.Int} is out of range for dimension {dim} with size {t._shape[dim]} (shape {ShapeUtil.Format(t._shape)}).");
-                        t = t.Select(dim, idx.Int);
-                        break;
-                    case TensorIndex.IndexKind.Range:
-                        var (offset, length) = idx.Range.GetOffsetAndLengthClamped(t._shape[dim]);
-                        t = t.Slice(dim, offset, offset + length);
-                        dim++;
-                        break;
-                    case TensorIndex.IndexKind.NewAxis:
-                        t = t.Unsqueeze(dim);
-                        dim++;
-                        break;
-                    case TensorIndex.IndexKind.Ellipsis:
-                        int rest = indices.SkipWhile(i => i.Kind != TensorIndex.IndexKind.Ellipsis).Skip(1)
-                            .Count(i => i.Kind is TensorIndex.IndexKind.Int or TensorIndex.IndexKind.Range);
-                        dim = t.Dim - rest;
-                        break;
-                }
-            }
-            return t;
-        }
+        get => IndexGet(indices);
+        set => IndexSet(indices, value);
     }
 }
 
-/// <summary>One entry of a tensor index: an int, a range, <see cref="NewAxis"/> or <see cref="Ellipsis"/>.</summary>
+/// <summary>One entry of a tensor index: an int, a range, an Int64 or Bool tensor, <see cref="Colon"/>,
+/// <see cref="NewAxis"/> or <see cref="Ellipsis"/>.</summary>
 public readonly struct TensorIndex
 {
-    internal enum IndexKind { Int, Range, NewAxis, Ellipsis }
+    internal enum IndexKind { Int, Range, NewAxis, Ellipsis, Tensor }
 
     internal IndexKind Kind { get; }
     internal int Int { get; }
     internal Range Range { get; }
     internal bool FromEnd { get; }
+    internal Tensor? Tensor { get; }
 
-    private TensorIndex(IndexKind kind, int i = 0, Range r = default, bool fromEnd = false) { Kind = kind; Int = i; Range = r; FromEnd = fromEnd; }
+    private TensorIndex(IndexKind kind, int i = 0, Range r = default, bool fromEnd = false, Tensor? tensor = null) { Kind = kind; Int = i; Range = r; FromEnd = fromEnd; Tensor = tensor; }
+
+    /// <summary>Indexes by an Int64 tensor (positions, negative counting from the end) or a Bool tensor (a mask over
+    /// as many dims as it has).</summary>
+    public static implicit operator TensorIndex(Tensor index)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        return new(IndexKind.Tensor, tensor: index);
+    }
+
+    /// <summary>The whole dim (Python's <c>:</c>, the same as the range <c>..</c>).</summary>
+    public static TensorIndex Colon => new(IndexKind.Range, r: Range.All);
 
     /// <summary>Selects one position (negative counts from the end).</summary>
     public static implicit operator TensorIndex(int index) => new(IndexKind.Int, index);

@@ -24,6 +24,7 @@ public class OpCoverageTests
         ["Linspace"] = "creation", ["Eye"] = "creation", ["Rand"] = "creation", ["Randn"] = "creation", ["RandInt"] = "creation",
         ["RandPerm"] = "creation", ["FromArray"] = "creation", ["FromBuffer"] = "creation",
         ["IsNan"] = "Bool result", ["IsInf"] = "Bool result", ["IsFinite"] = "Bool result",
+        ["Nonzero"] = "Int64 coordinates, not differentiable (values in PyTorchIndexingReferenceTests)",
         ["ArgSort"] = "Int64 result", ["Multinomial"] = "Int64 samples, not differentiable",
         ["Floor"] = "piecewise constant: zero gradient, as PyTorch (TensorFunctionValueTests checks it)",
         ["Ceil"] = "piecewise constant: zero gradient, as PyTorch (TensorFunctionValueTests checks it)",
