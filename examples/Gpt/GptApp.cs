@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DeepSharp.Distributed;
 using DeepSharp.Examples.Common;
+using Dist = DeepSharp.Distributed.Distributed;
 using DeepSharp.IO;
 using DeepSharp.NN;
 using DeepSharp.Optim;
@@ -12,7 +14,17 @@ namespace DeepSharp.Examples.Gpt;
 
 /// <summary>What a training run reached.</summary>
 public sealed record GptResult(int Steps, double TrainLoss, double ValLoss, double TokensPerSecond, double StepMs,
-    double PeakRssMb, long Parameters, string Sample, IReadOnlyList<double> Losses, string WeightsSha256);
+    double PeakRssMb, long Parameters, string Sample, IReadOnlyList<double> Losses, string WeightsSha256)
+{
+    /// <summary>The number of ranks (1 without --distributed).</summary>
+    public int WorldSize { get; init; } = 1;
+
+    /// <summary>Micro-batches per step in one process (--accumulate).</summary>
+    public int Accumulate { get; init; } = 1;
+
+    /// <summary>Every rank ended with the same weights (always true in one process).</summary>
+    public bool RanksAgree { get; init; } = true;
+}
 
 /// <summary>
 /// A character-level GPT trained on a bundled text: AdamW (weight decay on the weight matrices only), gradient clipping,
@@ -51,10 +63,43 @@ public static class GptApp
     /// <summary>The bundled text (the KJV Pentateuch, public domain).</summary>
     public static string DefaultDataPath => Path.Combine(AppContext.BaseDirectory, "data", "kjv-pentateuch.txt");
 
-    /// <summary>Trains (or resumes) and reports.</summary>
+    /// <summary>
+    /// Trains (or resumes) and reports. With <c>--distributed</c> (under <c>mpirun -np N</c>) every rank trains on its
+    /// slice of each global batch through <see cref="DistributedDataParallel"/> and rank 0 alone prints and writes; with
+    /// <c>--accumulate N</c> one process takes the same global batches as N micro-batches. Both end with the same weights,
+    /// bit for bit (<c>weights_sha256</c>).
+    /// </summary>
     public static GptResult Train(TrainOptions o, TextWriter output, bool interactive = false)
     {
+        if (o.Distributed && o.Accumulate > 1) throw new ArgumentException("use --distributed (under mpirun -np N) or --accumulate N, not both.");
+        if (o.Accumulate < 1) throw new ArgumentException($"--accumulate must be at least 1, got {o.Accumulate}.");
         if (o.Threads is { } th) Kernels.KernelSettings.NumThreads = th;
+        if (!o.Distributed) return TrainCore(o, output, interactive);
+        Dist.InitProcessGroup();
+        try
+        {
+            return TrainCore(o, Dist.IsMainProcess ? output : TextWriter.Null, interactive && Dist.IsMainProcess);
+        }
+        catch (Exception e) when (Dist.WorldSize > 1)
+        {
+            // The other ranks wait in a collective for this one: print why and end the whole job (MPI_Abort).
+            Console.Error.WriteLine($"[rank {Dist.Rank} of {Dist.WorldSize}] gpt: {e.GetType().Name}: {e.Message}");
+            Console.Error.Flush();
+            Console.Out.Flush();
+            Dist.Abort(1);
+            throw;
+        }
+        finally
+        {
+            Dist.DestroyProcessGroup();
+        }
+    }
+
+    private static GptResult TrainCore(TrainOptions o, TextWriter output, bool interactive)
+    {
+        int world = Dist.WorldSize, rank = Dist.Rank;
+        bool main = rank == 0;
+        int shards = o.Distributed ? world : o.Accumulate;
         var console = ExampleConsole.Create(output, interactive);
         string text = File.ReadAllText(o.DataPath ?? DefaultDataPath);
         CheckpointState? resume = o.ResumePath is null ? null : Checkpoint.Load(o.ResumePath);
@@ -68,7 +113,10 @@ public static class GptApp
         var (train, val) = (tokens[..split], tokens[split..]);
 
         var init = new Generator(o.Seed);
-        var model = new GptModel(config, init);
+        // Dropout masks come from (seed, step, shard), reseeded before each micro-batch: the same data sees the same masks
+        // in one process or on N ranks, and a resumed run draws what the uninterrupted one drew.
+        var dropout = new Generator(o.Seed);
+        var model = new GptModel(config, init, dropout);
         var batches = new Generator(o.Seed + 1);
         // AdamW: decay the weight matrices and embeddings, not biases and LayerNorm parameters (nanoGPT's groups).
         var decay = model.Parameters().Where(p => p.Dim >= 2).ToList();
@@ -88,8 +136,15 @@ public static class GptApp
             batches.SetState(resume.RngStates["batches"]);
             step = (int)resume.Step;
         }
+        // Under DDP the tied embedding/head weight gets its gradient from both uses before its bucket is reduced (the
+        // autograd engine runs a leaf's post-accumulate hook after its last gradient); with --accumulate the
+        // GradientAccumulator keeps each micro-batch's gradient whole, so the sums are added in DDP's order.
+        using var ddp = o.Distributed ? new DistributedDataParallel(model) : null;
+        Module<Tensor, Tensor> net = ddp is null ? model : ddp;
+        var accumulator = shards > 1 && ddp is null ? new GradientAccumulator(model.Parameters()) : null;
         long parameters = model.Parameters().Sum(p => (long)p.NumEl);
-        console.MarkupLineInterpolated($"GPT: {config.Layers} layers, {config.Heads} heads, width {config.Embd}, context {config.BlockSize}, vocabulary {config.VocabSize} characters, {parameters:N0} parameters; {train.Length:N0} training characters{(resume is null ? "" : $", resuming at step {step}")}");
+        string how = o.Distributed ? $"; data-parallel over {world} ranks, {o.BatchSize} sequences each" : shards > 1 ? $"; {shards} micro-batches of {o.BatchSize} per step" : "";
+        console.MarkupLineInterpolated($"GPT: {config.Layers} layers, {config.Heads} heads, width {config.Embd}, context {config.BlockSize}, vocabulary {config.VocabSize} characters, {parameters:N0} parameters; {train.Length:N0} training characters{how}{(resume is null ? "" : $", resuming at step {step}")}");
 
         var losses = new List<double>();
         var evalSteps = new List<double>();
@@ -97,29 +152,41 @@ public static class GptApp
         var stepTimes = new List<double>();
         double valLoss = double.NaN;
         int total = o.Steps;
+        int[] myShards = o.Distributed ? [rank] : [.. Enumerable.Range(0, shards)];
         void TrainStep()
         {
             var sw = Stopwatch.StartNew();
             model.Train();
-            var (x, y) = Batch(train, o.BatchSize, config.BlockSize, batches);
-            var logits = model.Forward(x);
-            var loss = F.CrossEntropy(logits.View(-1, config.VocabSize), y.View(-1));
+            // Every rank draws the whole global batch (the same generator state everywhere) and takes its slice.
+            var (x, y) = Batch(train, o.BatchSize * shards, config.BlockSize, batches);
             optimizer.ZeroGrad();
-            loss.Backward();
+            double lossSum = 0;
+            foreach (int shard in myShards)
+            {
+                var xs = shards == 1 ? x : x.Narrow(0, shard * o.BatchSize, o.BatchSize);
+                var ys = shards == 1 ? y : y.Narrow(0, shard * o.BatchSize, o.BatchSize);
+                dropout.ManualSeed(Dist.SeedFor(o.Seed, step, shard));
+                var logits = net.Forward(xs);
+                var loss = F.CrossEntropy(logits.View(-1, config.VocabSize), ys.Reshape(-1));
+                loss.Backward();
+                accumulator?.Add();
+                lossSum += loss.Item();
+            }
+            accumulator?.Average();
             if (o.GradClip > 0) ClipGrad.ClipGradNorm(model.Parameters(), o.GradClip);
             optimizer.Step();
             schedule.Step();
-            losses.Add(loss.Item());
+            losses.Add(o.Distributed ? lossSum : lossSum / shards);   // under DDP: this rank's; averaged over the ranks at the end
             step++;
             stepTimes.Add(sw.Elapsed.TotalMilliseconds);
-            if (step % o.EvalEvery == 0 || step == total)
+            if (main && (step % o.EvalEvery == 0 || step == total))
             {
                 valLoss = Evaluate(model, val, o.BatchSize, config.BlockSize, o.EvalBatches, new Generator(o.Seed + 2));
                 evalSteps.Add(step);
                 evalLosses.Add(valLoss);
             }
         }
-        string Describe() => $"step {step}/{total}  loss {Recent(losses):F3}  val {(double.IsNaN(valLoss) ? "–" : valLoss.ToString("F3", CultureInfo.InvariantCulture))}";
+        string Describe() => $"step {step}/{total}  loss {Recent(losses):F3}{(o.Distributed ? " (rank 0)" : "")}  val {(double.IsNaN(valLoss) ? "–" : valLoss.ToString("F3", CultureInfo.InvariantCulture))}";
         if (interactive)
             ExampleConsole.ProgressBar(console, "training", total - step, report =>
             {
@@ -136,13 +203,21 @@ public static class GptApp
                 if (quarter(step - first)) console.WriteLine(Describe());
             }
         }
+        if (o.Distributed && world > 1 && losses.Count > 0)
+        {
+            // The training losses over every rank's slice (summed in rank order, then divided: the --accumulate values).
+            var all = Tensor.FromBuffer(losses.ToArray(), losses.Count);
+            Dist.AllReduce(all, ReduceOp.Sum);
+            var summed = all.ToArray<double>();
+            for (int i = 0; i < losses.Count; i++) losses[i] = summed[i] / world;
+        }
 
         // Timing: the median step after the first few (JIT, pool warm-up).
         var steady = stepTimes.Skip(Math.Min(3, stepTimes.Count / 2)).Order().ToList();
         double stepMs = steady.Count == 0 ? double.NaN : steady[steady.Count / 2];
-        double tokensPerSecond = o.BatchSize * config.BlockSize / (stepMs / 1000);
-        string sample = o.Sample > 0 ? Sample(model, vocab, o.Prompt, o.Sample, o.Temperature, o.TopK, new Generator(o.Seed + 3), useCache: true) : "";
-        if (o.Sample > 0) console.WriteLine($"sample: {sample}");
+        double tokensPerSecond = (double)o.BatchSize * shards * config.BlockSize / (stepMs / 1000);
+        string sample = main && o.Sample > 0 ? Sample(model, vocab, o.Prompt, o.Sample, o.Temperature, o.TopK, new Generator(o.Seed + 3), useCache: true) : "";
+        if (main && o.Sample > 0) console.WriteLine($"sample: {sample}");
 
         if (o.SavePath is not null)
         {
@@ -153,10 +228,11 @@ public static class GptApp
             state.RngStates["batches"] = batches.GetState();
             state.Json["config"] = JsonSerializer.Serialize(config);
             state.Json["vocab"] = vocab.ToJson();
-            Checkpoint.Save(state, o.SavePath);
+            if (o.Distributed) Dist.SaveCheckpoint(o.SavePath, state);   // rank 0 writes atomically; the others wait for it
+            else Checkpoint.Save(state, o.SavePath);
             console.WriteLine($"checkpoint written to {o.SavePath}");
         }
-        if (!o.NoPlot && losses.Count > 0)
+        if (main && !o.NoPlot && losses.Count > 0)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.EffectivePlotPath))!);
             new TrainingPlot("Character-level GPT", "step", "cross-entropy (nats)")
@@ -166,20 +242,41 @@ public static class GptApp
             console.WriteLine($"loss plot: {o.EffectivePlotPath}");
         }
 
-        var result = new GptResult(step, Recent(losses), valLoss, tokensPerSecond, stepMs, PeakRssMb(), parameters, sample, losses, WeightsSha256(model));
+        string sha = WeightsSha256(model);
+        bool ranksAgree = !o.Distributed || RanksAgree(sha);
+        var result = new GptResult(step, Recent(losses), valLoss, tokensPerSecond, stepMs, PeakRssMb(), parameters, sample, losses, sha)
+        {
+            WorldSize = world, Accumulate = o.Accumulate, RanksAgree = ranksAgree,
+        };
         console.WriteLine($"{result.Steps} steps: train loss {result.TrainLoss:F3}, validation loss {result.ValLoss:F3}, {result.TokensPerSecond:F0} tokens/s ({result.StepMs:F1} ms a step), peak RSS {result.PeakRssMb:F0} MB");
-        if (o.Json)
+        console.WriteLine($"weights_sha256 {sha}{(o.Distributed ? $" ({(ranksAgree ? "the same on all" : "NOT the same on all")} {world} ranks)" : "")}");
+        if (o.Json && main)
         {
             var json = new JsonObject
             {
                 ["model"] = "gpt", ["layers"] = config.Layers, ["heads"] = config.Heads, ["embd"] = config.Embd, ["block"] = config.BlockSize,
                 ["parameters"] = parameters, ["steps"] = result.Steps, ["train_loss"] = result.TrainLoss, ["val_loss"] = result.ValLoss,
                 ["tokens_per_s"] = result.TokensPerSecond, ["step_ms"] = result.StepMs, ["peak_rss_mb"] = result.PeakRssMb,
-                ["weights_sha256"] = result.WeightsSha256, ["sample"] = result.Sample,
+                ["world_size"] = world, ["accumulate"] = o.Accumulate, ["threads"] = Torch.GetNumThreads(),
+                ["weights_sha256"] = result.WeightsSha256, ["ranks_agree"] = ranksAgree, ["sample"] = result.Sample,
             };
             output.WriteLine(json.ToJsonString());
         }
         return result;
+    }
+
+    /// <summary>Whether every rank ended with the weights hashed to <paramref name="sha"/> (an all-reduce of the hash's
+    /// words with Max and with Min: equal on every rank only when all hashes are).</summary>
+    private static bool RanksAgree(string sha)
+    {
+        byte[] bytes = Convert.FromHexString(sha);
+        var words = new long[bytes.Length / 8];
+        for (int i = 0; i < words.Length; i++) words[i] = BitConverter.ToInt64(bytes, 8 * i);
+        var max = Tensor.FromBuffer(words, words.Length);
+        var min = Tensor.FromBuffer((long[])words.Clone(), words.Length);
+        Dist.AllReduce(max, ReduceOp.Max);
+        Dist.AllReduce(min, ReduceOp.Min);
+        return max.ToArray<long>().SequenceEqual(words) && min.ToArray<long>().SequenceEqual(words);
     }
 
     /// <summary>Linear warm-up to 1, then cosine decay to <paramref name="minFraction"/> at <paramref name="steps"/>.</summary>

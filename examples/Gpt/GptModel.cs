@@ -39,14 +39,14 @@ public sealed class CausalSelfAttention : Module
     private readonly Generator _generator;
 
     /// <summary>Creates the layer.</summary>
-    public CausalSelfAttention(GptConfig config, Generator generator)
+    public CausalSelfAttention(GptConfig config, Generator generator, Generator? dropoutGenerator = null)
     {
         _heads = config.Heads;
         _dropout = config.Dropout;
-        _generator = generator;
+        _generator = dropoutGenerator ?? generator;
         _cAttn = RegisterModule("c_attn", new Linear(config.Embd, 3 * config.Embd, generator: generator));
         _cProj = RegisterModule("c_proj", new Linear(config.Embd, config.Embd, generator: generator));
-        _residDropout = RegisterModule("resid_dropout", new Dropout(config.Dropout, generator: generator));
+        _residDropout = RegisterModule("resid_dropout", new Dropout(config.Dropout, generator: _generator));
     }
 
     /// <summary>The output projection (its init is scaled by depth).</summary>
@@ -92,11 +92,11 @@ public sealed class Mlp : Module<Tensor, Tensor>
     private readonly Dropout _dropout;
 
     /// <summary>Creates the layer.</summary>
-    public Mlp(GptConfig config, Generator generator)
+    public Mlp(GptConfig config, Generator generator, Generator? dropoutGenerator = null)
     {
         _cFc = RegisterModule("c_fc", new Linear(config.Embd, 4 * config.Embd, generator: generator));
         _cProj = RegisterModule("c_proj", new Linear(4 * config.Embd, config.Embd, generator: generator));
-        _dropout = RegisterModule("dropout", new Dropout(config.Dropout, generator: generator));
+        _dropout = RegisterModule("dropout", new Dropout(config.Dropout, generator: dropoutGenerator ?? generator));
     }
 
     /// <summary>The output projection (its init is scaled by depth).</summary>
@@ -114,12 +114,12 @@ public sealed class Block : Module
     private readonly Mlp _mlp;
 
     /// <summary>Creates the block.</summary>
-    public Block(GptConfig config, Generator generator)
+    public Block(GptConfig config, Generator generator, Generator? dropoutGenerator = null)
     {
         _ln1 = RegisterModule("ln_1", new LayerNorm(config.Embd));
-        _attn = RegisterModule("attn", new CausalSelfAttention(config, generator));
+        _attn = RegisterModule("attn", new CausalSelfAttention(config, generator, dropoutGenerator));
         _ln2 = RegisterModule("ln_2", new LayerNorm(config.Embd));
-        _mlp = RegisterModule("mlp", new Mlp(config, generator));
+        _mlp = RegisterModule("mlp", new Mlp(config, generator, dropoutGenerator));
     }
 
     /// <summary>The attention.</summary>
@@ -140,7 +140,7 @@ public sealed class Block : Module
 /// A GPT language model in nanoGPT's layout and parameter names (<c>wte</c>, <c>wpe</c>, <c>h.N.…</c>, <c>ln_f</c>). The
 /// output head shares the token embedding's weight (weight tying): logits = ln_f(x)·wteᵀ.
 /// </summary>
-public sealed class GptModel : Module
+public sealed class GptModel : Module<Tensor, Tensor>
 {
     private readonly Embedding _wte, _wpe;
     private readonly Dropout _drop;
@@ -149,14 +149,21 @@ public sealed class GptModel : Module
 
     /// <summary>Builds the model with nanoGPT's initialisation: N(0, 0.02) weights, zero biases, and residual projections
     /// scaled by 1/√(2·layers).</summary>
-    public GptModel(GptConfig config, Generator generator)
+    /// <param name="config">The sizes.</param>
+    /// <param name="generator">Draws the initial weights.</param>
+    /// <param name="dropoutGenerator">Draws the dropout masks (<paramref name="generator"/> when null). Data-parallel
+    /// training reseeds it before each micro-batch from (seed, step, shard), so that a micro-batch gets the same masks
+    /// whichever process runs it.</param>
+    public GptModel(GptConfig config, Generator generator, Generator? dropoutGenerator = null)
     {
         config.Validate();
         Config = config;
+        var dropout = dropoutGenerator ?? generator;
+        DropoutGenerator = dropout;
         _wte = RegisterModule("wte", new Embedding(config.VocabSize, config.Embd, generator: generator));
         _wpe = RegisterModule("wpe", new Embedding(config.BlockSize, config.Embd, generator: generator));
-        _drop = RegisterModule("drop", new Dropout(config.Dropout, generator: generator));
-        _blocks = RegisterModule("h", new ModuleList<Block>([.. Enumerable.Range(0, config.Layers).Select(_ => new Block(config, generator))]));
+        _drop = RegisterModule("drop", new Dropout(config.Dropout, generator: dropout));
+        _blocks = RegisterModule("h", new ModuleList<Block>([.. Enumerable.Range(0, config.Layers).Select(_ => new Block(config, generator, dropout))]));
         _lnF = RegisterModule("ln_f", new LayerNorm(config.Embd));
         foreach (var (name, p) in NamedParameters())
         {
@@ -171,12 +178,18 @@ public sealed class GptModel : Module
     /// <summary>The sizes.</summary>
     public GptConfig Config { get; }
 
+    /// <summary>The generator every dropout of the model draws its masks from.</summary>
+    public Generator DropoutGenerator { get; }
+
     /// <summary>The token embedding [vocab, C], also the output head's weight.</summary>
     public Tensor TokenEmbedding => _wte.Weight;
 
+    /// <summary>idx [B, T] (Int64 token ids, T ≤ block size) → logits [B, T, vocab].</summary>
+    public override Tensor Forward(Tensor input) => Forward(input, null);
+
     /// <summary>idx [B, T] (Int64 token ids, T ≤ block size) → logits [B, T, vocab]. With <paramref name="caches"/> (one per
     /// layer), idx holds the positions after the cached ones.</summary>
-    public Tensor Forward(Tensor idx, KvCache[]? caches = null)
+    public Tensor Forward(Tensor idx, KvCache[]? caches)
     {
         int t = idx.Size(1), start = caches is null ? 0 : caches[0].Length;
         if (start + t > Config.BlockSize)

@@ -35,6 +35,10 @@ public sealed record TrainOptions
     public string Prompt { get; init; } = "And God said";
     public double Temperature { get; init; } = 0.8;
     public int? TopK { get; init; } = 10;
+    /// <summary>Data-parallel training over the ranks of mpirun (the batch size is per rank; rank 0 prints and writes).</summary>
+    public bool Distributed { get; init; }
+    /// <summary>Micro-batches of BatchSize per optimizer step in one process: the bits of --distributed with as many ranks.</summary>
+    public int Accumulate { get; init; } = 1;
 
     public string EffectivePlotPath => PlotPath ?? Path.Combine(OutputDir, "gpt-loss.png");
 }
@@ -73,7 +77,7 @@ public static class CommandLine
     private static readonly Option<int> EvalBatches = Flags.Int("--eval-batches", "batches per validation loss", 8);
     private static readonly Option<string?> Save = Flags.Save("write a checkpoint (weights, optimizer, schedule, RNG, vocabulary) to resume or generate from");
     private static readonly Option<string?> Resume = Flags.Text("--resume", "continue training from a checkpoint written by --save (up to --steps)", "PATH");
-    private static readonly Option<bool> Json = Flags.Json("train_loss, val_loss, tokens_per_s, step_ms, peak_rss_mb, sample, …");
+    private static readonly Option<bool> Json = Flags.Json("train_loss, val_loss, tokens_per_s, step_ms, peak_rss_mb, world_size, accumulate, threads, weights_sha256, ranks_agree, sample, …");
     private static readonly Option<string?> Plot = Flags.Plot("OUT-DIR/gpt-loss.png");
     private static readonly Option<bool> NoPlot = Flags.NoPlot();
     private static readonly Option<string> OutDir = Flags.OutputDir();
@@ -81,12 +85,14 @@ public static class CommandLine
     private static readonly Option<string?> Prompt = Flags.Text("--prompt", "text to start sampling from", "TEXT");
     private static readonly Option<double?> Temperature = Flags.Real("--temperature", "sampling temperature", 1e-3, 100, 0.8);
     private static readonly Option<int?> TopK = Flags.OptionalInt("--top-k", "sample among the k most likely characters (default 10)");
+    private static readonly Option<bool> DistributedRun = Flags.Switch("--distributed", "data-parallel over the ranks of mpirun -np N (batch size is per rank; rank 0 prints and writes); see docs/distributed.md");
+    private static readonly Option<int> Accumulate = Flags.Int("--accumulate", "N micro-batches per step, gradients summed then averaged: the same weights, bit for bit, as --distributed with N ranks", 1);
 
     private static readonly Option<string?> Weights = Flags.Text("--weights", "checkpoint written by --save");
     private static readonly Option<int> Length = Flags.Int("--length", "characters to generate", 300);
     private static readonly Option<bool> NoCache = Flags.Switch("--no-cache", "recompute the whole context for every token (no key-value cache; for comparison)");
 
-    private static readonly Option[] TrainOnly = [Layers, Heads, Embd, Block, BatchSize, Steps, LearningRate, Warmup, WeightDecay, GradClip, Dropout, Threads, Data, EvalEvery, EvalBatches, Save, Resume, Plot, NoPlot, OutDir, Sample];
+    private static readonly Option[] TrainOnly = [Layers, Heads, Embd, Block, BatchSize, Steps, LearningRate, Warmup, WeightDecay, GradClip, Dropout, Threads, Data, EvalEvery, EvalBatches, Save, Resume, Plot, NoPlot, OutDir, Sample, DistributedRun, Accumulate];
 
     private const string Description = """
         Train a character-level GPT on a text with DeepSharp, or generate text from a checkpoint.
@@ -139,6 +145,7 @@ public static class CommandLine
             ResumePath = r.GetValue(Resume), Json = r.GetValue(Json), PlotPath = r.GetValue(Plot), OutputDir = r.GetValue(OutDir)!,
             NoPlot = r.GetValue(NoPlot), Sample = r.GetValue(Sample), Prompt = r.GetValue(Prompt) ?? "And God said",
             Temperature = r.GetValue(Temperature) ?? 0.8, TopK = r.GetValue(TopK) ?? 10,
+            Distributed = r.GetValue(DistributedRun), Accumulate = r.GetValue(Accumulate),
         });
     }
 }

@@ -16,12 +16,22 @@ internal static class MpiRun
                 .Select(l => l[$"rank {rank}: ".Length..])];
     }
 
-    public static Result Start(int ranks, string arguments, TimeSpan? timeout = null)
+    /// <summary>The dotnet host running the tests.</summary>
+    public static string Dotnet => Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+
+    /// <summary>The mpirun options every test run uses (root in a container, more ranks than cores).</summary>
+    public const string MpirunOptions = "--allow-run-as-root --oversubscribe";
+
+    public static Result Start(int ranks, string arguments, TimeSpan? timeout = null) =>
+        ranks > 0
+            ? Run("mpirun", $"{MpirunOptions} -np {ranks} {Dotnet} {WorkerDll} {arguments}", timeout)
+            : Run(Dotnet, $"{WorkerDll} {arguments}", timeout);
+
+    /// <summary>Runs <paramref name="file"/> with <paramref name="arguments"/>, stdout and stderr together, killing it
+    /// after <paramref name="timeout"/> (60 s by default).</summary>
+    public static Result Run(string file, string arguments, TimeSpan? timeout = null)
     {
-        string dotnet = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var psi = ranks > 0
-            ? new ProcessStartInfo("mpirun", $"--allow-run-as-root --oversubscribe -np {ranks} {dotnet} {WorkerDll} {arguments}")
-            : new ProcessStartInfo(dotnet, $"{WorkerDll} {arguments}");
+        var psi = new ProcessStartInfo(file, arguments);
         psi.RedirectStandardOutput = psi.RedirectStandardError = true;
         psi.UseShellExecute = false;
         psi.Environment["TERM"] = "dumb";
