@@ -17,11 +17,15 @@ public sealed partial class Tensor
 
     /// <summary>2-D transposed convolution with separate height/width stride, padding, output padding and dilation.</summary>
     public Tensor ConvTranspose2d(Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, (int H, int W) outputPadding,
-        int groups, (int H, int W) dilation)
+        int groups, (int H, int W) dilation) => ConvTranspose2dCore(weight, bias, stride, padding, outputPadding, groups, dilation, null);
+
+    // userShape: the unbatched [C_in, H, W] shape the user passed, which error messages report instead of [1, C_in, H, W].
+    private Tensor ConvTranspose2dCore(Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, (int H, int W) outputPadding,
+        int groups, (int H, int W) dilation, int[]? userShape)
     {
         ArgumentNullException.ThrowIfNull(weight);
         const string op = "ConvTranspose2d";
-        if (Dim == 3) return Unsqueeze(0).ConvTranspose2d(weight, bias, stride, padding, outputPadding, groups, dilation).Squeeze(0);
+        if (Dim == 3) return Unsqueeze(0).ConvTranspose2dCore(weight, bias, stride, padding, outputPadding, groups, dilation, _shape).Squeeze(0);
         if (Dim != 4) throw new ArgumentException($"{op}: expected a 3-D or 4-D input [N, C_in, H, W], got shape {ShapeUtil.Format(_shape)}.");
         if (weight.Dim != 4) throw new ArgumentException($"{op}: expected a 4-D weight [C_in, C_out/groups, kH, kW], got shape {ShapeUtil.Format(weight._shape)}.");
         CheckSameDType(this, weight, op);
@@ -33,7 +37,7 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: output padding {outputPadding} must be smaller than either stride {stride} or dilation {dilation}.");
         int n = _shape[0], inC = _shape[1], h = _shape[2], w = _shape[3];
         if (weight._shape[0] != inC || inC % groups != 0)
-            throw new ArgumentException($"{op}: input {ShapeUtil.Format(_shape)} has {inC} channels but weight {ShapeUtil.Format(weight._shape)} with groups={groups} expects {weight._shape[0]} (divisible by groups).");
+            throw new ArgumentException($"{op}: input {ShapeUtil.Format(userShape ?? _shape)} has {inC} channels but weight {ShapeUtil.Format(weight._shape)} with groups={groups} expects {weight._shape[0]} (divisible by groups).");
         int outC = weight._shape[1] * groups, kH = weight._shape[2], kW = weight._shape[3];
         if (bias is not null)
         {
@@ -44,7 +48,7 @@ public sealed partial class Tensor
         long outH = (long)(h - 1) * stride.H - 2L * padding.H + (long)dilation.H * (kH - 1) + outputPadding.H + 1;
         long outW = (long)(w - 1) * stride.W - 2L * padding.W + (long)dilation.W * (kW - 1) + outputPadding.W + 1;
         if (outH < 1 || outW < 1 || outH > int.MaxValue || outW > int.MaxValue)
-            throw new ArgumentException($"{op}: the output size ({outH}x{outW}) is invalid for input {ShapeUtil.Format(_shape)}, weight {ShapeUtil.Format(weight._shape)}, stride {stride}, padding {padding}, outputPadding {outputPadding}, dilation {dilation}.");
+            throw new ArgumentException($"{op}: the output size ({outH}x{outW}) is invalid for input {ShapeUtil.Format(userShape ?? _shape)}, weight {ShapeUtil.Format(weight._shape)}, stride {stride}, padding {padding}, outputPadding {outputPadding}, dilation {dilation}.");
         // The convolution this op is the transpose of: output padding below the stride leaves its output size at H;
         // one at or above the stride (allowed below the dilation) is taken off the bottom/right padding.
         int padBottom = outputPadding.H < stride.H ? padding.H : padding.H - outputPadding.H;
@@ -55,7 +59,7 @@ public sealed partial class Tensor
             { PadBottom = padBottom, PadRight = padRight };
         g.Validate(op);
         if (g.OutH != h || g.OutW != w)
-            throw new ArgumentException($"{op}: input {ShapeUtil.Format(_shape)} does not match the geometry (kernel {kH}x{kW}, stride {stride}, padding {padding}, outputPadding {outputPadding}, dilation {dilation}).");
+            throw new ArgumentException($"{op}: input {ShapeUtil.Format(userShape ?? _shape)} does not match the geometry (kernel {kH}x{kW}, stride {stride}, padding {padding}, outputPadding {outputPadding}, dilation {dilation}).");
 
         Tensor x, wt;
         using (GradMode.Set(false)) { x = Contiguous(); wt = weight.Contiguous(); }

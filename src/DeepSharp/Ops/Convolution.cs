@@ -37,10 +37,12 @@ public sealed partial class Tensor
         }
     }
 
-    private Tensor ConvCore(Tensor weight, Tensor? bias, (int H, int W) stride, int padTop, int padBottom, int padLeft, int padRight, (int H, int W) dilation, int groups)
+    // userShape: the unbatched [C, H, W] shape the user passed, which error messages report instead of [1, C, H, W].
+    private Tensor ConvCore(Tensor weight, Tensor? bias, (int H, int W) stride, int padTop, int padBottom, int padLeft, int padRight, (int H, int W) dilation, int groups,
+        int[]? userShape = null)
     {
         ArgumentNullException.ThrowIfNull(weight);
-        if (Dim == 3) return Unsqueeze(0).ConvCore(weight, bias, stride, padTop, padBottom, padLeft, padRight, dilation, groups).Squeeze(0);
+        if (Dim == 3) return Unsqueeze(0).ConvCore(weight, bias, stride, padTop, padBottom, padLeft, padRight, dilation, groups, _shape).Squeeze(0);
         if (Dim != 4)
             throw new ArgumentException($"Conv2d: expected a 3-D or 4-D input [N, C, H, W], got shape {ShapeUtil.Format(_shape)}.");
         if (weight.Dim != 4)
@@ -49,7 +51,7 @@ public sealed partial class Tensor
         CheckFloating("Conv2d");
         if (groups < 1) throw new ArgumentException($"Conv2d: groups must be positive, got {groups}.");
         if (_shape[1] != weight._shape[1] * groups)
-            throw new ArgumentException($"Conv2d: input {ShapeUtil.Format(_shape)} has {_shape[1]} channels but weight {ShapeUtil.Format(weight._shape)} with groups={groups} expects {weight._shape[1] * groups}.");
+            throw new ArgumentException($"Conv2d: input {ShapeUtil.Format(userShape ?? _shape)} has {_shape[1]} channels but weight {ShapeUtil.Format(weight._shape)} with groups={groups} expects {weight._shape[1] * groups}.");
         if (bias is not null)
         {
             CheckSameDType(this, bias, "Conv2d");

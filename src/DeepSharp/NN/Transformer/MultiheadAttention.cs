@@ -144,6 +144,8 @@ public sealed class MultiheadAttention : Module
         if (key.Dim != query.Dim || value.Dim != query.Dim)
             throw new ArgumentException($"MultiheadAttention: query, key and value must have the same rank, got {ShapeUtil.Format(query._shape)}, {ShapeUtil.Format(key._shape)}, {ShapeUtil.Format(value._shape)}.");
         bool sameQK = ReferenceEquals(query, key), sameKV = ReferenceEquals(key, value);
+        // The shapes as the user passed them (batch first or unbatched), for error messages.
+        string qUser = ShapeUtil.Format(query._shape), kUser = ShapeUtil.Format(key._shape), vUser = ShapeUtil.Format(value._shape);
 
         // Canonical layout: sequence first, [L, N, E].
         if (!batched)
@@ -167,11 +169,11 @@ public sealed class MultiheadAttention : Module
         int L = query._shape[0], N = query._shape[1], S = key._shape[0];
         int E = EmbedDim, H = NumHeads, d = HeadDim;
         if (query._shape[2] != E)
-            throw new ArgumentException($"MultiheadAttention: expected the query's last dim to be embedDim = {E}, got shape {ShapeUtil.Format(query._shape)}.");
+            throw new ArgumentException($"MultiheadAttention: expected the query's last dim to be embedDim = {E}, got shape {qUser}.");
         if (key._shape[2] != KDim || value._shape[2] != VDim)
-            throw new ArgumentException($"MultiheadAttention: expected key [.., {KDim}] and value [.., {VDim}], got {ShapeUtil.Format(key._shape)} and {ShapeUtil.Format(value._shape)}.");
+            throw new ArgumentException($"MultiheadAttention: expected key [.., {KDim}] and value [.., {VDim}], got {kUser} and {vUser}.");
         if (key._shape[1] != N || value._shape[1] != N || value._shape[0] != S)
-            throw new ArgumentException($"MultiheadAttention: key {ShapeUtil.Format(key._shape)} and value {ShapeUtil.Format(value._shape)} do not match the query {ShapeUtil.Format(query._shape)} (same batch size, same source length).");
+            throw new ArgumentException($"MultiheadAttention: key {kUser} and value {vUser} do not match the query {qUser} (same batch size, same source length).");
 
         bool dropout = DropoutP > 0 && IsTraining;
         // The fused kernel serves every call that needs neither the weights nor dropout on them.
