@@ -4,8 +4,10 @@ using System.Runtime.InteropServices;
 namespace DeepSharp.Kernels;
 
 /// <summary>
-/// Fused single-pass update loops over contiguous spans (SIMD body with <see cref="Vector{T}"/>, scalar tail).
-/// Each follows the operation order of PyTorch's single-tensor implementation element by element.
+/// Fused single-pass update loops over contiguous spans. Each optimizer's element update is written once, over
+/// <see cref="Vector{T}"/> lanes, following the operation order of PyTorch's single-tensor implementation element by
+/// element; <see cref="Drive"/> runs it over the whole vectors and then once over a zero-padded copy of the tail
+/// (lane-wise IEEE arithmetic, so the tail gets the bits a scalar loop would give).
 /// </summary>
 internal static class OptimizerKernels
 {
@@ -13,40 +15,28 @@ internal static class OptimizerKernels
     public static void Sgd<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, T lr, T wd, T momentum, T dampening,
         bool nesterov, bool maximize, bool firstStep) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        bool useWd = wd != T.Zero, useMomentum = momentum != T.Zero;
-        T sign = maximize ? -T.One : T.One, oneMinusDamp = T.One - dampening, negLr = -lr;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        var u = new SgdUpdate<T>(maximize ? -T.One : T.One, wd, momentum, T.One - dampening, -lr, wd != T.Zero,
+            momentum != T.Zero, nesterov, firstStep);
+        Drive(p, g, u.UseMomentum ? buf : default, default, default, u);
+    }
+
+    private readonly struct SgdUpdate<T>(T sign, T wd, T momentum, T oneMinusDamp, T negLr, bool useWd, bool useMomentum,
+        bool nesterov, bool firstStep) : IVectorUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly Vector<T> _sign = new(sign), _wd = new(wd), _mom = new(momentum), _damp = new(oneMinusDamp), _negLr = new(negLr);
+        public bool UseMomentum => useMomentum;
+
+        public void Apply(ref Vector<T> p, Vector<T> g, ref Vector<T> buf, ref Vector<T> unused1, ref Vector<T> unused2)
         {
-            var pv = MemoryMarshal.Cast<T, Vector<T>>(p);
-            var gv = MemoryMarshal.Cast<T, Vector<T>>(g);
-            var bv = useMomentum ? MemoryMarshal.Cast<T, Vector<T>>(buf) : default;
-            Vector<T> vSign = new(sign), vWd = new(wd), vMom = new(momentum), vDamp = new(oneMinusDamp), vNegLr = new(negLr);
-            for (int k = 0; k < pv.Length; k++)
-            {
-                var x = gv[k] * vSign;
-                if (useWd) x += vWd * pv[k];
-                if (useMomentum)
-                {
-                    var b = firstStep ? x : bv[k] * vMom + vDamp * x;
-                    bv[k] = b;
-                    x = nesterov ? x + vMom * b : b;
-                }
-                pv[k] += vNegLr * x;
-            }
-            i = pv.Length * Vector<T>.Count;
-        }
-        for (; i < p.Length; i++)
-        {
-            T x = g[i] * sign;
-            if (useWd) x += wd * p[i];
+            var x = g * _sign;
+            if (useWd) x += _wd * p;
             if (useMomentum)
             {
-                T b = firstStep ? x : buf[i] * momentum + oneMinusDamp * x;
-                buf[i] = b;
-                x = nesterov ? x + momentum * b : b;
+                var b = firstStep ? x : buf * _mom + _damp * x;
+                buf = b;
+                x = nesterov ? x + _mom * b : b;
             }
-            p[i] += negLr * x;
+            p += _negLr * x;
         }
     }
 
@@ -58,21 +48,46 @@ internal static class OptimizerKernels
         T l2, T decay, T oneMinusBeta1, T beta2, T oneMinusBeta2, T negStepSize, T bc2Sqrt, T eps, bool maximize)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        var u = new AdamUpdate<T>(maximize ? -T.One : T.One, l2, decay, oneMinusBeta1, beta2, oneMinusBeta2, negStepSize,
+            bc2Sqrt, eps, l2 != T.Zero, decay != T.One, amsgrad);
         // Large parameters are split over the kernel threads: the update is element-wise and memory-bound (seven
         // streams), so each part gives the same bits as one pass and two cores move more bytes than one.
         int n = p.Length, parts = KernelParallel.WorkersFor(n, n / (KernelSettings.OptimizerMinElements / 2), KernelSettings.OptimizerMinElements);
         if (parts <= 1)
         {
-            AdamRange(p, g, m, v, vmax, amsgrad, l2, decay, oneMinusBeta1, beta2, oneMinusBeta2, negStepSize, bc2Sqrt, eps, maximize);
+            Drive(p, g, m, v, amsgrad ? vmax : default, u);
             return;
         }
         fixed (T* pp = p, pg = g, pm = m, pv = v, px = vmax)
         {
             // One reusable job per thread and element type: the step allocates nothing (its delegate is cached).
             var job = AdamJob<T>.ForThisThread;
-            job.Set((nint)pp, (nint)pg, (nint)pm, (nint)pv, (nint)px, n, parts,
-                amsgrad, l2, decay, oneMinusBeta1, beta2, oneMinusBeta2, negStepSize, bc2Sqrt, eps, maximize);
+            job.Set((nint)pp, (nint)pg, (nint)pm, (nint)pv, (nint)px, n, parts, u);
             KernelParallel.For(0, job.Parts, job.Body);
+        }
+    }
+
+    private readonly struct AdamUpdate<T>(T sign, T l2, T decay, T oneMinusBeta1, T beta2, T oneMinusBeta2, T negStepSize,
+        T bc2Sqrt, T eps, bool useL2, bool useDecay, bool amsgrad) : IVectorUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly Vector<T> _sign = new(sign), _l2 = new(l2), _decay = new(decay), _w1 = new(oneMinusBeta1), _b2 = new(beta2),
+            _w2 = new(oneMinusBeta2), _step = new(negStepSize), _bc2 = new(bc2Sqrt), _eps = new(eps);
+        public bool AmsGrad => amsgrad;
+
+        public void Apply(ref Vector<T> p, Vector<T> g, ref Vector<T> m, ref Vector<T> v, ref Vector<T> vmax)
+        {
+            var x = g * _sign;
+            var pk = p;
+            if (useL2) x += _l2 * pk;
+            if (useDecay) pk *= _decay;
+            var mk = m;
+            mk += _w1 * (x - mk);
+            m = mk;
+            var vk = v * _b2 + _w2 * (x * x);
+            v = vk;
+            if (amsgrad) { vk = Vector.Max(vmax, vk); vmax = vk; }
+            var denom = Vector.SquareRoot(vk) / _bc2 + _eps;
+            p = pk + _step * (mk / denom);
         }
     }
 
@@ -83,78 +98,22 @@ internal static class OptimizerKernels
 
         private nint _p, _g, _m, _v, _x;
         private int _n;
-        private bool _amsgrad, _maximize;
-        private T _l2, _decay, _w1, _b2, _w2, _step, _bc2, _eps;
+        private AdamUpdate<T> _u;
         public int Parts { get; private set; }
         public Action<int> Body { get; }
 
         private AdamJob() => Body = Run;
 
-        public void Set(nint p, nint g, nint m, nint v, nint x, int n, int parts, bool amsgrad, T l2, T decay, T w1, T b2,
-            T w2, T step, T bc2, T eps, bool maximize)
-        {
-            (_p, _g, _m, _v, _x, _n, Parts, _amsgrad) = (p, g, m, v, x, n, parts, amsgrad);
-            (_l2, _decay, _w1, _b2, _w2, _step, _bc2, _eps, _maximize) = (l2, decay, w1, b2, w2, step, bc2, eps, maximize);
-        }
+        public void Set(nint p, nint g, nint m, nint v, nint x, int n, int parts, AdamUpdate<T> u) =>
+            (_p, _g, _m, _v, _x, _n, Parts, _u) = (p, g, m, v, x, n, parts, u);
 
         private void Run(int part)
         {
             // Part boundaries on whole 16-element blocks, so the vector loop covers every part but the last fully.
             int i0 = (int)((long)_n * part / Parts) & ~15, i1 = part == Parts - 1 ? _n : (int)((long)_n * (part + 1) / Parts) & ~15;
             int len = i1 - i0;
-            AdamRange(new Span<T>((T*)_p + i0, len), new ReadOnlySpan<T>((T*)_g + i0, len), new Span<T>((T*)_m + i0, len),
-                new Span<T>((T*)_v + i0, len), _amsgrad ? new Span<T>((T*)_x + i0, len) : default, _amsgrad,
-                _l2, _decay, _w1, _b2, _w2, _step, _bc2, _eps, _maximize);
-        }
-    }
-
-    private static void AdamRange<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Span<T> vmax, bool amsgrad,
-        T l2, T decay, T oneMinusBeta1, T beta2, T oneMinusBeta2, T negStepSize, T bc2Sqrt, T eps, bool maximize)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        bool useL2 = l2 != T.Zero, useDecay = decay != T.One;
-        T sign = maximize ? -T.One : T.One;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
-        {
-            var pv = MemoryMarshal.Cast<T, Vector<T>>(p);
-            var gv = MemoryMarshal.Cast<T, Vector<T>>(g);
-            var mv = MemoryMarshal.Cast<T, Vector<T>>(m);
-            var vv = MemoryMarshal.Cast<T, Vector<T>>(v);
-            var xv = amsgrad ? MemoryMarshal.Cast<T, Vector<T>>(vmax) : default;
-            Vector<T> vSign = new(sign), vL2 = new(l2), vDecay = new(decay), vW1 = new(oneMinusBeta1), vB2 = new(beta2),
-                vW2 = new(oneMinusBeta2), vStep = new(negStepSize), vBc2 = new(bc2Sqrt), vEps = new(eps);
-            for (int k = 0; k < pv.Length; k++)
-            {
-                var x = gv[k] * vSign;
-                var pk = pv[k];
-                if (useL2) x += vL2 * pk;
-                if (useDecay) pk *= vDecay;
-                var mk = mv[k];
-                mk += vW1 * (x - mk);
-                mv[k] = mk;
-                var vk = vv[k] * vB2 + vW2 * (x * x);
-                vv[k] = vk;
-                if (amsgrad) { vk = Vector.Max(xv[k], vk); xv[k] = vk; }
-                var denom = Vector.SquareRoot(vk) / vBc2 + vEps;
-                pv[k] = pk + vStep * (mk / denom);
-            }
-            i = pv.Length * Vector<T>.Count;
-        }
-        for (; i < p.Length; i++)
-        {
-            T x = g[i] * sign;
-            T pk = p[i];
-            if (useL2) x += l2 * pk;
-            if (useDecay) pk *= decay;
-            T mk = m[i];
-            mk += oneMinusBeta1 * (x - mk);
-            m[i] = mk;
-            T vk = v[i] * beta2 + oneMinusBeta2 * (x * x);
-            v[i] = vk;
-            if (amsgrad) { vk = T.Max(vmax[i], vk); vmax[i] = vk; }
-            T denom = T.Sqrt(vk) / bc2Sqrt + eps;
-            p[i] = pk + negStepSize * (mk / denom);
+            Drive(new Span<T>((T*)_p + i0, len), new ReadOnlySpan<T>((T*)_g + i0, len), new Span<T>((T*)_m + i0, len),
+                new Span<T>((T*)_v + i0, len), _u.AmsGrad ? new Span<T>((T*)_x + i0, len) : default, _u);
         }
     }
 
@@ -165,65 +124,93 @@ internal static class OptimizerKernels
     public static void RmsProp<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> sq, Span<T> gAvg, Span<T> buf, T lr, T alpha,
         T eps, T wd, T momentum, bool centered, bool maximize) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        bool useWd = wd != T.Zero, useMomentum = momentum > T.Zero;
-        T sign = maximize ? -T.One : T.One, oneMinusAlpha = T.One - alpha, negLr = -lr;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        bool useMomentum = momentum > T.Zero;
+        var u = new RmsPropUpdate<T>(maximize ? -T.One : T.One, wd, alpha, T.One - alpha, eps, momentum, -lr, wd != T.Zero,
+            useMomentum, centered);
+        Drive(p, g, sq, centered ? gAvg : default, useMomentum ? buf : default, u);
+    }
+
+    private readonly struct RmsPropUpdate<T>(T sign, T wd, T alpha, T oneMinusAlpha, T eps, T momentum, T negLr, bool useWd,
+        bool useMomentum, bool centered) : IVectorUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly Vector<T> _sign = new(sign), _wd = new(wd), _alpha = new(alpha), _oma = new(oneMinusAlpha), _eps = new(eps),
+            _mom = new(momentum), _negLr = new(negLr);
+
+        public void Apply(ref Vector<T> p, Vector<T> g, ref Vector<T> sq, ref Vector<T> gAvg, ref Vector<T> buf)
         {
-            var pv = MemoryMarshal.Cast<T, Vector<T>>(p);
-            var gv = MemoryMarshal.Cast<T, Vector<T>>(g);
-            var sv = MemoryMarshal.Cast<T, Vector<T>>(sq);
-            var av = centered ? MemoryMarshal.Cast<T, Vector<T>>(gAvg) : default;
-            var bv = useMomentum ? MemoryMarshal.Cast<T, Vector<T>>(buf) : default;
-            Vector<T> vSign = new(sign), vWd = new(wd), vAlpha = new(alpha), vOma = new(oneMinusAlpha), vEps = new(eps),
-                vMom = new(momentum), vNegLr = new(negLr);
-            for (int k = 0; k < pv.Length; k++)
-            {
-                var x = gv[k] * vSign;
-                if (useWd) x += vWd * pv[k];
-                var s = sv[k] * vAlpha + vOma * (x * x);
-                sv[k] = s;
-                Vector<T> avg;
-                if (centered)
-                {
-                    var a = av[k];
-                    a += vOma * (x - a);
-                    av[k] = a;
-                    avg = Vector.SquareRoot(s - a * a) + vEps;
-                }
-                else avg = Vector.SquareRoot(s) + vEps;
-                if (useMomentum)
-                {
-                    var b = bv[k] * vMom + x / avg;
-                    bv[k] = b;
-                    pv[k] += vNegLr * b;
-                }
-                else pv[k] += vNegLr * (x / avg);
-            }
-            i = pv.Length * Vector<T>.Count;
-        }
-        for (; i < p.Length; i++)
-        {
-            T x = g[i] * sign;
-            if (useWd) x += wd * p[i];
-            T s = sq[i] * alpha + oneMinusAlpha * (x * x);
-            sq[i] = s;
-            T avg;
+            var x = g * _sign;
+            if (useWd) x += _wd * p;
+            var s = sq * _alpha + _oma * (x * x);
+            sq = s;
+            Vector<T> avg;
             if (centered)
             {
-                T a = gAvg[i];
-                a += oneMinusAlpha * (x - a);
-                gAvg[i] = a;
-                avg = T.Sqrt(s - a * a) + eps;
+                var a = gAvg;
+                a += _oma * (x - a);
+                gAvg = a;
+                avg = Vector.SquareRoot(s - a * a) + _eps;
             }
-            else avg = T.Sqrt(s) + eps;
+            else avg = Vector.SquareRoot(s) + _eps;
             if (useMomentum)
             {
-                T b = buf[i] * momentum + x / avg;
-                buf[i] = b;
-                p[i] += negLr * b;
+                var b = buf * _mom + x / avg;
+                buf = b;
+                p += _negLr * b;
             }
-            else p[i] += negLr * (x / avg);
+            else p += _negLr * (x / avg);
         }
+    }
+
+    /// <summary>One element update over vector lanes: the parameter, its gradient and up to three state buffers.</summary>
+    private interface IVectorUpdate<T> where T : unmanaged
+    {
+        void Apply(ref Vector<T> p, Vector<T> g, ref Vector<T> s0, ref Vector<T> s1, ref Vector<T> s2);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="u"/> over p, g and the state spans s0–s2 (each p's length, or empty when the update does not
+    /// use it): whole vectors in place, then the tail through zero-padded vectors whose first lanes are written back.
+    /// </summary>
+    private static void Drive<T, U>(Span<T> p, ReadOnlySpan<T> g, Span<T> s0, Span<T> s1, Span<T> s2, U u)
+        where T : unmanaged, IFloatingPointIeee754<T> where U : struct, IVectorUpdate<T>
+    {
+        var pv = MemoryMarshal.Cast<T, Vector<T>>(p);
+        var gv = MemoryMarshal.Cast<T, Vector<T>>(g);
+        var v0 = MemoryMarshal.Cast<T, Vector<T>>(s0);
+        var v1 = MemoryMarshal.Cast<T, Vector<T>>(s1);
+        var v2 = MemoryMarshal.Cast<T, Vector<T>>(s2);
+        bool has0 = !s0.IsEmpty, has1 = !s1.IsEmpty, has2 = !s2.IsEmpty;
+        Vector<T> unused = default;
+        for (int k = 0; k < pv.Length; k++)
+        {
+            u.Apply(ref pv[k], gv[k], ref has0 ? ref v0[k] : ref unused, ref has1 ? ref v1[k] : ref unused,
+                ref has2 ? ref v2[k] : ref unused);
+        }
+        int start = pv.Length * Vector<T>.Count, r = p.Length - start;
+        if (r == 0) return;
+        Span<T> lanes = stackalloc T[Vector<T>.Count];
+        var tp = Pad(p[start..], lanes);
+        var tg = Pad(g[start..], lanes);
+        var t0 = has0 ? Pad(s0[start..], lanes) : default;
+        var t1 = has1 ? Pad(s1[start..], lanes) : default;
+        var t2 = has2 ? Pad(s2[start..], lanes) : default;
+        u.Apply(ref tp, tg, ref t0, ref t1, ref t2);
+        Unpad(tp, lanes, p[start..]);
+        if (has0) Unpad(t0, lanes, s0[start..]);
+        if (has1) Unpad(t1, lanes, s1[start..]);
+        if (has2) Unpad(t2, lanes, s2[start..]);
+    }
+
+    private static Vector<T> Pad<T>(ReadOnlySpan<T> tail, Span<T> lanes) where T : unmanaged
+    {
+        lanes.Clear();
+        tail.CopyTo(lanes);
+        return new Vector<T>(lanes);
+    }
+
+    private static void Unpad<T>(Vector<T> v, Span<T> lanes, Span<T> tail) where T : unmanaged
+    {
+        v.CopyTo(lanes);
+        lanes[..tail.Length].CopyTo(tail);
     }
 }

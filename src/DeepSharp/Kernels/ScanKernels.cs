@@ -12,27 +12,54 @@ internal static class ScanKernels
     /// <summary>dst = cumulative sum along r (from the end when <paramref name="reverse"/>), accumulated in double
     /// as PyTorch's CPU cumsum does for float.</summary>
     public static void Cumsum<T>(ReadOnlySpan<T> src, Span<T> dst, int outer, int r, int inner, bool reverse)
-        where T : unmanaged, IFloatingPointIeee754<T>
+        where T : unmanaged, IFloatingPointIeee754<T> => Scan<T, SumScan>(src, dst, outer, r, inner, reverse);
+
+    /// <summary>dst = cumulative product along r (double accumulation for float, as PyTorch).</summary>
+    public static void Cumprod<T>(ReadOnlySpan<T> src, Span<T> dst, int outer, int r, int inner)
+        where T : unmanaged, IFloatingPointIeee754<T> => Scan<T, ProdScan>(src, dst, outer, r, inner, reverse: false);
+
+    /// <summary>An associative combine for <see cref="Scan"/>, with its identity.</summary>
+    private interface IScanOp
+    {
+        static abstract double Identity { get; }
+        static abstract double Combine(double acc, double x);
+    }
+
+    private readonly struct SumScan : IScanOp
+    {
+        public static double Identity => 0;
+        public static double Combine(double acc, double x) => acc + x;
+    }
+
+    private readonly struct ProdScan : IScanOp
+    {
+        public static double Identity => 1;
+        public static double Combine(double acc, double x) => acc * x;
+    }
+
+    /// <summary>The running combine along r, in double, one accumulator per inner position (per row when inner is 1).</summary>
+    private static void Scan<T, TOp>(ReadOnlySpan<T> src, Span<T> dst, int outer, int r, int inner, bool reverse)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOp : struct, IScanOp
     {
         if (inner == 1)
         {
-            // Scans along the last dim: one running sum per row.
+            // Scans along the last dim: one running value per row.
             for (int o = 0; o < outer; o++)
             {
-                double sum = 0;
+                double acc = TOp.Identity;
                 for (int step = 0; step < r; step++)
                 {
                     int i = o * r + (reverse ? r - 1 - step : step);
-                    sum += double.CreateTruncating(src[i]);
-                    dst[i] = T.CreateTruncating(sum);
+                    acc = TOp.Combine(acc, double.CreateTruncating(src[i]));
+                    dst[i] = T.CreateTruncating(acc);
                 }
             }
             return;
         }
-        var acc = new double[inner];
+        var accs = new double[inner];
         for (int o = 0; o < outer; o++)
         {
-            Array.Clear(acc);
+            Array.Fill(accs, TOp.Identity);
             int block = o * r * inner;
             for (int step = 0; step < r; step++)
             {
@@ -40,29 +67,8 @@ internal static class ScanKernels
                 int off = block + i * inner;
                 for (int j = 0; j < inner; j++)
                 {
-                    acc[j] += double.CreateTruncating(src[off + j]);
-                    dst[off + j] = T.CreateTruncating(acc[j]);
-                }
-            }
-        }
-    }
-
-    /// <summary>dst = cumulative product along r (double accumulation for float, as PyTorch).</summary>
-    public static void Cumprod<T>(ReadOnlySpan<T> src, Span<T> dst, int outer, int r, int inner)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var acc = new double[inner];
-        for (int o = 0; o < outer; o++)
-        {
-            Array.Fill(acc, 1.0);
-            int block = o * r * inner;
-            for (int i = 0; i < r; i++)
-            {
-                int off = block + i * inner;
-                for (int j = 0; j < inner; j++)
-                {
-                    acc[j] *= double.CreateTruncating(src[off + j]);
-                    dst[off + j] = T.CreateTruncating(acc[j]);
+                    accs[j] = TOp.Combine(accs[j], double.CreateTruncating(src[off + j]));
+                    dst[off + j] = T.CreateTruncating(accs[j]);
                 }
             }
         }

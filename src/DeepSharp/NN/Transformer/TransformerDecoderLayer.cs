@@ -26,7 +26,7 @@ public sealed class TransformerDecoderLayer : Module<Tensor, Tensor, Tensor>
     private readonly Dropout _dropout1;
     private readonly Dropout _dropout2;
     private readonly Dropout _dropout3;
-    private readonly Generator? _generator;
+    private readonly TransformerLayerSettings _settings;
 
     /// <summary>Creates the block.</summary>
     /// <param name="dModel">The model dim E.</param>
@@ -41,55 +41,49 @@ public sealed class TransformerDecoderLayer : Module<Tensor, Tensor, Tensor>
     /// <param name="generator">Random source for initialisation and dropout.</param>
     public TransformerDecoderLayer(int dModel, int nHead, int dimFeedforward = 2048, double dropout = 0.1, string activation = "relu",
         double layerNormEps = 1e-5, bool batchFirst = false, bool normFirst = false, DType dtype = DType.Float32, Generator? generator = null)
+        : this(TransformerLayerSettings.Create("TransformerDecoderLayer", dModel, nHead, dimFeedforward, dropout, activation, layerNormEps, batchFirst,
+            normFirst, dtype, generator))
+    { }
+
+    private TransformerDecoderLayer(TransformerLayerSettings s)
     {
-        ArgumentNullException.ThrowIfNull(activation);
-        if (activation is not ("relu" or "gelu"))
-            throw new ArgumentException($"TransformerDecoderLayer: activation should be \"relu\" or \"gelu\", not \"{activation}\".");
-        DModel = dModel;
-        NHead = nHead;
-        DimFeedforward = dimFeedforward;
-        DropoutP = dropout;
-        Activation = activation;
-        LayerNormEps = layerNormEps;
-        BatchFirst = batchFirst;
-        NormFirst = normFirst;
-        _generator = generator;
-        _selfAttn = RegisterModule("self_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
-        _multiheadAttn = RegisterModule("multihead_attn", new MultiheadAttention(dModel, nHead, dropout, bias: true, batchFirst, dtype: dtype, generator: generator));
-        _linear1 = RegisterModule("linear1", new Linear(dModel, dimFeedforward, true, dtype, generator));
-        _dropout = RegisterModule("dropout", new Dropout(dropout, generator));
-        _linear2 = RegisterModule("linear2", new Linear(dimFeedforward, dModel, true, dtype, generator));
-        _norm1 = RegisterModule("norm1", new LayerNorm(dModel, layerNormEps, dtype: dtype));
-        _norm2 = RegisterModule("norm2", new LayerNorm(dModel, layerNormEps, dtype: dtype));
-        _norm3 = RegisterModule("norm3", new LayerNorm(dModel, layerNormEps, dtype: dtype));
-        _dropout1 = RegisterModule("dropout1", new Dropout(dropout, generator));
-        _dropout2 = RegisterModule("dropout2", new Dropout(dropout, generator));
-        _dropout3 = RegisterModule("dropout3", new Dropout(dropout, generator));
+        _settings = s;
+        _selfAttn = RegisterModule("self_attn", s.NewAttention());
+        _multiheadAttn = RegisterModule("multihead_attn", s.NewAttention());
+        _linear1 = RegisterModule("linear1", s.NewLinear1());
+        _dropout = RegisterModule("dropout", s.NewDropout());
+        _linear2 = RegisterModule("linear2", s.NewLinear2());
+        _norm1 = RegisterModule("norm1", s.NewNorm());
+        _norm2 = RegisterModule("norm2", s.NewNorm());
+        _norm3 = RegisterModule("norm3", s.NewNorm());
+        _dropout1 = RegisterModule("dropout1", s.NewDropout());
+        _dropout2 = RegisterModule("dropout2", s.NewDropout());
+        _dropout3 = RegisterModule("dropout3", s.NewDropout());
     }
 
     /// <summary>The model dim E.</summary>
-    public int DModel { get; }
+    public int DModel => _settings.DModel;
 
     /// <summary>The number of heads.</summary>
-    public int NHead { get; }
+    public int NHead => _settings.NHead;
 
     /// <summary>The feed-forward hidden dim.</summary>
-    public int DimFeedforward { get; }
+    public int DimFeedforward => _settings.DimFeedforward;
 
     /// <summary>The dropout probability.</summary>
-    public double DropoutP { get; }
+    public double DropoutP => _settings.Dropout;
 
     /// <summary>"relu" or "gelu".</summary>
-    public string Activation { get; }
+    public string Activation => _settings.Activation;
 
     /// <summary>The LayerNorm epsilon.</summary>
-    public double LayerNormEps { get; }
+    public double LayerNormEps => _settings.LayerNormEps;
 
     /// <summary>Whether inputs are [N, T, E].</summary>
-    public bool BatchFirst { get; }
+    public bool BatchFirst => _settings.BatchFirst;
 
     /// <summary>Pre-LN (true) or post-LN (false).</summary>
-    public bool NormFirst { get; }
+    public bool NormFirst => _settings.NormFirst;
 
     /// <summary>The self-attention over the target (child <c>self_attn</c>).</summary>
     public MultiheadAttention SelfAttn => _selfAttn;
@@ -160,8 +154,7 @@ public sealed class TransformerDecoderLayer : Module<Tensor, Tensor, Tensor>
     /// <summary>A copy with its own parameters (same values) and the same training mode, as PyTorch's deepcopy.</summary>
     internal TransformerDecoderLayer DeepCopy()
     {
-        var copy = new TransformerDecoderLayer(DModel, NHead, DimFeedforward, DropoutP, Activation, LayerNormEps, BatchFirst, NormFirst,
-            Linear1.Weight.DType, _generator);
+        var copy = new TransformerDecoderLayer(_settings with { DType = Linear1.Weight.DType });
         copy.LoadStateDict(StateDict());
         copy.Train(IsTraining);
         return copy;
