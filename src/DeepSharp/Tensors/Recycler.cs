@@ -9,10 +9,8 @@ namespace DeepSharp;
 /// </summary>
 /// <remarks>
 /// <para>Why: activations are allocated in the forward pass and die after the backward pass, but .NET cannot
-/// tell the library when (a user may keep any tensor). Left to the GC, every step allocates megabytes of fresh
-/// large-object-heap arrays; the GC decommits the dead ones and the next step page-faults the memory back in.
-/// On the 2-core benchmark machine that cost more than the arithmetic (mlp_step: 300–540 page faults and
-/// 5–17 ms a step, against 3 ms without them).</para>
+/// tell the library when (a user may keep any tensor). Left to the GC, every step allocates fresh large arrays
+/// and page-faults them in (figures in docs/performance.md).</para>
 /// <para>How: each pooled buffer's storage carries a finalizable <see cref="Reclaimer"/>. When the GC finds the
 /// storage unreachable, the finalizer queues the array on its creating thread's pending queue; the array enters
 /// the pool only at a <b>safe point</b> of that thread — the end of <see cref="Tensor.Backward"/>, of
@@ -21,8 +19,10 @@ namespace DeepSharp;
 /// is not a safe point). A buffer that another thread touched, or that was handed out as a public span, array or
 /// <c>Tensor&lt;T&gt;</c>, is never recycled (it is left to the GC). Once per <see cref="CollectEveryBytes"/> of
 /// large buffers rented, a safe point runs a gen-1 collection that finds the dead activations of the last steps
-/// while they are still young; a collection that recovers little backs off exponentially (a user who keeps every
-/// tensor pays almost nothing). Only threads that reach safe points get recyclable buffers.</para>
+/// while they are still young; when the bytes of live-or-unfound storages (<see cref="Owner.Outstanding"/>) grew
+/// since the last full collection, a full non-compacting one finds the storages a GC promoted to gen 2 during a
+/// step. A collection that finds little (counting what any GC found) backs off exponentially, so a user who keeps
+/// every tensor pays almost nothing. Only threads that reach safe points get recyclable buffers.</para>
 /// <para><c>DEEPSHARP_RECYCLE=0</c> (or <see cref="BufferPoolSettings.RecycleUnreachable"/> = false) turns it off.</para>
 /// </remarks>
 internal static class Recycler
@@ -67,6 +67,22 @@ internal static class Recycler
         /// <summary>Safe points to skip before the next collection may run (exponential back-off).</summary>
         public int Skip, Backoff;
 
+        /// <summary>Bytes of this thread's recyclable storages not yet found dead (live, or dead and not yet
+        /// collected): added when a storage is armed, removed by its finalizer or <c>Release</c>.</summary>
+        public long Outstanding;
+
+        /// <summary><see cref="Outstanding"/> right after the last full collection: an estimate of the live bytes.</summary>
+        public long LiveAfterFull;
+
+        /// <summary>Bytes whose storages any GC found unreachable (diagnostics and the back-off).</summary>
+        public long Found;
+
+        /// <summary><see cref="Found"/> at the last collection.</summary>
+        public long FoundAtCollect;
+
+        /// <summary>Collections to skip before the next full one may run (exponential back-off).</summary>
+        public int FullSkip, FullBackoff;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void NoteFresh(long bytes) { Fresh += bytes; FreshTotal += bytes; }
     }
@@ -97,33 +113,74 @@ internal static class Recycler
     /// <summary>Collections run by safe points since start (diagnostics and tests).</summary>
     internal static long Collections;
 
+    /// <summary>Of <see cref="Collections"/>, the full (gen-2, non-compacting) ones.</summary>
+    internal static long FullCollections;
+
+    /// <summary>Forgets this thread's recycling state, the pool's contents and its demand history (tests: each starts
+    /// from the state of a fresh process whatever ran before). Storages armed before stay with the old state and are
+    /// left to the GC.</summary>
+    internal static void Reset()
+    {
+        if (t_owner is { } o) while (o.Pending.TryDequeue(out _)) { }
+        t_owner = null;
+        BufferPoolSettings.Clear();
+        BufferPoolSettings.ResetDemand();
+    }
+
     /// <summary>A point of the calling thread where no op is running: pending arrays may enter the pool.</summary>
     public static void SafePoint()
     {
-        var o = t_owner;
+        // A thread that reaches a safe point gets recyclable buffers from then on.
+        var o = t_owner ??= BufferPoolSettings.RecycleUnreachable ? new Owner() : null;
         if (o is null) return;
         long demand = o.Rented;
         o.Rented = 0;
         o.SafePoints++;
         if (demand > o.PeakDemand) Volatile.Write(ref o.PeakDemand, demand);
-        BufferPoolSettings.NoteDemand(demand);
         Drain(o);
-        // A young-generation collection once every CollectEveryBytes of demand finds the dead arrays of the
-        // intervals since the last one (still in gen 0/1); the pool then serves the next intervals without fresh
-        // arrays, and holds about that much memory. Memory stays flat; the cost is one gen-1 GC per interval
-        // (0.1–0.2 ms measured) per CollectEveryBytes of large buffers rented.
+        Collect(o, demand);
+        BufferPoolSettings.NoteSafePoint(demand, Interlocked.Read(ref Collections));
+    }
+
+    // One young-generation collection per CollectEveryBytes of demand finds the dead arrays of the intervals since
+    // the last one while they are in gen 0/1, so the pool serves the next intervals and memory stays flat.
+    private static void Collect(Owner o, long demand)
+    {
         o.SinceCollect += demand;
         if (o.SinceCollect < CollectEveryBytes) return;
         if (o.Skip > 0) { o.Skip--; return; }
-        demand = o.SinceCollect;
+        long interval = o.SinceCollect;
         o.SinceCollect = 0;
-        long before = BufferPoolSettings.PooledBytes;
         GC.Collect(1, GCCollectionMode.Forced, blocking: true, compacting: false);
         GC.WaitForPendingFinalizers();
         Drain(o);
         Interlocked.Increment(ref Collections);
+        // A GC during a step promotes the activations live then to gen 2, where young collections never find
+        // them: when the outstanding bytes grew by a quarter of an interval since the last full collection,
+        // run one (non-compacting: the marking of arrays of numbers is cheap).
+        long growth = Volatile.Read(ref o.Outstanding) - o.LiveAfterFull;
+        if (growth >= interval / 4)
+        {
+            if (o.FullSkip > 0) o.FullSkip--;
+            else
+            {
+                long before = Volatile.Read(ref o.Found);
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+                GC.WaitForPendingFinalizers();
+                Drain(o);
+                Interlocked.Increment(ref FullCollections);
+                o.LiveAfterFull = Volatile.Read(ref o.Outstanding);
+                bool fullUseful = Volatile.Read(ref o.Found) - before >= growth / 4;
+                o.FullBackoff = fullUseful ? 0 : Math.Min(64, Math.Max(1, o.FullBackoff * 2));
+                o.FullSkip = o.FullBackoff;
+            }
+        }
         o.Fresh = 0;
-        bool useful = BufferPoolSettings.PooledBytes - before >= demand / 4;
+        // What any GC found since the last collection counts (the runtime's own, a full one): a collection is
+        // useless only when the buffers did not come back at all.
+        long found = Volatile.Read(ref o.Found) - o.FoundAtCollect;
+        o.FoundAtCollect = Volatile.Read(ref o.Found);
+        bool useful = found >= interval / 4;
         o.Backoff = useful ? 0 : Math.Min(64, Math.Max(1, o.Backoff * 2));
         o.Skip = o.Backoff;
     }
@@ -156,22 +213,32 @@ internal abstract class Reclaimer(Recycler.Owner owner)
     public volatile bool Shared;
 }
 
-internal sealed class Reclaimer<T>(T[] array, Recycler.Owner owner) : Reclaimer(owner) where T : unmanaged
+internal sealed class Reclaimer<T> : Reclaimer where T : unmanaged
 {
-    private T[]? _array = array;
+    private T[]? _array;
+
+    public Reclaimer(T[] array, Recycler.Owner owner) : base(owner)
+    {
+        _array = array;
+        Interlocked.Add(ref owner.Outstanding, (long)array.Length * Unsafe.SizeOf<T>());
+    }
 
     /// <summary>The storage gave its buffer back itself (<c>Release</c>).</summary>
     public void Disarm()
     {
-        _array = null;
+        if (Interlocked.Exchange(ref _array, null) is { } a)
+            Interlocked.Add(ref Owner.Outstanding, -(long)a.Length * Unsafe.SizeOf<T>());
         GC.SuppressFinalize(this);
     }
 
     ~Reclaimer()
     {
         var a = Interlocked.Exchange(ref _array, null);
-        if (a is null || Shared) return;
+        if (a is null) return;
         long bytes = (long)a.Length * Unsafe.SizeOf<T>();
+        Interlocked.Add(ref Owner.Outstanding, -bytes);
+        if (Shared) return;
+        Interlocked.Add(ref Owner.Found, bytes);
         if (Interlocked.Add(ref Owner.PendingBytes, bytes) > Owner.PendingCap)
         {
             Interlocked.Add(ref Owner.PendingBytes, -bytes);   // left to the GC

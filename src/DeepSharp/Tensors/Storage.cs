@@ -143,7 +143,20 @@ internal sealed class Storage<T> : Storage where T : unmanaged
 /// </summary>
 internal static class BufferPool<T> where T : unmanaged
 {
-    private static readonly Dictionary<int, Stack<T[]>> s_free = [];
+    // The free arrays of one length, with the low-water marks of the idle-buffer trim (see BufferPoolSettings).
+    private sealed class Bin
+    {
+        public readonly Stack<T[]> Stack = new();
+
+        // The fewest arrays held since the last safe point: that many sat unused through the interval (a bin
+        // created mid-interval starts at 0, nothing idle yet).
+        public int LowInterval;
+
+        // The fewest over the intervals of the current window.
+        public int LowWindow = int.MaxValue;
+    }
+
+    private static readonly Dictionary<int, Bin> s_free = [];
     private static readonly object s_lock = new();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -154,8 +167,9 @@ internal static class BufferPool<T> where T : unmanaged
     {
         lock (s_lock)
         {
-            if (s_free.TryGetValue(length, out var stack) && stack.TryPop(out var a))
+            if (s_free.TryGetValue(length, out var bin) && bin.Stack.TryPop(out var a))
             {
+                if (bin.Stack.Count < bin.LowInterval) bin.LowInterval = bin.Stack.Count;
                 BufferPoolSettings.AddPooledBytes(-(long)length * Unsafe.SizeOf<T>());
                 Interlocked.Increment(ref BufferPoolSettings.s_hits);
                 return a;
@@ -172,9 +186,41 @@ internal static class BufferPool<T> where T : unmanaged
         lock (s_lock)
         {
             if (!BufferPoolSettings.TryReserve(bytes)) return;
-            if (!s_free.TryGetValue(array.Length, out var stack)) s_free[array.Length] = stack = new Stack<T[]>();
-            stack.Push(array);
+            if (!s_free.TryGetValue(array.Length, out var bin)) s_free[array.Length] = bin = new Bin();
+            bin.Stack.Push(array);
         }
+    }
+
+    /// <summary>Pooled arrays of this length (tests).</summary>
+    public static int Count(int length)
+    {
+        lock (s_lock) return s_free.TryGetValue(length, out var bin) ? bin.Stack.Count : 0;
+    }
+
+    /// <summary>Ends an interval between safe points for the idle-buffer trim; when <paramref name="windowEnds"/>,
+    /// drops the arrays of each length that no interval of the window used. Returns the bytes dropped.</summary>
+    public static long EndInterval(bool windowEnds)
+    {
+        long dropped = 0;
+        lock (s_lock)
+        {
+            List<int>? empty = null;
+            foreach (var (len, bin) in s_free)
+            {
+                bin.LowWindow = Math.Min(bin.LowWindow, bin.LowInterval);
+                if (windowEnds)
+                {
+                    for (int i = 0; i < bin.LowWindow && bin.Stack.TryPop(out _); i++)
+                        dropped += (long)len * Unsafe.SizeOf<T>();
+                    bin.LowWindow = int.MaxValue;
+                    if (bin.Stack.Count == 0) (empty ??= []).Add(len);
+                }
+                bin.LowInterval = bin.Stack.Count;
+            }
+            if (empty is not null) foreach (int len in empty) s_free.Remove(len);
+            BufferPoolSettings.AddPooledBytes(-dropped);
+        }
+        return dropped;
     }
 
     /// <summary>Drops pooled arrays of this type, largest first, until the pool holds at most <paramref name="bytes"/>.</summary>
@@ -184,7 +230,7 @@ internal static class BufferPool<T> where T : unmanaged
         {
             foreach (int len in s_free.Keys.OrderDescending().ToArray())
             {
-                var stack = s_free[len];
+                var stack = s_free[len].Stack;
                 while (BufferPoolSettings.PooledBytes > bytes && stack.TryPop(out _))
                     BufferPoolSettings.AddPooledBytes(-(long)len * Unsafe.SizeOf<T>());
                 if (stack.Count == 0) s_free.Remove(len);
@@ -198,8 +244,8 @@ internal static class BufferPool<T> where T : unmanaged
     {
         lock (s_lock)
         {
-            foreach (var (len, stack) in s_free)
-                BufferPoolSettings.AddPooledBytes(-(long)len * Unsafe.SizeOf<T>() * stack.Count);
+            foreach (var (len, bin) in s_free)
+                BufferPoolSettings.AddPooledBytes(-(long)len * Unsafe.SizeOf<T>() * bin.Stack.Count);
             s_free.Clear();
         }
     }
@@ -234,6 +280,63 @@ public static class BufferPoolSettings
         long cur = Interlocked.Read(ref s_recentDemand);
         Interlocked.Exchange(ref s_recentDemand, Math.Max(demand, cur - cur / 16));
         if (PooledBytes > Limit) Trim(Limit);
+    }
+
+    /// <summary>Safe points per idle-buffer window (at least; a window also spans two recycling collections).</summary>
+    internal const int WindowSafePoints = 4;
+
+    /// <summary>A drop of at least this many bytes by the idle-buffer trim is followed by a compacting collection
+    /// that gives the memory back to the operating system.</summary>
+    internal static long GiveBackBytes = 64L << 20;
+
+    private static int s_windowTicks;
+    private static long s_windowCollections = -1;
+
+    /// <summary>Bytes the idle-buffer trim dropped since start (diagnostics and tests).</summary>
+    internal static long IdleDropped;
+
+    /// <summary>Compacting collections run after a large idle-buffer drop (diagnostics and tests).</summary>
+    internal static long GiveBacks;
+
+    /// <summary>The end of an interval between safe points: records its demand (<see cref="Limit"/>) and runs the
+    /// low-water-mark trim. Over a window of at least <see cref="WindowSafePoints"/> safe points and two recycling
+    /// collections (the pool is refilled at collections), the arrays of each length that stayed in the pool through
+    /// every interval are dropped: the working set shrank (training, then inference), and they would only hold
+    /// memory. A large drop is followed by a compacting collection so that the memory goes back to the system.</summary>
+    internal static void NoteSafePoint(long demand, long collections)
+    {
+        lock (s_windowLock) NoteSafePointLocked(demand, collections);
+    }
+
+    private static readonly object s_windowLock = new();
+
+    private static void NoteSafePointLocked(long demand, long collections)
+    {
+        NoteDemand(demand);
+        if (s_windowCollections < 0) s_windowCollections = collections;
+        bool windowEnds = ++s_windowTicks >= WindowSafePoints && collections - s_windowCollections >= 2;
+        long dropped = BufferPool<float>.EndInterval(windowEnds) + BufferPool<double>.EndInterval(windowEnds)
+            + BufferPool<long>.EndInterval(windowEnds);
+        if (!windowEnds) return;
+        s_windowTicks = 0;
+        s_windowCollections = collections;
+        if (dropped == 0) return;
+        Interlocked.Add(ref IdleDropped, dropped);
+        if (dropped < GiveBackBytes) return;
+        Interlocked.Increment(ref GiveBacks);
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
+    /// <summary>Forgets the demand history and the trim's window (tests).</summary>
+    internal static void ResetDemand()
+    {
+        lock (s_windowLock)
+        {
+            Interlocked.Exchange(ref s_recentDemand, 0);
+            s_windowTicks = 0;
+            s_windowCollections = -1;
+        }
     }
 
     /// <summary>Drops pooled arrays until the pool holds at most <paramref name="bytes"/>.</summary>

@@ -123,18 +123,30 @@ internal static class GptBench
 {
     public static JsonObject Measure(string workload, GptConfig c, Action step, WorkloadOptions options)
     {
-        int warm = 2, reps = Math.Max(1, options.Repetitions);
+        int warm = 2, reps = Math.Max(1, options.Steps ?? options.Repetitions);
         for (int i = 0; i < warm; i++) step();
         var ms = new double[reps];
         long faults0 = ProcStats.MinorFaults(), hits0 = BufferPoolSettings.Hits, misses0 = BufferPoolSettings.Misses;
         long rented0 = Recycler.Current?.RentedTotal ?? 0;
-        double rssFirst = 0;
+        double rssFirst = 0, rssMin = double.MaxValue, rssMax = 0;
         for (int r = 0; r < reps; r++)
         {
+            long f0 = options.TraceMemory ? ProcStats.MinorFaults() : 0;
             long t0 = Stopwatch.GetTimestamp();
             step();
             ms[r] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            if (r == 0) rssFirst = ProcStats.RssMb();
+            double rss = ProcStats.RssMb();
+            if (r == 0) rssFirst = rss;
+            rssMin = Math.Min(rssMin, rss);
+            rssMax = Math.Max(rssMax, rss);
+            if (options.TraceMemory)
+                options.Trace.WriteLine(new JsonObject
+                {
+                    ["workload"] = workload, ["config"] = c.Name, ["step"] = r, ["ms"] = Math.Round(ms[r], 1),
+                    ["rss_mb"] = Math.Round(rss), ["faults"] = ProcStats.MinorFaults() - f0,
+                    ["pool_mb"] = Math.Round(BufferPoolSettings.PooledBytes / 1048576.0),
+                    ["recycler_gc"] = Recycler.Collections, ["recycler_full_gc"] = Recycler.FullCollections,
+                }.ToJsonString());
         }
         long faults = ProcStats.MinorFaults() - faults0;
         long bufferPages = ((Recycler.Current?.RentedTotal ?? 0) - rented0) / 4096;
@@ -145,9 +157,11 @@ internal static class GptBench
             ["workload"] = workload, ["config"] = c.Name, ["ms"] = Math.Round(median, 1),
             ["tokens_per_s"] = Math.Round(c.Batch * c.Block / (median / 1e3)),
             ["faults_per_step"] = faults / reps, ["buffer_pages_per_step"] = bufferPages / reps,
+            ["fault_pct_of_buffer_pages"] = bufferPages > 0 ? Math.Round(100.0 * faults / bufferPages, 3) : null,
             ["pool_misses_per_step"] = (BufferPoolSettings.Misses - misses0) / reps,
             ["pool_hits_per_step"] = (BufferPoolSettings.Hits - hits0) / reps,
             ["rss_first_mb"] = Math.Round(rssFirst), ["rss_last_mb"] = Math.Round(ProcStats.RssMb()),
+            ["rss_min_mb"] = Math.Round(rssMin), ["rss_max_mb"] = Math.Round(rssMax),
             ["steps"] = reps,
         };
     }

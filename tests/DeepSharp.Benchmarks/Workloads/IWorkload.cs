@@ -32,6 +32,17 @@ public sealed class WorkloadOptions
     /// <summary>Configurations of the GPT workloads to run (<c>--config mini,gpt2_small</c>), or null for all.</summary>
     public IReadOnlySet<string>? Configs { get; init; }
 
+    /// <summary>Measured steps of the GPT workloads (<c>--steps N</c>), overriding <see cref="Repetitions"/>: a long run
+    /// shows whether RSS stays flat (minimum and maximum RSS over the steps are reported), or null.</summary>
+    public int? Steps { get; init; }
+
+    /// <summary>Writes one JSON line per measured GPT step to standard error (<c>--trace-memory</c>): time, RSS,
+    /// minor faults, pooled bytes and the recycler's collections.</summary>
+    public bool TraceMemory { get; init; }
+
+    /// <summary>Where <see cref="TraceMemory"/> lines go.</summary>
+    public TextWriter Trace { get; init; } = TextWriter.Null;
+
     /// <summary>Measured repetitions per configuration (the median is reported).</summary>
     public int Repetitions { get; init; } = 7;
 

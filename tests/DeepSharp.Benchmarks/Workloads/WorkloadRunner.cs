@@ -27,6 +27,8 @@ public static class WorkloadRunner
         HashSet<string>? only = null, configs = null;
         List<int>? sizes = null;
         int reps = 7;
+        int? steps = null;
+        bool traceMemory = false;
         string trans = "nn";
         for (int i = 0; i < args.Length; i++)
         {
@@ -41,9 +43,11 @@ public static class WorkloadRunner
                 case "--reps": reps = int.Parse(Value()); break;
                 case "--config": configs = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries)]; break;
                 case "--trans": trans = Value().ToLowerInvariant(); break;
+                case "--steps": steps = int.Parse(Value()); break;
+                case "--trace-memory": traceMemory = true; break;
                 default:
                     error.WriteLine($"unknown option {arg}");
-                    error.WriteLine("usage: workloads [--json] [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn|nt|tn|tt] [--config mini,gpt2_small]");
+                    error.WriteLine("usage: workloads [--json] [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn|nt|tn|tt] [--config mini,gpt2_small] [--steps N] [--trace-memory]");
                     error.WriteLine("workloads: " + string.Join(", ", All.Select(w => w.Name)));
                     return 2;
             }
@@ -55,14 +59,21 @@ public static class WorkloadRunner
         }
 
         KernelSettings.NumThreads = threads;
-        var options = new WorkloadOptions { Threads = threads, Sizes = sizes, Repetitions = reps, Trans = trans, Configs = configs };
+        var options = new WorkloadOptions
+        {
+            Threads = threads, Sizes = sizes, Repetitions = reps, Trans = trans, Configs = configs,
+            Steps = steps, TraceMemory = traceMemory, Trace = error,
+        };
         foreach (IWorkload w in All)
         {
             if (only is not null && !only.Contains(w.Name)) continue;
             ProcStats.ResetPeak();   // each workload reports its own peak resident set
+            var stats = RecyclerStats.Now();
             foreach (JsonObject line in w.Run(options))
             {
                 line["peak_rss_mb"] ??= Math.Round(ProcStats.PeakRssMb());
+                RecyclerStats.Now().AddDelta(line, stats);
+                stats = RecyclerStats.Now();
                 output.WriteLine(json ? line.ToJsonString() : Describe(line, threads));
                 output.Flush();
             }
@@ -72,4 +83,27 @@ public static class WorkloadRunner
 
     private static string Describe(JsonObject line, int threads) =>
         string.Join("  ", line.Select(kv => $"{kv.Key}={kv.Value}")) + $"  threads={threads}";
+}
+
+/// <summary>The buffer recycler's and the GC's counters, printed on every workload line: collections the recycler
+/// ran (young and full), runtime GCs per generation, idle bytes the pool trimmed, bytes pooled, minor faults.</summary>
+internal readonly record struct RecyclerStats(long Collections, long Full, int Gen0, int Gen1, int Gen2, long IdleDropped,
+    long GiveBacks, long Faults)
+{
+    public static RecyclerStats Now() => new(Interlocked.Read(ref Recycler.Collections),
+        Interlocked.Read(ref Recycler.FullCollections), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+        Interlocked.Read(ref BufferPoolSettings.IdleDropped), Interlocked.Read(ref BufferPoolSettings.GiveBacks),
+        ProcStats.MinorFaults());
+
+    /// <summary>Adds the counts since <paramref name="start"/> to <paramref name="line"/>.</summary>
+    public void AddDelta(JsonObject line, RecyclerStats start)
+    {
+        line["recycler_gc"] = Collections - start.Collections;
+        line["recycler_full_gc"] = Full - start.Full;
+        line["gc_counts"] = $"{Gen0 - start.Gen0}/{Gen1 - start.Gen1}/{Gen2 - start.Gen2}";
+        line["pool_idle_dropped_mb"] = Math.Round((IdleDropped - start.IdleDropped) / 1048576.0);
+        line["pool_give_backs"] = GiveBacks - start.GiveBacks;
+        line["pool_mb"] = Math.Round(BufferPoolSettings.PooledBytes / 1048576.0);
+        line["minor_faults"] ??= Faults - start.Faults;
+    }
 }

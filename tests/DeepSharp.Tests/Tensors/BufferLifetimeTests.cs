@@ -18,6 +18,7 @@ public class BufferLifetimeTests
         _min = BufferPoolSettings.MinPooledBytes; _max = BufferPoolSettings.MaxPooledBytes;
         _recycle = BufferPoolSettings.RecycleUnreachable;
         BufferPoolSettings.RecycleUnreachable = false;
+        Recycler.Reset();
     }
 
     [TearDown]
@@ -25,6 +26,7 @@ public class BufferLifetimeTests
     {
         BufferPoolSettings.MinPooledBytes = _min; BufferPoolSettings.MaxPooledBytes = _max;
         BufferPoolSettings.RecycleUnreachable = _recycle;
+        Recycler.Reset();   // the demand history of PoolLimitFollowsTheWorkingSet must not reach the next fixture
     }
 
     private static int Pooled(int length)

@@ -19,6 +19,7 @@ public class RecyclerTests
         _recycle = BufferPoolSettings.RecycleUnreachable;
         _every = Recycler.CollectEveryBytes;
         Recycler.CollectEveryBytes = 256 << 10;                 // these small models collect every step or two
+        Recycler.Reset();                                       // whatever ran before (e.g. BufferLifetimeTests)
     }
 
     private long _every;
@@ -29,9 +30,10 @@ public class RecyclerTests
         BufferPoolSettings.MinPooledBytes = _min; BufferPoolSettings.MaxPooledBytes = _max;
         BufferPoolSettings.RecycleUnreachable = _recycle;
         Recycler.CollectEveryBytes = _every;
+        Recycler.Reset();
     }
 
-    private static (float[] Losses, float[] Weights) Train(int steps, Action<int>? afterStep = null)
+    private static (float[] Losses, float[] Weights) Train(int steps, Action<int>? afterStep = null, Action? midStep = null)
     {
         var g = new Generator(3);
         var model = new Sequential(new Linear(64, 128, generator: g), new ReLU(), new Linear(128, 128, generator: g),
@@ -44,6 +46,7 @@ public class RecyclerTests
         {
             opt.ZeroGrad();
             var l = F.CrossEntropy(model.Forward(x), y);
+            midStep?.Invoke();
             l.Backward();
             opt.Step();
             losses[s] = (float)l.Item();
@@ -75,6 +78,75 @@ public class RecyclerTests
         Assert.That(freshAfterWarmup, Is.GreaterThan(0));
         Assert.That(freshAtEnd - freshAfterWarmup, Is.LessThan(3 * perStep),
             $"fresh pooled bytes: {freshAfterWarmup} in the first 10 steps, {freshAtEnd - freshAfterWarmup} in the next 30");
+    }
+
+    [Test]
+    public void ActivationsPromotedToGen2DuringAStepAreStillRecycled()
+    {
+        BufferPoolSettings.MinPooledBytes = 16 << 10;
+        BufferPoolSettings.RecycleUnreachable = false;
+        var reference = Train(40);
+
+        BufferPoolSettings.RecycleUnreachable = true;
+        long freshAfterWarmup = 0, fullAfterWarmup = 0;
+        var recycled = Train(40, s =>
+        {
+            if (s == 9) (freshAfterWarmup, fullAfterWarmup) = (Recycler.Current!.FreshTotal, Recycler.FullCollections);
+        }, midStep: () =>
+        {
+            // Two young collections while the activations are live promote them to gen 2, where the recycler's
+            // young collections never find them once they die (a GC during a large model's step does the same).
+            GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+            GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+        });
+        long freshAtEnd = Recycler.Current!.FreshTotal;
+
+        Assert.That(recycled.Losses, Is.EqualTo(reference.Losses));
+        Assert.That(recycled.Weights, Is.EqualTo(reference.Weights));
+        long perStep = freshAfterWarmup / 10;
+        Assert.That(freshAfterWarmup, Is.GreaterThan(0));
+        Assert.That(freshAtEnd - freshAfterWarmup, Is.LessThan(3 * perStep),
+            $"fresh pooled bytes: {freshAfterWarmup} in the first 10 steps, {freshAtEnd - freshAfterWarmup} in the next 30");
+        Assert.That(Recycler.FullCollections, Is.GreaterThan(fullAfterWarmup), "full collections found them");
+    }
+
+    [Test]
+    public void IdleBuffersLeaveThePoolWhenTheWorkingSetShrinks()
+    {
+        const int big = 70_001, small = 30_011;                 // lengths only this test uses
+        long giveBack = BufferPoolSettings.GiveBackBytes, giveBacks = BufferPoolSettings.GiveBacks;
+        try
+        {
+            BufferPoolSettings.GiveBackBytes = 4 * big * 4;     // dropping four of the big arrays gives memory back
+            for (int i = 0; i < 6; i++) BufferPool<float>.Return(new float[big]);    // what "training" left
+            for (int i = 0; i < 2; i++) BufferPool<float>.Return(new float[small]);
+            long collections = 0;
+            // "Inference": every interval rents two big arrays and one small one, and gives them back.
+            void Interval(long collectionsRun)
+            {
+                var a = new[] { BufferPool<float>.TryRent(big)!, BufferPool<float>.TryRent(big)! };
+                var b = BufferPool<float>.TryRent(small)!;
+                foreach (var x in a) BufferPool<float>.Return(x);
+                BufferPool<float>.Return(b);
+                collections += collectionsRun;
+                BufferPoolSettings.NoteSafePoint(2L * big * 4 + small * 4, collections);
+            }
+            for (int i = 0; i < 8; i++) Interval(collectionsRun: 0);
+            Assert.That(BufferPool<float>.Count(big), Is.EqualTo(6), "no collection refilled the pool: no window ended");
+            Interval(collectionsRun: 1);
+            Interval(collectionsRun: 1);
+            Assert.That(BufferPool<float>.Count(big), Is.EqualTo(6), "the first window ends, but the arrays arrived during it");
+            for (int i = 0; i < 3; i++) Interval(collectionsRun: 1);
+            Assert.That(BufferPool<float>.Count(big), Is.EqualTo(6), "a window spans four safe points and two collections");
+            Interval(collectionsRun: 1);
+            Assert.That(BufferPool<float>.Count(big), Is.EqualTo(2), "the four big arrays no interval used are dropped");
+            Assert.That(BufferPool<float>.Count(small), Is.EqualTo(1), "one small array idle through the window");
+            Assert.That(BufferPoolSettings.GiveBacks, Is.EqualTo(giveBacks + 1), "a large drop gives the memory back");
+            for (int i = 0; i < 12; i++) Interval(collectionsRun: 1);
+            Assert.That(BufferPool<float>.Count(big), Is.EqualTo(2), "the steady state keeps what it uses");
+            Assert.That(BufferPool<float>.Count(small), Is.EqualTo(1));
+        }
+        finally { BufferPoolSettings.GiveBackBytes = giveBack; }
     }
 
     [Test]
