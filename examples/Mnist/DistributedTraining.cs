@@ -71,6 +71,8 @@ public static class DistributedTraining
         var seconds = new JsonArray();
         var cpuSeconds = new JsonArray();
         var testAccuracies = new JsonArray();
+        var waitSeconds = new JsonArray();
+        var commSeconds = new JsonArray();
         double testAccuracy = 0;
         try
         {
@@ -78,6 +80,7 @@ public static class DistributedTraining
             {
                 foreach (var s in samplers) s.SetEpoch(epoch);
                 model.Train();
+                ddp?.ResetTimings();
                 var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
                 var clock = Stopwatch.StartNew();
                 double lossSum = 0;
@@ -99,8 +102,9 @@ public static class DistributedTraining
                 }
                 double elapsed = clock.Elapsed.TotalSeconds;
                 double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
-                // The epoch's loss over every rank's images and the ranks' CPU time (one small all-reduce per epoch).
-                var totals = Tensor.FromBuffer(new[] { lossSum, seen, elapsed, cpu }, 4);
+                double wait = ddp?.WaitTime.TotalSeconds ?? 0, comm = ddp?.CommunicationTime.TotalSeconds ?? 0;
+                // The epoch's loss over every rank's images, the ranks' CPU time and their DDP timings (one small all-reduce per epoch).
+                var totals = Tensor.FromBuffer(new[] { lossSum, seen, elapsed, cpu, wait, comm }, 6);
                 if (ddp is not null) Distributed.Distributed.AllReduce(totals, ReduceOp.Sum);
                 var t = totals.ToArray<double>();
                 double images = t[1], trainLoss = t[0] / t[1];
@@ -110,6 +114,8 @@ public static class DistributedTraining
                 epochs.Add(trainLoss);
                 seconds.Add(elapsed);
                 cpuSeconds.Add(t[3]);
+                waitSeconds.Add(t[4] / world);
+                commSeconds.Add(t[5] / world);
                 testAccuracies.Add(accuracy);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"epoch {epoch}/{options.EffectiveEpochs}: train loss {trainLoss:F4}, test loss {testLoss:F4}, test accuracy {accuracy * 100:F2}% ({elapsed:F2} s, {images / elapsed:N0} img/s over {(ddp is null ? "1 process" : $"{world} ranks")})"));
@@ -137,6 +143,10 @@ public static class DistributedTraining
                 ["test_accuracy"] = testAccuracy,
                 ["epoch_seconds"] = seconds,
                 ["epoch_cpu_seconds"] = cpuSeconds,
+                // Per rank (mean over the ranks): backward's wait for the all-reduce at its end, and the communication
+                // thread's time in reductions (DistributedDataParallel.WaitTime / CommunicationTime); 0 with --accumulate.
+                ["epoch_allreduce_wait_seconds"] = waitSeconds,
+                ["epoch_comm_seconds"] = commSeconds,
                 ["train_loss"] = epochs,
                 ["test_accuracies"] = testAccuracies,
                 ["images_per_second"] = samplers[0].StepsPerEpoch * (double)options.BatchSize * shards / (double)seconds[^1]!,

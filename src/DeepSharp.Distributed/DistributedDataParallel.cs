@@ -37,7 +37,10 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
     private readonly bool _broadcastBuffers;
     private readonly List<DdpEvent> _events = [];
     private bool _passActive, _syncEnabled = true, _disposed;
+    private volatile bool _waiting;                 // backward has ended and waits for the reductions
     private int _nextLaunch;
+    private long _waitTicks, _commTicks;            // Stopwatch ticks, see WaitTime and CommunicationTime
+    private readonly Func<bool> _hurry;
 
     /// <summary>Wraps <paramref name="module"/> (registered as child <c>module</c>, so state-dict keys start with <c>module.</c>).</summary>
     /// <param name="module">The model; every rank must build the same architecture.</param>
@@ -93,6 +96,7 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
             int index = i;
             _hooks.Add(_parameters[i].RegisterPostAccumulateGradHook(_ => OnGradReady(index)));
         }
+        _hurry = () => _waiting;
         _commThread = new Thread(CommLoop) { IsBackground = true, Name = "DeepSharp DDP communication" };
         _commThread.Start();
     }
@@ -122,6 +126,23 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
 
     /// <summary>The buckets: for each, the indices (in <see cref="Module.Parameters"/> order) of its parameters, in the order they fill it.</summary>
     public IReadOnlyList<IReadOnlyList<int>> Buckets => [.. _buckets.Select(b => (IReadOnlyList<int>)b.Members)];
+
+    /// <summary>
+    /// The time backward passes spent at their end waiting for the gradient reductions to finish, since construction or
+    /// <see cref="ResetTimings"/>: the communication that did not overlap with computation.
+    /// </summary>
+    public TimeSpan WaitTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _waitTicks));
+
+    /// <summary>The time the communication thread spent reducing buckets (from taking a bucket to its result, waits
+    /// included), since construction or <see cref="ResetTimings"/>.</summary>
+    public TimeSpan CommunicationTime => System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _commTicks));
+
+    /// <summary>Sets <see cref="WaitTime"/> and <see cref="CommunicationTime"/> to zero (e.g. at the start of an epoch).</summary>
+    public void ResetTimings()
+    {
+        Interlocked.Exchange(ref _waitTicks, 0);
+        Interlocked.Exchange(ref _commTicks, 0);
+    }
 
     /// <summary>The gradient-ready, launch and wait events of the last synchronised backward, in order (for tests and profiling).</summary>
     public IReadOnlyList<DdpEvent> LastBackwardEvents => _events;
@@ -211,10 +232,20 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
         LaunchReady();
         _events.Add(new DdpEvent("Wait", -1));
         Exception? error = null;
-        foreach (var bucket in _buckets)
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        _waiting = true;   // the communication thread now polls without sleeping: this rank has nothing else to do
+        try
         {
-            bucket.Done.Wait();
-            error ??= bucket.Error;
+            foreach (var bucket in _buckets)
+            {
+                bucket.Done.Wait();
+                error ??= bucket.Error;
+            }
+        }
+        finally
+        {
+            _waiting = false;
+            Interlocked.Add(ref _waitTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
         }
         if (error is not null) throw new InvalidOperationException($"DistributedDataParallel: the gradient all-reduce failed on rank {_group.Rank}: {error.Message}", error);
         using (Autograd.NoGrad())
@@ -236,17 +267,19 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
     {
         foreach (var bucket in _queue.GetConsumingEnumerable())
         {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 int chunk = bucket.Padded / _group.WorldSize;
-                if (bucket.DType == DType.Float32) _group.ReduceInRankOrder(bucket.Floats.Pointer, bucket.FloatScratch.Pointer, chunk, ReduceOp.Average);
-                else _group.ReduceInRankOrder(bucket.Doubles.Pointer, bucket.DoubleScratch.Pointer, chunk, ReduceOp.Average);
+                if (bucket.DType == DType.Float32) _group.ReduceInRankOrder(bucket.Floats.Pointer, bucket.FloatScratch.Pointer, chunk, ReduceOp.Average, _hurry);
+                else _group.ReduceInRankOrder(bucket.Doubles.Pointer, bucket.DoubleScratch.Pointer, chunk, ReduceOp.Average, _hurry);
                 bucket.Error = null;
             }
             catch (Exception ex)
             {
                 bucket.Error = ex;
             }
+            Interlocked.Add(ref _commTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
             bucket.Done.Set();
         }
     }
