@@ -170,8 +170,9 @@ internal static class Engine
         return inputGrads;
     }
 
-    /// <summary>Sums each broadcast input gradient back to its input's shape, drops the gradients no edge takes,
-    /// and holds a reference to each kept one.</summary>
+    /// <summary>Sums each broadcast input gradient back to its input's shape, casts it to its input's floating dtype
+    /// (an op that promoted Float32 with Float64 computes its gradients in Float64; the Float32 input gets a Float32
+    /// gradient, as PyTorch's engine does), drops the gradients no edge takes, and holds a reference to each kept one.</summary>
     private static void ReduceToInputShapes(Node node, Tensor?[] inputGrads, GradCapture? capture, GradientBuffers buffers)
     {
         for (int i = 0; i < node.Inputs.Length && i < inputGrads.Length; i++)
@@ -188,8 +189,22 @@ internal static class Engine
                 buffers.DropIfUnused(g);
                 inputGrads[i] = g = reduced;
             }
+            if (g.DType != edge.DType && g.DType.IsFloatingPoint() && edge.DType.IsFloatingPoint())
+            {
+                var cast = g.To(edge.DType);
+                if (!SharedWithAnother(inputGrads, i)) buffers.DropIfUnused(g);
+                inputGrads[i] = g = cast;
+            }
             buffers.Hold(g);
         }
+    }
+
+    // True when another input's gradient is the same storage (AddBackward returns [g, g]).
+    private static bool SharedWithAnother(Tensor?[] grads, int i)
+    {
+        for (int j = 0; j < grads.Length; j++)
+            if (j != i && grads[j] is { } o && ReferenceEquals(o._storage, grads[i]!._storage)) return true;
+        return false;
     }
 
     // A node all of whose consumers produced no gradient: nothing flows further down this branch.

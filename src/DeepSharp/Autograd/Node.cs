@@ -7,7 +7,7 @@ namespace DeepSharp;
 internal delegate Tensor?[] BackwardFunction(Tensor gradOutput);
 
 /// <summary>Where a gradient flows: into a recorded node, or into a leaf's <c>Grad</c>.</summary>
-internal readonly record struct Edge(Node? Function, Tensor? Leaf, int[] Shape)
+internal readonly record struct Edge(Node? Function, Tensor? Leaf, int[] Shape, DType DType)
 {
     public bool IsLive => Function is not null || Leaf is not null;
 }
@@ -125,7 +125,7 @@ public sealed class Node
     internal static bool NeedsGrad(Tensor a, Tensor b) => GradMode.IsEnabled && (a.RequiresGrad || b.RequiresGrad);
 
     internal static Edge EdgeTo(Tensor t) =>
-        !t.RequiresGrad ? new Edge(null, null, t._shape)   // RequiresGrad also refreshes a stale view's history
-        : t._gradFn is not null ? new Edge(t._gradFn, null, t._shape)
-        : new Edge(null, t, t._shape);
+        !t.RequiresGrad ? new Edge(null, null, t._shape, t.DType)   // RequiresGrad also refreshes a stale view's history
+        : t._gradFn is not null ? new Edge(t._gradFn, null, t._shape, t.DType)
+        : new Edge(null, t, t._shape, t.DType);
 }

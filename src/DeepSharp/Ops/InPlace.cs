@@ -92,8 +92,10 @@ public sealed partial class Tensor
     private Tensor InPlace(Tensor other, string op, Func<Tensor, Tensor, Tensor> outOfPlace, RawInPlace raw)
     {
         ArgumentNullException.ThrowIfNull(other);
-        CheckSameDType(this, other, op);
         CheckFloating(op);
+        // As PyTorch, the other operand may be of any dtype that casts to this one (Float64 into Float32, Int64 into
+        // either); it is converted first (differentiably, so its gradient comes back in its own dtype).
+        if (other.DType != DType) other = other.To(DType);
         var shape = ShapeUtil.Broadcast(_shape, other._shape, op);
         if (!ShapeUtil.SameShape(shape, _shape))
             throw new ArgumentException($"{op}: output with shape {ShapeUtil.Format(_shape)} doesn't match the broadcast shape {ShapeUtil.Format(shape)} (other: {ShapeUtil.Format(other._shape)}).");

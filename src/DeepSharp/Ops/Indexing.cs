@@ -189,7 +189,7 @@ public sealed partial class Tensor
     public static Tensor Where(Tensor condition, Tensor a, Tensor b)
     {
         ArgumentNullException.ThrowIfNull(condition);
-        CheckSameDType(a, b, "Where");
+        if (a.DType != b.DType) { var common = ResultType(a, b); a = a.To(common); b = b.To(common); } // PyTorch's promotion
         var shape = ShapeUtil.Broadcast(ShapeUtil.Broadcast(condition._shape, a._shape, "Where"), b._shape, "Where");
         var c = condition.To(DType.Bool).Expand(shape).Contiguous().ReadSpan<bool>();
         Tensor ea, eb;

@@ -14,12 +14,32 @@ public sealed partial class Tensor
         return Rank(a) >= Rank(b) ? a : b;
     }
 
+    /// <summary>
+    /// PyTorch's result type of two tensor operands (<c>torch.result_type</c>): the higher category wins
+    /// (float over integer over Bool); within one category a tensor with dimensions wins over a 0-d one
+    /// (<c>float32 tensor + float64 0-d tensor → float32</c>), else the wider dtype (<c>float32 + float64 → float64</c>).
+    /// </summary>
+    internal static DType ResultType(Tensor a, Tensor b)
+    {
+        if (a.DType == b.DType) return a.DType;
+        static int Category(DType d) => d switch { DType.Bool => 0, DType.Int64 => 1, _ => 2 };
+        if (Category(a.DType) == Category(b.DType) && (a.Dim == 0) != (b.Dim == 0)) return a.Dim == 0 ? b.DType : a.DType;
+        return PromoteTypes(a.DType, b.DType);
+    }
+
     /// <summary>The forward of a binary op whose operands are not both of one floating dtype: promotes, or runs
-    /// the Int64 kernel. Two floating dtypes still must match (the gradients must keep their inputs' dtypes).</summary>
+    /// the Int64 kernel. Float32 with Float64 computes in the result type (<see cref="ResultType"/>); the autograd
+    /// engine casts each gradient back to its input's dtype.</summary>
     private static Tensor MixedBinaryForward<TOp>(Tensor a, Tensor b, string op) where TOp : struct, IBinaryOp
     {
         bool fa = a.DType.IsFloatingPoint(), fb = b.DType.IsFloatingPoint();
-        if (fa && fb) { CheckSameDType(a, b, op); throw new InvalidOperationException(); }
+        if (fa && fb)
+        {
+            var common = ResultType(a, b);
+            Tensor ca, cb;
+            using (GradMode.Set(false)) { ca = a.To(common); cb = b.To(common); }
+            return BinaryForward<TOp>(ca, cb, op);
+        }
         if (fa || fb)
         {
             var dtype = fa ? a.DType : b.DType;
@@ -158,8 +178,7 @@ public sealed partial class Tensor
     {
         if (a.DType == b.DType)
             return a.DType == DType.Bool ? (a.To(DType.Int64), b.To(DType.Int64)) : (a, b);
-        if (a.DType.IsFloatingPoint() && b.DType.IsFloatingPoint()) CheckSameDType(a, b, op);
-        var dtype = PromoteTypes(a.DType, b.DType);
+        var dtype = ResultType(a, b);
         if (dtype == DType.Bool) dtype = DType.Int64;
         return (a.To(dtype), b.To(dtype));
     }

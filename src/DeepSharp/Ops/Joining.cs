@@ -14,10 +14,13 @@ public sealed partial class Tensor
         var first = tensors[0];
         int d = ShapeUtil.WrapDim(dim, first.Dim, "Cat");
         if (first.Dim == 0) throw new ArgumentException("Cat: zero-dimensional tensors cannot be concatenated.");
+        // Mixed dtypes promote, as PyTorch (Float32 with Float64 → Float64; the casts are differentiable).
+        var dtype = first.DType;
+        foreach (var t in tensors) dtype = PromoteTypes(dtype, t.DType);
+        if (tensors.Any(t => t.DType != dtype)) { tensors = tensors.Select(t => t.To(dtype)).ToArray(); first = tensors[0]; }
         int total = 0;
         foreach (var t in tensors)
         {
-            CheckSameDType(first, t, "Cat");
             bool ok = t.Dim == first.Dim;
             for (int i = 0; ok && i < first.Dim; i++) ok = i == d || t._shape[i] == first._shape[i];
             if (!ok)

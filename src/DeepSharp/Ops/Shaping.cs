@@ -194,8 +194,7 @@ public sealed partial class Tensor
         ArgumentNullException.ThrowIfNull(other);
         if (Dim != 1 || other.Dim != 1)
             throw new ArgumentException($"Outer: expected two 1-D tensors, got shapes {ShapeUtil.Format(_shape)} and {ShapeUtil.Format(other._shape)}.");
-        CheckSameDType(this, other, "Outer");
-        return Unsqueeze(1) * other.Unsqueeze(0);
+        return Unsqueeze(1) * other.Unsqueeze(0);   // mixed float dtypes promote, as torch.outer
     }
 
     /// <summary>The outer product of two 1-D tensors (<c>torch.outer</c>).</summary>

@@ -189,7 +189,7 @@ public sealed partial class Tensor : IDisposable
     internal static void CheckSameDType(Tensor a, Tensor b, string op)
     {
         if (a.DType != b.DType)
-            throw new ArgumentException($"{op}: dtype mismatch, {a.DType} and {b.DType}; convert one explicitly with To(DType).");
+            throw new ArgumentException($"{op}: expected both tensors to have the same dtype, but got {a.DType} and {b.DType}; convert one explicitly with To(DType).");
     }
 
     /// <summary>

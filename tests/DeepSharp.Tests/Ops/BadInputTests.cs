@@ -91,7 +91,7 @@ public class BadInputTests
         yield return Case("Cat shapes", () => Tensor.Cat([F(2, 3), F(2, 4)]), "Cat", "[2, 3]", "[2, 4]");
         yield return Case("Cat ranks", () => Tensor.Cat([F(2, 3), F(3)]), "Cat", "[2, 3]", "[3]");
         yield return Case("Cat 0-d", () => Tensor.Cat([F(), F()]), "Cat", "zero-dimensional");
-        yield return Case("Cat dtypes", () => Tensor.Cat([F(2), D(2)]), "Cat", "Float32", "Float64");
+        yield return Case("Cat mixed dtypes and ranks", () => Tensor.Cat([F(2, 1), D(2)]), "Cat", "[2, 1]", "[2]");
         yield return Case("Stack empty", () => Tensor.Stack([]), "Stack", "non-empty");
         yield return Case("Stack shapes", () => Tensor.Stack([F(2), F(3)]), "Stack", "[2]", "[3]");
         yield return Case("Split size", () => F(4).Split(0), "Split", "0");
@@ -124,8 +124,9 @@ public class BadInputTests
         yield return Case("IndexAdd dtype", () => D(2, 3).IndexAdd(0, L(0), F(1, 3)), "IndexAdd", "Float64", "Float32");
 
         // Dtypes.
-        yield return Case("Add dtypes", () => F(2) + D(2), "Add", "Float32", "Float64");
-        yield return Case("Where dtypes", () => Tensor.Where(B(true), F(1), D(1)), "Where", "Float32", "Float64");
+        yield return Case("MatMul dtypes", () => F(2, 2).MatMul(D(2, 2)), "MatMul: expected both tensors to have the same dtype, but got Float32 and Float64");
+        yield return Case("Conv2d dtypes", () => F(1, 1, 3, 3).Conv2d(D(1, 1, 1, 1)), "Conv2d: expected both tensors to have the same dtype, but got Float32 and Float64");
+        yield return Case("Lerp dtypes", () => F(2).Lerp(D(2), 0.5), "Lerp", "Float32", "Float64");
         yield return Case("Exp of Int64", () => L(1, 2).Exp(), "Exp", "Int64");
         yield return Case("Softmax of Bool", () => B(true).Softmax(0), "Softmax", "Bool");
         yield return Case("MatMul of Int64", () => L(1, 2).MatMul(L(1, 2)), "MatMul", "Int64");

@@ -65,8 +65,8 @@ public class IntegerArithmeticTests
         Assert.That((A + Tensor.Ones(6)).DType, Is.EqualTo(DType.Float32));
         Assert.That((Tensor.Ones([6], DType.Float64) * A).DType, Is.EqualTo(DType.Float64));
         Assert.That((Tensor.FromArray(new[] { true, false }) + 1).ToArray<long>(), Is.EqualTo(new long[] { 2, 1 }));
-        // Two floating dtypes are still not mixed implicitly (a gradient must keep its input's dtype).
-        Assert.Throws<ArgumentException>(() => _ = Tensor.Ones(2) + Tensor.Ones([2], DType.Float64));
+        // Two floating dtypes promote to the wider (TypePromotionTests covers the gradients' dtypes).
+        Assert.That((Tensor.Ones(2) + Tensor.Ones([2], DType.Float64)).DType, Is.EqualTo(DType.Float64));
     }
 
     [Test]
