@@ -314,8 +314,10 @@ public sealed partial class Tensor
         CheckSameDType(this, values, op);
         var plan = PlanIndex(adv, op);
         var target = plan.ResultShape;
-        var shape = ShapeUtil.Broadcast(target, values._shape, op);
-        if (!ShapeUtil.SameShape(shape, target))
+        // Leading size-1 dims of the values are dropped, as PyTorch's setitem does (x[idx] = v with v [1, k]).
+        int extra = values.Dim - target.Length;
+        if (extra > 0 && values._shape[..extra].All(s => s == 1)) values = values.Reshape(values._shape[extra..]);
+        if (!BroadcastsTo(values._shape, target))
             throw new ArgumentException($"{op}: shape mismatch: value tensor of shape {ShapeUtil.Format(values._shape)} cannot be broadcast to indexing result of shape {ShapeUtil.Format(target)}.");
         var v = ShapeUtil.SameShape(values._shape, target) ? values : values.Expand(target);
         v = MoveBroadcastDims(v, plan.Broadcast.Length, plan.InsertAt, inverse: true).Reshape(plan.Linear.NumEl, plan.R);
@@ -325,6 +327,14 @@ public sealed partial class Tensor
         var inverse = new int[Dim];
         for (int i = 0; i < Dim; i++) inverse[plan.Perm[i]] = i;
         return permuted.Permute(inverse);
+    }
+
+    private static bool BroadcastsTo(int[] shape, int[] target)
+    {
+        if (shape.Length > target.Length) return false;
+        for (int i = 1; i <= shape.Length; i++)
+            if (shape[^i] != 1 && shape[^i] != target[^i]) return false;
+        return true;
     }
 
     /// <summary>The in-place write of IndexPut_ on this tensor (maybe a view), with the in-place rules.</summary>
@@ -371,7 +381,7 @@ public sealed partial class Tensor
             case DType.Int64: AdvancedIndexKernels.GatherRows(c.ReadSpan<long>(), idx, r, result.Span<long>()); break;
             default: AdvancedIndexKernels.GatherRows(c.ReadSpan<bool>(), idx, r, result.Span<bool>()); break;
         }
-        Tracing.Current?.Record("Index", result, [src, linear]);
+        Tracing.Current?.Record("Index", result, [src]);   // not exportable: the exporter names the op
         var srcShape = src._shape;
         return Node.Record(result, "IndexBackward", [src], g => [PutRows(Zeros(srcShape, g.DType), linear, g, accumulate: true)]);
     }
@@ -404,7 +414,7 @@ public sealed partial class Tensor
                 AdvancedIndexKernels.ScatterRows(v.ReadSpan<bool>(), idx, r, result.Span<bool>());
                 break;
         }
-        Tracing.Current?.Record("IndexPut", result, [self, linear, values], accumulate);
+        Tracing.Current?.Record("IndexPut", result, [self, values], accumulate);
         var m = values._shape;
         return Node.Record(result, "IndexPutBackward", [self, values], g =>
         [
