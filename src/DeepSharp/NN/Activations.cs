@@ -4,7 +4,7 @@ namespace DeepSharp.NN;
 public sealed class ReLU : Module<Tensor, Tensor>
 {
     /// <summary>Applies ReLU element-wise.</summary>
-    public override Tensor Forward(Tensor input) => F.Relu(input);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Relu(input));
 }
 
 /// <summary>x for x &gt; 0, negativeSlope·x otherwise (<c>nn.LeakyReLU</c>).</summary>
@@ -15,7 +15,7 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module<Tensor, Tens
     public double NegativeSlope { get; } = negativeSlope;
 
     /// <summary>Applies LeakyReLU element-wise.</summary>
-    public override Tensor Forward(Tensor input) => F.LeakyRelu(input, NegativeSlope);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.LeakyRelu(input, NegativeSlope));
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"negative_slope={Py(NegativeSlope)}";
@@ -36,7 +36,7 @@ public sealed class GELU : Module<Tensor, Tensor>
     public string Approximate { get; }
 
     /// <summary>Applies GELU element-wise.</summary>
-    public override Tensor Forward(Tensor input) => F.Gelu(input, Approximate);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Gelu(input, Approximate));
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"approximate='{Approximate}'";
@@ -46,21 +46,21 @@ public sealed class GELU : Module<Tensor, Tensor>
 public sealed class SiLU : Module<Tensor, Tensor>
 {
     /// <summary>Applies SiLU element-wise.</summary>
-    public override Tensor Forward(Tensor input) => F.Silu(input);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Silu(input));
 }
 
 /// <summary>Hyperbolic tangent (<c>nn.Tanh</c>).</summary>
 public sealed class Tanh : Module<Tensor, Tensor>
 {
     /// <summary>Applies tanh element-wise.</summary>
-    public override Tensor Forward(Tensor input) => F.Tanh(input);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Tanh(input));
 }
 
 /// <summary>Logistic sigmoid (<c>nn.Sigmoid</c>).</summary>
 public sealed class Sigmoid : Module<Tensor, Tensor>
 {
     /// <summary>Applies the sigmoid element-wise.</summary>
-    public override Tensor Forward(Tensor input) => F.Sigmoid(input);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Sigmoid(input));
 }
 
 /// <summary>Softplus, log(1 + e^(βx)) / β (<c>nn.Softplus</c>).</summary>
@@ -75,7 +75,7 @@ public sealed class Softplus(double beta = 1, double threshold = 20) : Module<Te
     public double Threshold { get; } = threshold;
 
     /// <summary>Applies softplus element-wise.</summary>
-    public override Tensor Forward(Tensor input) => F.Softplus(input, Beta, Threshold);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Softplus(input, Beta, Threshold));
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"beta={Py(Beta)}, threshold={Py(Threshold)}";
@@ -89,7 +89,7 @@ public sealed class Softmax(int dim) : Module<Tensor, Tensor>
     public int Dim { get; } = dim;
 
     /// <summary>Applies softmax along <see cref="Dim"/>.</summary>
-    public override Tensor Forward(Tensor input) => F.Softmax(input, Dim);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Softmax(input, Dim));
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"dim={Dim}";
@@ -103,7 +103,7 @@ public sealed class LogSoftmax(int dim) : Module<Tensor, Tensor>
     public int Dim { get; } = dim;
 
     /// <summary>Applies log-softmax along <see cref="Dim"/>.</summary>
-    public override Tensor Forward(Tensor input) => F.LogSoftmax(input, Dim);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.LogSoftmax(input, Dim));
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"dim={Dim}";
@@ -131,7 +131,7 @@ public sealed class Dropout : Module<Tensor, Tensor>
     public double P { get; }
 
     /// <summary>Applies dropout when <see cref="Module.IsTraining"/>; otherwise returns the input.</summary>
-    public override Tensor Forward(Tensor input) => F.Dropout(input, P, IsTraining, _generator);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Dropout(input, P, IsTraining, _generator));
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"p={Py(P)}";

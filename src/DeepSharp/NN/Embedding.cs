@@ -57,7 +57,7 @@ public sealed class Embedding : Module<Tensor, Tensor>
     }
 
     /// <summary>Looks up the rows for Int64 <paramref name="input"/> of any shape.</summary>
-    public override Tensor Forward(Tensor input) => F.Embedding(input, Weight, PaddingIdx);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Embedding(input, Weight, PaddingIdx));
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"{NumEmbeddings}, {EmbeddingDim}" + (PaddingIdx is { } p ? $", padding_idx={p}" : "");

@@ -54,7 +54,7 @@ public sealed class Linear : Module<Tensor, Tensor>
     public Tensor? Bias => GetParameter("bias");
 
     /// <summary>x·Wᵀ + b for x of shape [*, in_features].</summary>
-    public override Tensor Forward(Tensor input) => F.Linear(input, Weight, Bias);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.Linear(input, Weight, Bias));
 
     /// <summary>relu(x·Wᵀ + b) with the ReLU fused into the bias pass (one pass forward, one mask pass backward); the
     /// same values and gradients as <c>F.Relu(Forward(input))</c>.</summary>

@@ -195,7 +195,7 @@ public sealed class LayerNorm : Module<Tensor, Tensor>
     public Tensor? Bias => GetParameter("bias");
 
     /// <summary>Normalises over the trailing dims.</summary>
-    public override Tensor Forward(Tensor input) => F.LayerNorm(input, _normalizedShape, Weight, Bias, Eps);
+    public override Tensor Forward(Tensor input) => Recycler.AfterModule(F.LayerNorm(input, _normalizedShape, Weight, Bias, Eps));
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"{PyTuple(_normalizedShape)}, eps={Py(Eps)}, elementwise_affine={Py(ElementwiseAffine)}";

@@ -55,6 +55,9 @@ internal static class Recycler
         /// <summary>Pooled bytes rented on this thread since the last safe point (hits and misses).</summary>
         public long Rented;
 
+        /// <summary><see cref="Rented"/> at the last module boundary (<see cref="AfterModule{T}"/>) of this interval.</summary>
+        public long RentedAtMinor;
+
         /// <summary>Pooled bytes rented on this thread since start (diagnostics and benchmarks).</summary>
         public long RentedTotal;
 
@@ -103,7 +106,7 @@ internal static class Recycler
         // Only a thread that reaches safe points gets recyclable buffers: a finalizable companion keeps a dead
         // array alive until its finalizer ran, which costs a loop that never drains (no Backward, no NoGrad
         // scope) more than plain GC arrays.
-        return o.SafePoints > 0 && o.Rented <= o.PendingCap ? o : null;
+        return o.SafePoints > 0 && o.Rented - o.RentedAtMinor <= o.PendingCap ? o : null;
     }
 
     /// <summary>Pooled bytes rented between collections (default 16 MiB: the pool then holds about that much beyond
@@ -133,13 +136,35 @@ internal static class Recycler
         // A thread that reaches a safe point gets recyclable buffers from then on.
         var o = t_owner ??= BufferPoolSettings.RecycleUnreachable ? new Owner() : null;
         if (o is null) return;
-        long demand = o.Rented;
-        o.Rented = 0;
+        long demand = o.Rented, sinceMinor = o.Rented - o.RentedAtMinor;
+        o.Rented = o.RentedAtMinor = 0;
         o.SafePoints++;
         if (demand > o.PeakDemand) Volatile.Write(ref o.PeakDemand, demand);
         Drain(o);
-        Collect(o, demand);
+        Collect(o, sinceMinor);
         BufferPoolSettings.NoteSafePoint(demand, Interlocked.Read(ref Collections));
+    }
+
+    /// <summary>The end of a library module's forward (returns <paramref name="value"/>). Inside a user's NoGrad scope
+    /// (<see cref="GradMode.InUserNoGrad"/>) no op of this thread is running there and no graph keeps intermediates:
+    /// the buffers that died in the layers before are drained into the pool (with the collection rule of
+    /// <see cref="SafePoint"/>), so one long NoGrad loop reuses them without waiting for the scope to end. The
+    /// interval's demand keeps running to the scope's end (the pool's limit and trim count whole intervals).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static T AfterModule<T>(T value)
+    {
+        if (t_owner is { } o && GradMode.InUserNoGrad) ModuleBoundary(o);
+        return value;
+    }
+
+    private static void ModuleBoundary(Owner o)
+    {
+        long since = o.Rented - o.RentedAtMinor;
+        o.RentedAtMinor = o.Rented;
+        if (o.SafePoints == 0) o.SafePoints = 1;   // this thread's buffers become recyclable
+        if (since > o.PeakDemand) Volatile.Write(ref o.PeakDemand, since);
+        Drain(o);
+        Collect(o, since);
     }
 
     // One young-generation collection per CollectEveryBytes of demand finds the dead arrays of the intervals since

@@ -236,6 +236,66 @@ public class RecyclerTests
     }
 
     [Test]
+    public void OneLongNoGradLoopReusesBuffersAndMatchesTheRunWithoutRecycling()
+    {
+        BufferPoolSettings.MinPooledBytes = 16 << 10;           // [64, 256] floats = 64 KiB are pooled
+        var g = new Generator(11);
+        var model = new Sequential(new Linear(64, 256, generator: g), new ReLU(), new Linear(256, 256, generator: g),
+            new GELU("tanh"), new Linear(256, 10, generator: g));
+        var batches = Enumerable.Range(0, 40).Select(_ => Tensor.Randn([64, 64], DType.Float32, g)).ToArray();
+        long freshAfterWarmup = 0;
+        float[][] Evaluate()
+        {
+            var outputs = new float[batches.Length][];
+            using (Autograd.NoGrad())                           // the usual evaluation loop: one scope, many batches
+            {
+                for (int s = 0; s < batches.Length; s++)
+                {
+                    outputs[s] = model.Forward(batches[s]).ToArray<float>();
+                    if (s == 9) freshAfterWarmup = Recycler.Current?.FreshTotal ?? 0;
+                }
+                if (BufferPoolSettings.RecycleUnreachable)
+                {
+                    // Measured inside the scope: the buffers came back at module ends, not at the scope's end.
+                    long perBatch = freshAfterWarmup / 10;
+                    Assert.That(freshAfterWarmup, Is.GreaterThan(0));
+                    Assert.That(Recycler.Current!.FreshTotal - freshAfterWarmup, Is.LessThan(3 * perBatch + 1),
+                        $"fresh pooled bytes: {freshAfterWarmup} in the first 10 batches, {Recycler.Current!.FreshTotal - freshAfterWarmup} in the next 30");
+                    Assert.That(Recycler.Collections, Is.GreaterThan(0));
+                }
+            }
+            return outputs;
+        }
+        BufferPoolSettings.RecycleUnreachable = false;
+        var reference = Evaluate();
+        BufferPoolSettings.RecycleUnreachable = true;
+        var recycled = Evaluate();
+        Assert.That(recycled, Is.EqualTo(reference), "bit for bit the same as without recycling");
+    }
+
+    [Test]
+    public void ModuleEndsAreSafePointsOnlyInsideAUserNoGradScope()
+    {
+        BufferPoolSettings.MinPooledBytes = 16 << 10;
+        var lin = new Linear(64, 256, generator: new Generator(1));
+        var x = Tensor.Randn([64, 64], DType.Float32, new Generator(2));
+        lin.Forward(x);                                         // grad mode on: a graph may still need the buffers
+        Assert.That(Recycler.Current!.SafePoints, Is.Zero);
+        using (GradMode.Set(false)) lin.Forward(x);             // library-internal scope: may be inside an op
+        Assert.That(Recycler.Current!.SafePoints, Is.Zero);
+        using (Autograd.NoGrad())
+        {
+            using (Autograd.EnableGrad()) lin.Forward(x);       // grad re-enabled inside the user's scope
+            Assert.That(Recycler.Current!.SafePoints, Is.EqualTo(1), "only the inner scope's end");
+            lin.Forward(x);
+            Assert.That(Recycler.Current!.SafePoints, Is.EqualTo(1), "the module end: a boundary, not a new interval");
+            Assert.That(Recycler.Current!.RentedAtMinor, Is.EqualTo(Recycler.Current!.Rented));
+        }
+        Assert.That(Recycler.Current!.SafePoints, Is.EqualTo(2));
+        Assert.That(Recycler.Current!.RentedAtMinor, Is.Zero);
+    }
+
+    [Test]
     public void ALoopWithoutSafePointsHoardsNothing()
     {
         BufferPoolSettings.MinPooledBytes = 1 << 10;

@@ -246,7 +246,7 @@ public sealed class MultiheadAttention : Module
             if (averageAttnWeights) weights = weights.Mean(1);
             if (!batched) weights = weights.Squeeze(0);
         }
-        return (output, weights);
+        return Recycler.AfterModule((output, weights));
     }
 
     /// <summary>[T, N, C] (any strides) as contiguous rows [T·N, C].</summary>
