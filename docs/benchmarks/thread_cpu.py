@@ -5,8 +5,9 @@
 
 Polls /proc/<pid>/task/<tid>/stat of every descendant of the command every --interval seconds and keeps each thread's
 last utime + stime (a thread that ends keeps its last sample, so up to one interval of its time can be missed). At the
-end it prints, per process (the dotnet ranks, mpirun, ...), the CPU seconds of each thread name, largest first, and a
-JSON line {"processes": [{"pid", "cmd", "cpu_s", "threads": {name: cpu_s}}]} for scripts. Thread names are the kernel's
+end it prints to stderr, per process (the dotnet ranks, mpirun, ...), the CPU seconds of each thread name, largest
+first, and a line "thread_cpu {JSON}" ({"processes": [{"pid", "cmd", "cpu_s", "threads": {name: cpu_s}}]}) for
+scripts; the command's own output is left alone. Thread names are the kernel's
 15-character comm ("DeepSharp DDP c" is the DDP communication thread, ".NET TP Worker" the thread pool, "dotnet" the
 main thread, ".NET Tiered Com" the JIT's background compiler...).
 """
@@ -75,7 +76,9 @@ def main():
     seen = {}   # pid -> {"cmd": str, "threads": {tid: (name, cpu)}}
     while proc.poll() is None:
         for pid in descendants(proc.pid):
-            entry = seen.setdefault(pid, {"cmd": cmdline(pid), "threads": {}})
+            entry = seen.setdefault(pid, {"cmd": "", "threads": {}})
+            if not entry["cmd"]:
+                entry["cmd"] = cmdline(pid)
             entry["threads"].update(thread_times(pid))
         time.sleep(interval)
     report = []
@@ -92,7 +95,7 @@ def main():
         print(f"pid {r['pid']} ({r['cpu_s']:.2f} CPU s): {r['cmd']}", file=sys.stderr)
         for name, cpu in r["threads"].items():
             print(f"    {cpu:8.2f}  {name}", file=sys.stderr)
-    print(json.dumps({"exit_code": proc.returncode, "processes": report}))
+    print("thread_cpu " + json.dumps({"exit_code": proc.returncode, "processes": report}), file=sys.stderr)
     sys.exit(proc.returncode)
 
 
