@@ -115,6 +115,12 @@ public static class KernelSettings
     private static long ReadLong(string name, long fallback) =>
         long.TryParse(Environment.GetEnvironmentVariable(name), out long v) ? v : fallback;
 
+    /// <summary>Leaf size of the pairwise (cascade) summation of float reductions: a block of this many contiguous
+    /// elements (or rows, for a reduction over an outer dim) is summed directly (SIMD lanes, so about
+    /// <c>block / vector width</c> sequential adds per lane); blocks are combined pairwise, so the rounding error grows
+    /// with log₂(n / block) rather than n, as PyTorch's cascade sum.</summary>
+    internal const int PairwiseSumBlock = 128;
+
     /// <summary>How many parts a reduction over the batch (LayerNorm dγ/dβ, conv dW) is cut into, whatever the thread
     /// count: the parts' partial sums are added in part order, so the bits never depend on the number of threads.</summary>
     internal const int ShapeReductionParts = 8;

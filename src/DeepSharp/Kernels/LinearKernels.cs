@@ -63,8 +63,9 @@ internal static unsafe class LinearKernels
             FusedRowParallel.ForChunks(chunks, m, (c, r0, r1) =>
             {
                 var zs = new ReadOnlySpan<T>((void*)iz, len);
-                var acc = partial.AsSpan(c * n, n);
-                for (int r = r0; r < r1; r++) TensorPrimitives.Add(acc, zs.Slice(r * n, n), acc);
+                // Pairwise over the chunk's rows (float32 bias gradients over large batches stay accurate).
+                var scratch = r1 - r0 > KernelSettings.PairwiseSumBlock ? new T[n * ReduceKernels.ScratchLevels(r1 - r0)] : null;
+                ReduceKernels.SumRows(zs.Slice(r0 * n, (r1 - r0) * n), partial.AsSpan(c * n, n), r1 - r0, n, scratch);
             });
         }
         partial.AsSpan(0, n).CopyTo(sums);

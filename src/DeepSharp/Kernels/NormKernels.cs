@@ -53,7 +53,7 @@ internal static partial class NormKernels
                     else
                     {
                         T cnt = T.CreateChecked(nn);
-                        m = TensorPrimitives.Sum(xr) / cnt;
+                        m = ReduceKernels.PairwiseSum(xr) / cnt;
                         // Corrected two-pass: d = x − m is (nearly) exact, so Σd repairs the rounding of the first
                         // pass's mean (matters for float rows with a large mean and a small spread).
                         T sq = SumSquaredDeviations(xr, m, out T sd);
@@ -207,8 +207,20 @@ internal static partial class NormKernels
     internal static T SumSquaredDeviations<T>(ReadOnlySpan<T> x, T m) where T : unmanaged, IFloatingPointIeee754<T> =>
         SumSquaredDeviations(x, m, out _);
 
-    /// <summary>Σ (x − m)², with Σ (x − m) in <paramref name="sumDev"/>.</summary>
+    /// <summary>Σ (x − m)², with Σ (x − m) in <paramref name="sumDev"/>; pairwise over blocks (as
+    /// <see cref="ReduceKernels.PairwiseSum{T}"/>), so long float32 rows keep their accuracy.</summary>
     internal static T SumSquaredDeviations<T>(ReadOnlySpan<T> x, T m, out T sumDev) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int B = 2 * KernelSettings.PairwiseSumBlock;
+        if (x.Length <= B) return SumSquaredDeviationsBlock(x, m, out sumDev);
+        int half = (x.Length / B + 1) / 2 * B;
+        T left = SumSquaredDeviations(x[..half], m, out T sdLeft);
+        T right = SumSquaredDeviations(x[half..], m, out T sdRight);
+        sumDev = sdLeft + sdRight;
+        return left + right;
+    }
+
+    private static T SumSquaredDeviationsBlock<T>(ReadOnlySpan<T> x, T m, out T sumDev) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int j = 0, n = x.Length;
         T sum = T.Zero, sd = T.Zero;
