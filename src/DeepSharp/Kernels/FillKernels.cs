@@ -96,6 +96,12 @@ internal readonly record struct ArangeValue(double Start, double Step) : IIndexV
     public double At(int i) => Start + i * Step;
 }
 
+/// <summary>1 on the diagonal of a row-major [·, Cols] matrix, 0 elsewhere (<c>eye</c>).</summary>
+internal readonly record struct EyeValue(int Cols) : IIndexValue
+{
+    public double At(int i) => i / Cols == i % Cols ? 1 : 0;
+}
+
 /// <summary><c>linspace</c>: filled from both ends, as PyTorch does, so the last value is exactly <c>End</c>.</summary>
 internal readonly record struct LinspaceValue(double Start, double End, int Steps) : IIndexValue
 {

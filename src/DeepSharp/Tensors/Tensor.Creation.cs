@@ -100,8 +100,8 @@ public sealed partial class Tensor
     {
         int cols = m ?? n;
         if (n < 0 || cols < 0) throw new ArgumentException($"Eye: n ({n}) and m ({cols}) must be non-negative.");
-        var t = Zeros([n, cols], dtype);
-        for (int i = 0; i < Math.Min(n, cols); i++) t.SetRaw(i * cols + i, 1);
+        var t = Empty([n, cols], dtype, zeroed: false);
+        t.FillFromIndex(new EyeValue(cols));
         return t;
     }
 

@@ -260,4 +260,16 @@ public class FillAndRandomKernelsTests
         Assert.That(Tensor.RandInt(-5, 1L << 40, [9], DType.Float32, new Generator(21)).ToArray<float>(), Is.EqualTo(expected.Select(v => (float)(double)v)));
         Assert.That(Tensor.RandInt(-5, 1L << 40, [9], DType.Float64, new Generator(21)).ToArray<double>(), Is.EqualTo(expected.Select(v => (double)v)));
     }
+
+    [Test]
+    public void Eye_OnesOnTheDiagonalOnly([Values(0, 1, 3)] int n, [Values(0, 2, 5)] int m)
+    {
+        foreach (var dtype in new[] { DType.Float32, DType.Float64, DType.Int64, DType.Bool })
+        {
+            var e = Tensor.Eye(n, m, dtype).To(DType.Float64).ToArray<double>();
+            Assert.That(e.Length, Is.EqualTo(n * m));
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < m; j++) Assert.That(e[i * m + j], Is.EqualTo(i == j ? 1.0 : 0.0), $"{dtype} ({i}, {j})");
+        }
+    }
 }
