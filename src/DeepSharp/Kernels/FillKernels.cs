@@ -1,4 +1,13 @@
+using System.Numerics;
+
 namespace DeepSharp.Kernels;
+
+/// <summary>A value for each flat index, as a double (drawn in index order).</summary>
+internal interface IIndexValue
+{
+    /// <summary>The value at flat index <paramref name="i"/>.</summary>
+    double At(int i);
+}
 
 /// <summary>
 /// Deterministic fills of fresh buffers: triangular and causal masks, one-hot rows, the sinusoidal positional-encoding
@@ -18,16 +27,17 @@ internal static class FillKernels
         }
     }
 
-    /// <summary>The additive causal attention mask [size, size]: −∞ above the diagonal (a position may not attend to
-    /// later ones), 0 on and below it.</summary>
-    public static void CausalMask(Span<double> d, int size)
+    /// <summary>The additive causal attention mask [rows, cols]: −∞ above the diagonal (query i may not attend to keys
+    /// j &gt; i), 0 on and below it.</summary>
+    public static void CausalMask(Span<double> d, int rows, int cols)
     {
-        if (d.Length != size * size) throw new ArgumentException($"d length {d.Length} != {size}².", nameof(d));
-        for (int i = 0; i < size; i++)
+        if (d.Length != (long)rows * cols) throw new ArgumentException($"d length {d.Length} != {rows}·{cols}.", nameof(d));
+        for (int i = 0; i < rows; i++)
         {
-            var row = d.Slice(i * size, size);
-            row[..Math.Min(i + 1, size)].Clear();
-            row[(i + 1)..].Fill(double.NegativeInfinity);
+            var row = d.Slice(i * cols, cols);
+            int keep = Math.Min(i + 1, cols);
+            row[..keep].Clear();
+            row[keep..].Fill(double.NegativeInfinity);
         }
     }
 
@@ -60,4 +70,41 @@ internal static class FillKernels
             }
         }
     }
+
+    /// <summary>d[i] = v.At(i) converted to T (rounded to nearest for float, truncated for integers), in index order.</summary>
+    public static void FromIndex<T, TV>(Span<T> d, TV v) where T : INumberBase<T> where TV : struct, IIndexValue
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = T.CreateTruncating(v.At(i));
+    }
+
+    /// <summary>d[i] = v.At(i) != 0, in index order.</summary>
+    public static void FromIndex<TV>(Span<bool> d, TV v) where TV : struct, IIndexValue
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = v.At(i) != 0;
+    }
+
+    /// <summary>d[i] = start + i·step (Int64 <c>arange</c>; the caller has checked that every value is in range).</summary>
+    public static void Arange(Span<long> d, long start, long step)
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = start + i * step;
+    }
+}
+
+/// <summary>start + i·step (<c>arange</c>).</summary>
+internal readonly record struct ArangeValue(double Start, double Step) : IIndexValue
+{
+    public double At(int i) => Start + i * Step;
+}
+
+/// <summary>1 on the diagonal of a row-major [·, Cols] matrix, 0 elsewhere (<c>eye</c>).</summary>
+internal readonly record struct EyeValue(int Cols) : IIndexValue
+{
+    public double At(int i) => i / Cols == i % Cols ? 1 : 0;
+}
+
+/// <summary><c>linspace</c>: filled from both ends, as PyTorch does, so the last value is exactly <c>End</c>.</summary>
+internal readonly record struct LinspaceValue(double Start, double End, int Steps) : IIndexValue
+{
+    private double Step => Steps > 1 ? (End - Start) / (Steps - 1) : 0;
+    public double At(int i) => Steps == 1 || i < Steps / 2 ? Start + i * Step : End - (Steps - 1 - i) * Step;
 }

@@ -33,4 +33,49 @@ internal static class GatherKernels
     {
         for (int i = 0; i < d.Length; i++) d[i] = c[i] ? x[i] : y[i];
     }
+
+    /// <summary>
+    /// <c>gather</c> along <paramref name="dim"/>: for each flat position of the contiguous output (strides
+    /// <paramref name="outStrides"/>), dst[flat] = src at the output's coordinates with coordinate <paramref name="dim"/>
+    /// replaced by idx[flat], addressed through <paramref name="srcOffset"/> and <paramref name="srcStrides"/>.
+    /// The indices are checked by the caller.
+    /// </summary>
+    public static void GatherAlong<T>(ReadOnlySpan<T> src, int srcOffset, ReadOnlySpan<int> srcStrides, ReadOnlySpan<long> idx,
+        ReadOnlySpan<int> outStrides, int dim, Span<T> dst)
+    {
+        for (int flat = 0; flat < dst.Length; flat++)
+        {
+            int off = srcOffset, rem = flat;
+            for (int k = 0; k < outStrides.Length; k++)
+            {
+                int coord = rem / outStrides[k];
+                rem -= coord * outStrides[k];
+                off += (k == dim ? (int)idx[flat] : coord) * srcStrides[k];
+            }
+            dst[flat] = src[off];
+        }
+    }
+
+    /// <summary>
+    /// <c>scatter_add</c> along <paramref name="dim"/>, in index order: for each flat position of the index (contiguous
+    /// strides <paramref name="idxStrides"/>), dst at its coordinates with coordinate <paramref name="dim"/> replaced by
+    /// idx[flat] (through <paramref name="dstStrides"/>) += src at its coordinates (through <paramref name="srcOffset"/>
+    /// and <paramref name="srcStrides"/>). The indices are checked by the caller.
+    /// </summary>
+    public static void ScatterAddAlong<T>(ReadOnlySpan<T> src, int srcOffset, ReadOnlySpan<int> srcStrides, ReadOnlySpan<long> idx,
+        ReadOnlySpan<int> idxStrides, int dim, Span<T> dst, ReadOnlySpan<int> dstStrides) where T : INumberBase<T>
+    {
+        for (int flat = 0; flat < idx.Length; flat++)
+        {
+            int d = 0, s = srcOffset, rem = flat;
+            for (int k = 0; k < idxStrides.Length; k++)
+            {
+                int coord = rem / idxStrides[k];
+                rem -= coord * idxStrides[k];
+                d += (k == dim ? (int)idx[flat] : coord) * dstStrides[k];
+                s += coord * srcStrides[k];
+            }
+            dst[d] += src[s];
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace DeepSharp.Kernels;
@@ -26,6 +27,7 @@ internal static class OptimizerKernels
         private readonly Vector<T> _sign = new(sign), _wd = new(wd), _mom = new(momentum), _damp = new(oneMinusDamp), _negLr = new(negLr);
         public bool UseMomentum => useMomentum;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply(ref Vector<T> p, Vector<T> g, ref Vector<T> buf, ref Vector<T> unused1, ref Vector<T> unused2)
         {
             var x = g * _sign;
@@ -74,6 +76,7 @@ internal static class OptimizerKernels
             _w2 = new(oneMinusBeta2), _step = new(negStepSize), _bc2 = new(bc2Sqrt), _eps = new(eps);
         public bool AmsGrad => amsgrad;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply(ref Vector<T> p, Vector<T> g, ref Vector<T> m, ref Vector<T> v, ref Vector<T> vmax)
         {
             var x = g * _sign;
@@ -136,6 +139,7 @@ internal static class OptimizerKernels
         private readonly Vector<T> _sign = new(sign), _wd = new(wd), _alpha = new(alpha), _oma = new(oneMinusAlpha), _eps = new(eps),
             _mom = new(momentum), _negLr = new(negLr);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Apply(ref Vector<T> p, Vector<T> g, ref Vector<T> sq, ref Vector<T> gAvg, ref Vector<T> buf)
         {
             var x = g * _sign;

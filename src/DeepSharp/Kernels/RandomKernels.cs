@@ -40,4 +40,16 @@ internal static class RandomKernels
             (data[i], data[j]) = (data[j], data[i]);
         }
     }
+
+    /// <summary>d[i] = a uniform integer in [low, high).</summary>
+    public static void Integers(Span<long> d, long low, long high, Generator g)
+    {
+        for (int i = 0; i < d.Length; i++) d[i] = g.NextInt64(low, high);
+    }
+}
+
+/// <summary>The next uniform integer in [Low, High) of a generator, as a double (RandInt into a non-Int64 dtype).</summary>
+internal readonly record struct RandomIntegerValue(Generator G, long Low, long High) : IIndexValue
+{
+    public double At(int i) => G.NextInt64(Low, High);
 }

@@ -5,7 +5,7 @@ namespace DeepSharp.NN;
 /// weight [in, out/groups, kH, kW] and bias [out], initialised as PyTorch (Kaiming-uniform a = √5 with
 /// fan_in = out/groups·kH·kW, bias U(−1/√fan_in, 1/√fan_in)).
 /// </summary>
-public sealed class ConvTranspose2d : Module<Tensor, Tensor>
+public sealed class ConvTranspose2d : ConvNdBase
 {
     /// <summary>A square-kernel transposed convolution.</summary>
     /// <param name="inChannels">Input channels.</param>
@@ -39,36 +39,30 @@ public sealed class ConvTranspose2d : Module<Tensor, Tensor>
     public ConvTranspose2d(int inChannels, int outChannels, (int H, int W) kernelSize, (int H, int W)? stride = null, (int H, int W)? padding = null,
         (int H, int W)? outputPadding = null, int groups = 1, bool bias = true, (int H, int W)? dilation = null, DType dtype = DType.Float32,
         Generator? generator = null)
+        : base(inChannels, outChannels, groups, WeightShape(inChannels, outChannels, kernelSize, stride ?? (1, 1), outputPadding ?? (0, 0),
+            groups, dilation ?? (1, 1)), bias, dtype, generator)
+    {
+        KernelSize = kernelSize;
+        Stride = stride ?? (1, 1);
+        Padding = padding ?? (0, 0);
+        OutputPadding = outputPadding ?? (0, 0);
+        Dilation = dilation ?? (1, 1);
+    }
+
+    /// <summary>Checks the arguments (before anything is drawn from the generator); [in, out/groups, kH, kW].</summary>
+    private static int[] WeightShape(int inChannels, int outChannels, (int H, int W) kernelSize, (int H, int W) s, (int H, int W) op, int groups,
+        (int H, int W) d)
     {
         if (inChannels <= 0 || outChannels <= 0)
             throw new ArgumentOutOfRangeException(nameof(inChannels), $"ConvTranspose2d: channel counts must be positive, got in={inChannels}, out={outChannels}.");
         if (groups <= 0 || inChannels % groups != 0 || outChannels % groups != 0)
             throw new ArgumentException($"ConvTranspose2d: in_channels ({inChannels}) and out_channels ({outChannels}) must be divisible by groups ({groups}).");
-        var s = stride ?? (1, 1);
-        var d = dilation ?? (1, 1);
-        var op = outputPadding ?? (0, 0);
         if (kernelSize.H <= 0 || kernelSize.W <= 0 || s.H <= 0 || s.W <= 0 || d.H <= 0 || d.W <= 0)
             throw new ArgumentException($"ConvTranspose2d: kernel size {kernelSize}, stride {s} and dilation {d} must be positive.");
         if (op.H >= Math.Max(s.H, d.H) || op.W >= Math.Max(s.W, d.W) || op.H < 0 || op.W < 0)
             throw new ArgumentException($"ConvTranspose2d: output padding {op} must be non-negative and smaller than either stride {s} or dilation {d}.");
-        InChannels = inChannels;
-        OutChannels = outChannels;
-        KernelSize = kernelSize;
-        Stride = s;
-        Padding = padding ?? (0, 0);
-        OutputPadding = op;
-        Groups = groups;
-        Dilation = d;
-        var w = RegisterParameter("weight", Tensor.Zeros([inChannels, outChannels / groups, kernelSize.H, kernelSize.W], dtype))!;
-        var b = RegisterParameter("bias", bias ? Tensor.Zeros([outChannels], dtype) : null);
-        Init.ResetConvParameters(w, b, generator);
+        return [inChannels, outChannels / groups, kernelSize.H, kernelSize.W];
     }
-
-    /// <summary>Input channels.</summary>
-    public int InChannels { get; }
-
-    /// <summary>Output channels.</summary>
-    public int OutChannels { get; }
 
     /// <summary>(kH, kW).</summary>
     public (int H, int W) KernelSize { get; }
@@ -82,17 +76,8 @@ public sealed class ConvTranspose2d : Module<Tensor, Tensor>
     /// <summary>(opH, opW).</summary>
     public (int H, int W) OutputPadding { get; }
 
-    /// <summary>Channel groups.</summary>
-    public int Groups { get; }
-
     /// <summary>(dH, dW).</summary>
     public (int H, int W) Dilation { get; }
-
-    /// <summary>The kernels [in, out/groups, kH, kW] (parameter <c>weight</c>).</summary>
-    public Tensor Weight => GetParameter("weight")!;
-
-    /// <summary>The bias [out] (parameter <c>bias</c>), or null.</summary>
-    public Tensor? Bias => GetParameter("bias");
 
     /// <summary>Applies the transposed convolution to [N, C_in, H, W] (or [C_in, H, W]) input.</summary>
     public override Tensor Forward(Tensor input)
@@ -120,7 +105,7 @@ public sealed class ConvTranspose2d : Module<Tensor, Tensor>
 /// 1-D convolution over [N, C, L] (or [C, L]) inputs (<c>nn.Conv1d</c>), weight [out, in/groups, k] and bias [out],
 /// initialised as PyTorch; it runs on the 2-D convolution kernels (see <see cref="F.Conv1d(Tensor, Tensor, Tensor?, int, int, int, int)"/>).
 /// </summary>
-public sealed class Conv1d : Module<Tensor, Tensor>
+public sealed class Conv1d : ConvNdBase
 {
     /// <summary>Creates the layer.</summary>
     /// <param name="inChannels">Input channels.</param>
@@ -154,6 +139,13 @@ public sealed class Conv1d : Module<Tensor, Tensor>
 
     private Conv1d(int inChannels, int outChannels, int kernelSize, int stride, int padding, string? paddingMode, int dilation, int groups,
         bool bias, DType dtype, Generator? generator)
+        : base(inChannels, outChannels, groups, WeightShape(inChannels, outChannels, kernelSize, stride, padding, paddingMode, dilation, groups),
+            bias, dtype, generator) =>
+        (KernelSize, Stride, Padding, PaddingMode, Dilation) = (kernelSize, stride, padding, paddingMode, dilation);
+
+    /// <summary>Checks the arguments (before anything is drawn from the generator); [out, in/groups, k].</summary>
+    private static int[] WeightShape(int inChannels, int outChannels, int kernelSize, int stride, int padding, string? paddingMode, int dilation,
+        int groups)
     {
         if (inChannels <= 0 || outChannels <= 0)
             throw new ArgumentOutOfRangeException(nameof(inChannels), $"Conv1d: channel counts must be positive, got in={inChannels}, out={outChannels}.");
@@ -165,18 +157,8 @@ public sealed class Conv1d : Module<Tensor, Tensor>
             throw new ArgumentException($"Conv1d: padding must be \"valid\", \"same\" or a number, got \"{paddingMode}\".");
         if (paddingMode == "same" && stride != 1)
             throw new ArgumentException($"Conv1d: padding='same' is not supported for strided convolutions (stride {stride}).");
-        (InChannels, OutChannels, KernelSize, Stride, Padding, PaddingMode, Dilation, Groups) =
-            (inChannels, outChannels, kernelSize, stride, padding, paddingMode, dilation, groups);
-        var w = RegisterParameter("weight", Tensor.Zeros([outChannels, inChannels / groups, kernelSize], dtype))!;
-        var b = RegisterParameter("bias", bias ? Tensor.Zeros([outChannels], dtype) : null);
-        Init.ResetConvParameters(w, b, generator);
+        return [outChannels, inChannels / groups, kernelSize];
     }
-
-    /// <summary>Input channels.</summary>
-    public int InChannels { get; }
-
-    /// <summary>Output channels.</summary>
-    public int OutChannels { get; }
 
     /// <summary>Kernel length.</summary>
     public int KernelSize { get; }
@@ -192,15 +174,6 @@ public sealed class Conv1d : Module<Tensor, Tensor>
 
     /// <summary>Dilation.</summary>
     public int Dilation { get; }
-
-    /// <summary>Channel groups.</summary>
-    public int Groups { get; }
-
-    /// <summary>The kernels [out, in/groups, k] (parameter <c>weight</c>).</summary>
-    public Tensor Weight => GetParameter("weight")!;
-
-    /// <summary>The bias [out] (parameter <c>bias</c>), or null.</summary>
-    public Tensor? Bias => GetParameter("bias");
 
     /// <summary>Convolves [N, C, L] (or [C, L]) input.</summary>
     public override Tensor Forward(Tensor input)

@@ -5,7 +5,7 @@ namespace DeepSharp.NN;
 /// [out, in/groups, kH, kW] and bias [out]. Initialised as PyTorch: Kaiming-uniform with a = √5 for the weight
 /// (U(−1/√fan_in, 1/√fan_in), fan_in = in/groups·kH·kW) and U(−1/√fan_in, 1/√fan_in) for the bias.
 /// </summary>
-public sealed class Conv2d : Module<Tensor, Tensor>
+public sealed class Conv2d : ConvNdBase
 {
     /// <summary>A square-kernel convolution with numeric padding.</summary>
     /// <param name="inChannels">Input channels C.</param>
@@ -55,6 +55,19 @@ public sealed class Conv2d : Module<Tensor, Tensor>
 
     private Conv2d(int inChannels, int outChannels, (int H, int W) kernelSize, (int H, int W) stride, (int H, int W) padding, string? paddingMode,
         (int H, int W) dilation, int groups, bool bias, DType dtype, Generator? generator)
+        : base(inChannels, outChannels, groups, WeightShape(inChannels, outChannels, kernelSize, stride, padding, paddingMode, dilation, groups),
+            bias, dtype, generator)
+    {
+        KernelSize = kernelSize;
+        Stride = stride;
+        Padding = padding;
+        PaddingMode = paddingMode;
+        Dilation = dilation;
+    }
+
+    /// <summary>Checks the arguments (before anything is drawn from the generator); [out, in/groups, kH, kW].</summary>
+    private static int[] WeightShape(int inChannels, int outChannels, (int H, int W) kernelSize, (int H, int W) stride, (int H, int W) padding,
+        string? paddingMode, (int H, int W) dilation, int groups)
     {
         if (inChannels <= 0 || outChannels <= 0)
             throw new ArgumentOutOfRangeException(nameof(inChannels), $"Conv2d: channel counts must be positive, got in={inChannels}, out={outChannels}.");
@@ -68,24 +81,8 @@ public sealed class Conv2d : Module<Tensor, Tensor>
             throw new ArgumentException($"Conv2d: padding must be \"valid\", \"same\" or a number, got \"{paddingMode}\".");
         if (paddingMode == "same" && stride != (1, 1))
             throw new ArgumentException($"Conv2d: padding='same' is not supported for strided convolutions (stride {stride}).");
-        InChannels = inChannels;
-        OutChannels = outChannels;
-        KernelSize = kernelSize;
-        Stride = stride;
-        Padding = padding;
-        PaddingMode = paddingMode;
-        Dilation = dilation;
-        Groups = groups;
-        var w = RegisterParameter("weight", Tensor.Zeros([outChannels, inChannels / groups, kernelSize.H, kernelSize.W], dtype))!;
-        var b = RegisterParameter("bias", bias ? Tensor.Zeros([outChannels], dtype) : null);
-        Init.ResetConvParameters(w, b, generator);
+        return [outChannels, inChannels / groups, kernelSize.H, kernelSize.W];
     }
-
-    /// <summary>Input channels.</summary>
-    public int InChannels { get; }
-
-    /// <summary>Output channels.</summary>
-    public int OutChannels { get; }
 
     /// <summary>(kH, kW).</summary>
     public (int H, int W) KernelSize { get; }
@@ -101,15 +98,6 @@ public sealed class Conv2d : Module<Tensor, Tensor>
 
     /// <summary>(dH, dW).</summary>
     public (int H, int W) Dilation { get; }
-
-    /// <summary>Channel groups.</summary>
-    public int Groups { get; }
-
-    /// <summary>The kernels [out, in/groups, kH, kW] (parameter <c>weight</c>).</summary>
-    public Tensor Weight => GetParameter("weight")!;
-
-    /// <summary>The bias [out] (parameter <c>bias</c>), or null.</summary>
-    public Tensor? Bias => GetParameter("bias");
 
     /// <summary>Convolves [N, C, H, W] (or [C, H, W]) input.</summary>
     public override Tensor Forward(Tensor input)
@@ -131,6 +119,42 @@ public sealed class Conv2d : Module<Tensor, Tensor>
         if (Bias is null) s += ", bias=False";
         return s;
     }
+}
+
+/// <summary>
+/// The base of the convolution modules (<see cref="Conv1d"/>, <see cref="Conv2d"/>, <see cref="ConvTranspose2d"/>;
+/// PyTorch's <c>_ConvNd</c>): the channel counts, the groups, and the parameters <c>weight</c> and optional <c>bias</c>
+/// [out], initialised as PyTorch's <c>reset_parameters</c> does.
+/// </summary>
+public abstract class ConvNdBase : Module<Tensor, Tensor>
+{
+    /// <summary>Registers <c>weight</c> (zeros of <paramref name="weightShape"/>, then initialised) and, when
+    /// <paramref name="bias"/>, <c>bias</c> [out]; the arguments are checked by the derived module.</summary>
+    private protected ConvNdBase(int inChannels, int outChannels, int groups, int[] weightShape, bool bias, DType dtype, Generator? generator)
+    {
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        Groups = groups;
+        var w = RegisterParameter("weight", Tensor.Zeros(weightShape, dtype))!;
+        var b = RegisterParameter("bias", bias ? Tensor.Zeros([outChannels], dtype) : null);
+        Init.ResetConvParameters(w, b, generator);
+    }
+
+    /// <summary>Input channels.</summary>
+    public int InChannels { get; }
+
+    /// <summary>Output channels.</summary>
+    public int OutChannels { get; }
+
+    /// <summary>Channel groups.</summary>
+    public int Groups { get; }
+
+    /// <summary>The kernels (parameter <c>weight</c>): [out, in/groups, k…] for a convolution, [in, out/groups, k…] for a
+    /// transposed one.</summary>
+    public Tensor Weight => GetParameter("weight")!;
+
+    /// <summary>The bias [out] (parameter <c>bias</c>), or null.</summary>
+    public Tensor? Bias => GetParameter("bias");
 }
 
 /// <summary>2-D max pooling (<c>nn.MaxPool2d</c>); the stride defaults to the kernel size.</summary>

@@ -12,39 +12,37 @@ namespace DeepSharp;
 public sealed partial class Tensor
 {
     /// <summary>Recorded convolution without bias: the forward of the double-backward graph.</summary>
-    internal static Tensor ConvForwardOp(Conv2dGeometry g, Tensor x, Tensor w)
-    {
-        Tensor xc, wc;
-        using (GradMode.Set(false)) { xc = x.Contiguous(); wc = w.Contiguous(); }
-        var result = Empty([g.N, g.OutC, g.OutH, g.OutW], x.DType, zeroed: false);
-        DispatchFloat(x.DType, "Conv2d", new Conv2dForward(g, xc, wc, B: null, result));
-        bool needX = x.RequiresGrad, needW = w.RequiresGrad;
-        return Node.Record(result, "ConvolutionBackward", [x, w], gz =>
-            [needX ? ConvBackwardInputOp(g, gz, w) : null, needW ? ConvBackwardWeightOp(g, x, gz) : null]);
-    }
+    internal static Tensor ConvForwardOp(Conv2dGeometry g, Tensor x, Tensor w) =>
+        RecordedBilinear(x, w, [g.N, g.OutC, g.OutH, g.OutW], "ConvolutionBackward",
+            (xc, wc, y) => new Conv2dForward(g, xc, wc, B: null, y),
+            gz => ConvBackwardInputOp(g, gz, w), gz => ConvBackwardWeightOp(g, x, gz));
 
     /// <summary>Recorded input gradient of a convolution (a transposed convolution of <paramref name="dy"/> with <paramref name="w"/>).</summary>
-    internal static Tensor ConvBackwardInputOp(Conv2dGeometry g, Tensor dy, Tensor w)
-    {
-        Tensor dyc, wc;
-        using (GradMode.Set(false)) { dyc = dy.Contiguous(); wc = w.Contiguous(); }
-        var dx = Empty([g.N, g.InC, g.H, g.W], dy.DType, zeroed: false);
-        DispatchFloat(dy.DType, "Conv2d", new Conv2dBackward(g, X: dyc, W: wc, Dy: dyc, Dx: dx, Dw: null, Db: null));
-        bool needDy = dy.RequiresGrad, needW = w.RequiresGrad;
-        return Node.Record(dx, "ConvolutionBackwardBackward", [dy, w], gz =>
-            [needDy ? ConvForwardOp(g, gz, w) : null, needW ? ConvBackwardWeightOp(g, gz, dy) : null]);
-    }
+    internal static Tensor ConvBackwardInputOp(Conv2dGeometry g, Tensor dy, Tensor w) =>
+        RecordedBilinear(dy, w, [g.N, g.InC, g.H, g.W], "ConvolutionBackwardBackward",
+            (dyc, wc, dx) => new Conv2dBackward(g, X: dyc, W: wc, Dy: dyc, Dx: dx, Dw: null, Db: null),
+            gz => ConvForwardOp(g, gz, w), gz => ConvBackwardWeightOp(g, gz, dy));
 
     /// <summary>Recorded weight gradient of a convolution (a correlation of <paramref name="x"/> with <paramref name="dy"/>).</summary>
     internal static Tensor ConvBackwardWeightOp(Conv2dGeometry g, Tensor x, Tensor dy)
+        => RecordedBilinear(x, dy, [g.OutC, g.InCPerGroup, g.KernelH, g.KernelW], "ConvolutionBackwardBackward",
+            (xc, dyc, dw) => new Conv2dBackward(g, X: xc, W: xc, Dy: dyc, Dx: null, Dw: dw, Db: null),
+            gz => ConvBackwardInputOp(g, dy, gz), gz => ConvForwardOp(g, x, gz));
+
+    /// <summary>
+    /// One recorded bilinear convolution site: runs <paramref name="core"/> on contiguous copies of a and b into a fresh
+    /// tensor of <paramref name="shape"/> and records a node whose gradients are <paramref name="gradA"/> and
+    /// <paramref name="gradB"/> of the incoming gradient (each only when its input requires one).
+    /// </summary>
+    private static Tensor RecordedBilinear<TCore>(Tensor a, Tensor b, int[] shape, string node, Func<Tensor, Tensor, Tensor, TCore> core,
+        Func<Tensor, Tensor> gradA, Func<Tensor, Tensor> gradB) where TCore : struct, IFloatFunc
     {
-        Tensor xc, dyc;
-        using (GradMode.Set(false)) { xc = x.Contiguous(); dyc = dy.Contiguous(); }
-        var dw = Empty([g.OutC, g.InCPerGroup, g.KernelH, g.KernelW], x.DType, zeroed: false);
-        DispatchFloat(x.DType, "Conv2d", new Conv2dBackward(g, X: xc, W: xc, Dy: dyc, Dx: null, Dw: dw, Db: null));
-        bool needX = x.RequiresGrad, needDy = dy.RequiresGrad;
-        return Node.Record(dw, "ConvolutionBackwardBackward", [x, dy], gz =>
-            [needX ? ConvBackwardInputOp(g, dy, gz) : null, needDy ? ConvForwardOp(g, x, gz) : null]);
+        Tensor ac, bc;
+        using (GradMode.Set(false)) { ac = a.Contiguous(); bc = b.Contiguous(); }
+        var result = Empty(shape, a.DType, zeroed: false);
+        DispatchFloat(a.DType, "Conv2d", core(ac, bc, result));
+        bool needA = a.RequiresGrad, needB = b.RequiresGrad;
+        return Node.Record(result, node, [a, b], gz => [needA ? gradA(gz) : null, needB ? gradB(gz) : null]);
     }
 
     /// <summary>The gradients of Conv2d as recorded ops (createGraph), against the caller's original tensors.</summary>
@@ -58,65 +56,49 @@ public sealed partial class Tensor
     }
 
     /// <summary>Recorded average pooling (no unbatched handling, no checks: the geometry is validated).</summary>
-    internal static Tensor AvgPoolForwardOp(Pool2dGeometry g, Tensor x)
-    {
-        Tensor xc;
-        using (GradMode.Set(false)) xc = x.Contiguous();
-        var y = Empty([g.N, g.C, g.OutH, g.OutW], x.DType, zeroed: false);
-        DispatchFloat(x.DType, "AvgPool2d", new AvgPool2dCore(g, xc, y, Backward: false));
-        return Node.Record(y, "AvgPool2DBackward", [x], gz => [AvgPoolBackwardOp(g, gz)]);
-    }
+    internal static Tensor AvgPoolForwardOp(Pool2dGeometry g, Tensor x) =>
+        RecordedLinear(x, [g.N, g.C, g.OutH, g.OutW], zeroed: false, "AvgPool2d", "AvgPool2DBackward",
+            (xc, y) => new AvgPool2dCore(g, xc, y, Backward: false), gz => AvgPoolBackwardOp(g, gz));
 
     /// <summary>Recorded gradient of average pooling; its own gradient is the pooling.</summary>
-    internal static Tensor AvgPoolBackwardOp(Pool2dGeometry g, Tensor dy)
-    {
-        Tensor dyc;
-        using (GradMode.Set(false)) dyc = dy.Contiguous();
-        var dx = Empty([g.N, g.C, g.H, g.W], dy.DType, zeroed: true);
-        DispatchFloat(dy.DType, "AvgPool2d", new AvgPool2dCore(g, dyc, dx, Backward: true));
-        return Node.Record(dx, "AvgPool2DBackwardBackward", [dy], gz => [AvgPoolForwardOp(g, gz)]);
-    }
+    internal static Tensor AvgPoolBackwardOp(Pool2dGeometry g, Tensor dy) =>
+        RecordedLinear(dy, [g.N, g.C, g.H, g.W], zeroed: true, "AvgPool2d", "AvgPool2DBackwardBackward",
+            (dyc, dx) => new AvgPool2dCore(g, dyc, dx, Backward: true), gz => AvgPoolForwardOp(g, gz));
 
     /// <summary>Recorded adaptive average pooling.</summary>
-    internal static Tensor AdaptiveAvgPoolForwardOp(AdaptivePool2dGeometry g, Tensor x)
-    {
-        Tensor xc;
-        using (GradMode.Set(false)) xc = x.Contiguous();
-        var y = Empty([g.N, g.C, g.OutH, g.OutW], x.DType, zeroed: false);
-        DispatchFloat(x.DType, "AdaptiveAvgPool2d", new AdaptiveAvgPool2dCore(g, xc, y, Backward: false));
-        return Node.Record(y, "AdaptiveAvgPool2DBackward", [x], gz => [AdaptiveAvgPoolBackwardOp(g, gz)]);
-    }
+    internal static Tensor AdaptiveAvgPoolForwardOp(AdaptivePool2dGeometry g, Tensor x) =>
+        RecordedLinear(x, [g.N, g.C, g.OutH, g.OutW], zeroed: false, "AdaptiveAvgPool2d", "AdaptiveAvgPool2DBackward",
+            (xc, y) => new AdaptiveAvgPool2dCore(g, xc, y, Backward: false), gz => AdaptiveAvgPoolBackwardOp(g, gz));
 
     /// <summary>Recorded gradient of adaptive average pooling.</summary>
-    internal static Tensor AdaptiveAvgPoolBackwardOp(AdaptivePool2dGeometry g, Tensor dy)
-    {
-        Tensor dyc;
-        using (GradMode.Set(false)) dyc = dy.Contiguous();
-        var dx = Empty([g.N, g.C, g.H, g.W], dy.DType, zeroed: true);
-        DispatchFloat(dy.DType, "AdaptiveAvgPool2d", new AdaptiveAvgPool2dCore(g, dyc, dx, Backward: true));
-        return Node.Record(dx, "AdaptiveAvgPool2DBackwardBackward", [dy], gz => [AdaptiveAvgPoolForwardOp(g, gz)]);
-    }
+    internal static Tensor AdaptiveAvgPoolBackwardOp(AdaptivePool2dGeometry g, Tensor dy) =>
+        RecordedLinear(dy, [g.N, g.C, g.H, g.W], zeroed: true, "AdaptiveAvgPool2d", "AdaptiveAvgPool2DBackwardBackward",
+            (dyc, dx) => new AdaptiveAvgPool2dCore(g, dyc, dx, Backward: true), gz => AdaptiveAvgPoolForwardOp(g, gz));
 
     /// <summary>Recorded max-pool gradient: scatters <paramref name="dy"/> to the argmax positions (max_unpool2d).
     /// <paramref name="indices"/> is owned by the graph (a copy of the forward's rented buffer).</summary>
-    internal static Tensor MaxUnpoolOp(Pool2dGeometry g, Tensor dy, int[] indices)
-    {
-        Tensor dyc;
-        using (GradMode.Set(false)) dyc = dy.Contiguous();
-        var dx = Empty([g.N, g.C, g.H, g.W], dy.DType, zeroed: true);
-        DispatchFloat(dy.DType, "MaxPool2d", new MaxPool2dCore(g, dyc, dx, indices, indices.Length, Backward: true));
-        return Node.Record(dx, "MaxUnpool2DBackward", [dy], gz => [MaxGatherOp(g, gz, indices)]);
-    }
+    internal static Tensor MaxUnpoolOp(Pool2dGeometry g, Tensor dy, int[] indices) =>
+        RecordedLinear(dy, [g.N, g.C, g.H, g.W], zeroed: true, "MaxPool2d", "MaxUnpool2DBackward",
+            (dyc, dx) => new MaxPool2dCore(g, dyc, dx, indices, indices.Length, Backward: true), gz => MaxGatherOp(g, gz, indices));
 
     /// <summary>Recorded gather of the argmax positions (the max pool with its indices fixed); adjoint of <see cref="MaxUnpoolOp"/>.</summary>
-    internal static Tensor MaxGatherOp(Pool2dGeometry g, Tensor x, int[] indices)
+    internal static Tensor MaxGatherOp(Pool2dGeometry g, Tensor x, int[] indices) =>
+        RecordedLinear(x, [g.N, g.C, g.OutH, g.OutW], zeroed: false, "MaxPool2d", "MaxPool2DWithIndicesBackward",
+            (xc, y) => new MaxGatherCore(xc, indices, y, g.N * g.C, g.H * g.W, g.OutH * g.OutW), gz => MaxUnpoolOp(g, gz, indices));
+
+    /// <summary>
+    /// One recorded linear pooling site: runs <paramref name="core"/> from a contiguous copy of x into a fresh tensor of
+    /// <paramref name="shape"/> (zero-filled first when the core scatters) and records a node whose gradient is
+    /// <paramref name="adjoint"/> of the incoming gradient.
+    /// </summary>
+    private static Tensor RecordedLinear<TCore>(Tensor x, int[] shape, bool zeroed, string op, string node, Func<Tensor, Tensor, TCore> core,
+        Func<Tensor, Tensor> adjoint) where TCore : struct, IFloatFunc
     {
         Tensor xc;
         using (GradMode.Set(false)) xc = x.Contiguous();
-        var y = Empty([g.N, g.C, g.OutH, g.OutW], x.DType, zeroed: false);
-        int planes = g.N * g.C, inPlane = g.H * g.W, outPlane = g.OutH * g.OutW;
-        DispatchFloat(x.DType, "MaxPool2d", new MaxGatherCore(xc, indices, y, planes, inPlane, outPlane));
-        return Node.Record(y, "MaxPool2DWithIndicesBackward", [x], gz => [MaxUnpoolOp(g, gz, indices)]);
+        var y = Empty(shape, x.DType, zeroed);
+        DispatchFloat(x.DType, op, core(xc, y));
+        return Node.Record(y, node, [x], gz => [adjoint(gz)]);
     }
 
     private readonly record struct MaxGatherCore(Tensor X, int[] Indices, Tensor Y, int Planes, int InPlane, int OutPlane) : IFloatFunc

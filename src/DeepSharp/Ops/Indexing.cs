@@ -1,3 +1,4 @@
+using System.Numerics;
 using DeepSharp.Kernels;
 
 using DeepSharp.Interop;
@@ -27,24 +28,13 @@ public sealed partial class Tensor
         for (int i = 0; i < Dim; i++)
             if (i != d && index._shape[i] > _shape[i])
                 throw new ArgumentException($"Gather: size of index {ShapeUtil.Format(index._shape)} exceeds the input {ShapeUtil.Format(_shape)} at dimension {i}.");
-        var idx = index.Contiguous().ReadSpan<long>();
+        var indexC = index.Contiguous();
+        var idx = indexC.ReadSpan<long>();
         var result = Empty(index._shape, DType, zeroed: false);
-        var outStrides = result._strides;
-        int n = result.NumEl;
-        for (int flat = 0; flat < n; flat++)
-        {
-            long j = idx[flat];
+        foreach (long j in idx)
             if (j < 0 || j >= _shape[d])
                 throw new ArgumentOutOfRangeException(nameof(index), $"Gather: index {j} is out of bounds for dimension {d} with size {_shape[d]}.");
-            int off = _offset, rem = flat;
-            for (int k = 0; k < Dim; k++)
-            {
-                int coord = rem / outStrides[k];
-                rem -= coord * outStrides[k];
-                off += (k == d ? (int)j : coord) * _strides[k];
-            }
-            result.SetFlatFromStorage(flat, _storage, off);
-        }
+        DispatchFloat(DType, "Gather", new GatherAlongCore(this, indexC, result, d));
         var inputShape = _shape;
         var x = this;
         return Node.Record(result, "GatherBackward", [x], g => [Zeros(inputShape, g.DType).ScatterAdd(d, index, g)]);
@@ -67,22 +57,16 @@ public sealed partial class Tensor
         Tensor result;
         using (GradMode.Set(false)) result = Clone();
         var idx = index.Contiguous().ReadSpan<long>();
-        var idxStrides = ShapeUtil.ContiguousStrides(index._shape);
-        int n = index.NumEl;
-        for (int flat = 0; flat < n; flat++)
-        {
-            long j = idx[flat];
+        foreach (long j in idx)
             if (j < 0 || j >= _shape[d])
                 throw new ArgumentOutOfRangeException(nameof(index), $"ScatterAdd: index {j} is out of bounds for dimension {d} with size {_shape[d]}.");
-            int dst = 0, s = src._offset, rem = flat;
-            for (int k = 0; k < Dim; k++)
-            {
-                int coord = rem / idxStrides[k];
-                rem -= coord * idxStrides[k];
-                dst += (k == d ? (int)j : coord) * result._strides[k];
-                s += coord * src._strides[k];
-            }
-            result.AddAtFromStorage(dst, src._storage, s);
+        var idxStrides = ShapeUtil.ContiguousStrides(index._shape);
+        switch (result._storage)
+        {
+            case Storage<float> r: GatherKernels.ScatterAddAlong(((Storage<float>)src._storage).Data, src._offset, src._strides, idx, idxStrides, d, r.Data.AsSpan(result._offset), result._strides); break;
+            case Storage<double> r: GatherKernels.ScatterAddAlong(((Storage<double>)src._storage).Data, src._offset, src._strides, idx, idxStrides, d, r.Data.AsSpan(result._offset), result._strides); break;
+            case Storage<long> r: GatherKernels.ScatterAddAlong(((Storage<long>)src._storage).Data, src._offset, src._strides, idx, idxStrides, d, r.Data.AsSpan(result._offset), result._strides); break;
+            default: if (idx.Length > 0) throw new ArgumentException("ScatterAdd: Bool tensors cannot be added."); break;
         }
         var self = this;
         var srcShape = src._shape;
@@ -230,25 +214,11 @@ public sealed partial class Tensor
     }
 
     // Element moves between storages of the same dtype (used by gather/scatter loops).
-    private void SetFlatFromStorage(int flat, Storage src, int srcOffset)
+    /// <summary>Gather along Dim from Src's storage (its offset and strides) into the fresh contiguous Result.</summary>
+    private readonly record struct GatherAlongCore(Tensor Src, Tensor Index, Tensor Result, int Dim) : IFloatFunc
     {
-        switch (_storage)
-        {
-            case Storage<float> d: d.Data[_offset + flat] = ((Storage<float>)src).Data[srcOffset]; break;
-            case Storage<double> d: d.Data[_offset + flat] = ((Storage<double>)src).Data[srcOffset]; break;
-            case Storage<long> d: d.Data[_offset + flat] = ((Storage<long>)src).Data[srcOffset]; break;
-            case Storage<bool> d: d.Data[_offset + flat] = ((Storage<bool>)src).Data[srcOffset]; break;
-        }
-    }
-
-    private void AddAtFromStorage(int dst, Storage src, int srcOffset)
-    {
-        switch (_storage)
-        {
-            case Storage<float> d: d.Data[_offset + dst] += ((Storage<float>)src).Data[srcOffset]; break;
-            case Storage<double> d: d.Data[_offset + dst] += ((Storage<double>)src).Data[srcOffset]; break;
-            case Storage<long> d: d.Data[_offset + dst] += ((Storage<long>)src).Data[srcOffset]; break;
-            default: throw new ArgumentException("ScatterAdd: Bool tensors cannot be added.");
-        }
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            GatherKernels.GatherAlong(((Storage<T>)Src._storage).Data, Src._offset, Src._strides, Index.ReadSpan<long>(), Result._strides, Dim,
+                Result.Span<T>());
     }
 }

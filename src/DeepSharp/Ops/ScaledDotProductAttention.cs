@@ -155,8 +155,7 @@ internal static class CausalMaskCache
     private static Tensor Build((int L, int S, DType DType) key)
     {
         var data = new double[key.L * key.S];
-        for (int i = 0; i < key.L; i++)
-            for (int j = i + 1; j < key.S; j++) data[i * key.S + j] = double.NegativeInfinity;
+        FillKernels.CausalMask(data, key.L, key.S);
         using (GradMode.Set(false)) return Tensor.FromArray(data, key.L, key.S).To(key.DType);
     }
 }

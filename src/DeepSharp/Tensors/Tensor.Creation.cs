@@ -58,7 +58,7 @@ public sealed partial class Tensor
             throw new ArgumentException($"Arange: upper bound and larger bound inconsistent with step sign (start {start}, end {end}, step {step}).");
         int n = (int)Math.Ceiling((end - start) / step);
         var t = Empty([n], dtype, zeroed: false);
-        for (int i = 0; i < n; i++) t.SetRaw(i, start + i * step);
+        t.FillFromIndex(new ArangeValue(start, step));
         return t;
     }
 
@@ -82,8 +82,7 @@ public sealed partial class Tensor
         Int128 count = (span + step + (step > 0 ? -1 : 1)) / step;
         if (count > int.MaxValue) throw new ArgumentException($"Arange: {count} elements are too many (start {start}, end {end}, step {step}).");
         var t = Empty([(int)count], DType.Int64, zeroed: false);
-        var d = t.Span<long>();
-        for (int i = 0; i < d.Length; i++) d[i] = start + i * step;   // in range: the last value lies between start and end
+        FillKernels.Arange(t.Span<long>(), start, step);   // in range: the last value lies between start and end
         return t;
     }
 
@@ -92,9 +91,7 @@ public sealed partial class Tensor
     {
         if (steps < 0) throw new ArgumentException($"Linspace: number of steps must be non-negative, got {steps}.");
         var t = Empty([steps], dtype, zeroed: false);
-        double step = steps > 1 ? (end - start) / (steps - 1) : 0;
-        // Fill from both ends, as PyTorch does, so the last value is exactly `end`.
-        for (int i = 0; i < steps; i++) t.SetRaw(i, steps == 1 || i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step);
+        t.FillFromIndex(new LinspaceValue(start, end, steps));
         return t;
     }
 
@@ -103,8 +100,8 @@ public sealed partial class Tensor
     {
         int cols = m ?? n;
         if (n < 0 || cols < 0) throw new ArgumentException($"Eye: n ({n}) and m ({cols}) must be non-negative.");
-        var t = Zeros([n, cols], dtype);
-        for (int i = 0; i < Math.Min(n, cols); i++) t.SetRaw(i * cols + i, 1);
+        var t = Empty([n, cols], dtype, zeroed: false);
+        t.FillFromIndex(new EyeValue(cols));
         return t;
     }
 
@@ -139,8 +136,11 @@ public sealed partial class Tensor
     {
         if (high <= low) throw new ArgumentException($"RandInt: high ({high}) must be greater than low ({low}).");
         var t = Empty(shape, dtype, zeroed: false);
-        int n = t.NumEl;
-        Generator.Use(generator, g => { for (int i = 0; i < n; i++) t.SetRaw(i, g.NextInt64(low, high)); });
+        Generator.Use(generator, g =>
+        {
+            if (t.DType == DType.Int64) RandomKernels.Integers(t.Span<long>(), low, high, g);
+            else t.FillFromIndex(new RandomIntegerValue(g, low, high));
+        });
         return t;
     }
 
@@ -241,6 +241,18 @@ public sealed partial class Tensor
             case Storage<double> s: s.Data.AsSpan(_offset, NumEl).Fill(value); break;
             case Storage<long> s: s.Data.AsSpan(_offset, NumEl).Fill((long)value); break;
             case Storage<bool> s: s.Data.AsSpan(_offset, NumEl).Fill(value != 0); break;
+        }
+    }
+
+    /// <summary>Fills this fresh contiguous tensor with v.At(i) at flat index i, converted to its dtype as <see cref="SetRaw(int, double)"/> does.</summary>
+    private void FillFromIndex<TV>(TV v) where TV : struct, IIndexValue
+    {
+        switch (_storage)
+        {
+            case Storage<float>: FillKernels.FromIndex(Span<float>(), v); break;
+            case Storage<double>: FillKernels.FromIndex(Span<double>(), v); break;
+            case Storage<long>: FillKernels.FromIndex(Span<long>(), v); break;
+            case Storage<bool>: FillKernels.FromIndex(Span<bool>(), v); break;
         }
     }
 

@@ -46,7 +46,7 @@ public class FillAndRandomKernelsTests
     {
         var d = new double[size * size];
         d.AsSpan().Fill(42);   // every element is written
-        FillKernels.CausalMask(d, size);
+        FillKernels.CausalMask(d, size, size);
         for (int i = 0; i < size; i++)
             for (int j = 0; j < size; j++)
                 Assert.That(d[i * size + j], Is.EqualTo(j > i ? double.NegativeInfinity : 0.0), $"({i}, {j})");
@@ -233,5 +233,43 @@ public class FillAndRandomKernelsTests
         BinaryPrimitives.WriteUInt16LittleEndian(be, 0x3FC0); BinaryPrimitives.WriteUInt16LittleEndian(be.AsSpan(2), 0xC000);   // bf16 1.5, −2
         DecodeKernels.BFloat16ToFloat(be, f);
         Assert.That(f, Is.EqualTo(new[] { 1.5f, -2f }));
+    }
+
+    [Test]
+    public void Linspace_And_Arange_AsTheFormerLoops([Values(0, 1, 2, 7, 10)] int steps)
+    {
+        // The former loop: fill from both ends so the last value is exactly end; then SetRaw's conversion per dtype.
+        double start = -1.3, end = 2.9, step = steps > 1 ? (end - start) / (steps - 1) : 0;
+        var expected = Enumerable.Range(0, steps).Select(i => steps == 1 || i < steps / 2 ? start + i * step : end - (steps - 1 - i) * step).ToArray();
+        Assert.That(Tensor.Linspace(start, end, steps, DType.Float64).ToArray<double>(), Is.EqualTo(expected));
+        Assert.That(Tensor.Linspace(start, end, steps, DType.Float32).ToArray<float>(), Is.EqualTo(expected.Select(v => (float)v)));
+        Assert.That(Tensor.Linspace(start, end, steps, DType.Int64).ToArray<long>(), Is.EqualTo(expected.Select(v => (long)v)));
+        Assert.That(Tensor.Linspace(start, end, steps, DType.Bool).ToArray<bool>(), Is.EqualTo(expected.Select(v => v != 0)));
+        if (steps > 1) Assert.That(Tensor.Linspace(start, end, steps, DType.Float64).ToArray<double>()[^1], Is.EqualTo(end));
+        var a = Tensor.Arange(0.5, 3.0, 0.7, DType.Float32).ToArray<float>();
+        Assert.That(a, Is.EqualTo(new[] { 0.5f, (float)(0.5 + 0.7), (float)(0.5 + 2 * 0.7), (float)(0.5 + 3 * 0.7) }));
+        Assert.That(Tensor.Arange(-3L, 8L, 4L).ToArray<long>(), Is.EqualTo(new long[] { -3, 1, 5 }));
+    }
+
+    [Test]
+    public void RandInt_DrawsInOrder_EveryDType()
+    {
+        var g = new Generator(21);
+        var expected = Enumerable.Range(0, 9).Select(_ => g.NextInt64(-5, 1L << 40)).ToArray();
+        Assert.That(Tensor.RandInt(-5, 1L << 40, [3, 3], generator: new Generator(21)).ToArray<long>(), Is.EqualTo(expected));
+        Assert.That(Tensor.RandInt(-5, 1L << 40, [9], DType.Float32, new Generator(21)).ToArray<float>(), Is.EqualTo(expected.Select(v => (float)(double)v)));
+        Assert.That(Tensor.RandInt(-5, 1L << 40, [9], DType.Float64, new Generator(21)).ToArray<double>(), Is.EqualTo(expected.Select(v => (double)v)));
+    }
+
+    [Test]
+    public void Eye_OnesOnTheDiagonalOnly([Values(0, 1, 3)] int n, [Values(0, 2, 5)] int m)
+    {
+        foreach (var dtype in new[] { DType.Float32, DType.Float64, DType.Int64, DType.Bool })
+        {
+            var e = Tensor.Eye(n, m, dtype).To(DType.Float64).ToArray<double>();
+            Assert.That(e.Length, Is.EqualTo(n * m));
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < m; j++) Assert.That(e[i * m + j], Is.EqualTo(i == j ? 1.0 : 0.0), $"{dtype} ({i}, {j})");
+        }
     }
 }

@@ -312,7 +312,7 @@ public sealed class MultiheadAttention : Module
     internal static Tensor CausalMask(int size, DType dtype = DType.Float32)
     {
         var data = new double[size * size];
-        FillKernels.CausalMask(data, size);
+        FillKernels.CausalMask(data, size, size);
         return Tensor.FromArray(data, size, size).To(dtype);
     }
 }
