@@ -93,6 +93,11 @@ record("setitem_dim1", [u(2, 4, 3), idx(3, 1), u(2, 2, 3)], lambda x, i, v: seti
 record("setitem_mask_scalar", [u(3, 4), mask(3, 4)], lambda x, m: setitem(x, m, 0.5))
 record("setitem_non_adjacent", [u(3, 4, 5), idx(2, 0), idx(4, 1), u(2, 4)], lambda x, i, j, v: setitem(x, (i, slice(None), j), v))
 record("setitem_int_and_mask", [u(3, 4, 2), torch.tensor([True, False, False, True]), u(2)], lambda x, m, v: setitem(x, (1, m), v))
+# Non-adjacent tensor indices after a leading full slice: the broadcast dims still go first.
+record("get_non_adjacent_inner", [u(2, 3, 4, 5), idx(2, 0, 1), idx(4, -1, 0)], lambda x, i, j: x[:, i, :, j])
+record("mask_non_adjacent_inner", [u(2, 3, 4, 5), torch.tensor([True, False, True]), idx(3)], lambda x, m, j: x[:, m, :, j])
+record("setitem_non_adjacent_inner", [u(2, 3, 4, 5), idx(2, 0), idx(4, 1), u(2, 2, 4)],
+       lambda x, i, j, v: setitem(x, (slice(None), i, slice(None), j), v))
 # masked_select / masked_scatter (with broadcasting) and nonzero.
 record("masked_select", [u(3, 4), mask(3, 4)], lambda x, m: torch.masked_select(x, m))
 record("masked_select_broadcast", [u(3, 1), mask(2, 1, 4)], lambda x, m: torch.masked_select(x, m))
