@@ -141,7 +141,7 @@ internal static class Recycler
         o.SafePoints++;
         if (demand > o.PeakDemand) Volatile.Write(ref o.PeakDemand, demand);
         Drain(o);
-        Collect(o, sinceMinor);
+        Collect(o, sinceMinor, allowFull: true);
         BufferPoolSettings.NoteSafePoint(demand, Interlocked.Read(ref Collections));
     }
 
@@ -164,12 +164,12 @@ internal static class Recycler
         if (o.SafePoints == 0) o.SafePoints = 1;   // this thread's buffers become recyclable
         if (since > o.PeakDemand) Volatile.Write(ref o.PeakDemand, since);
         Drain(o);
-        Collect(o, since);
+        Collect(o, since, allowFull: false);   // mid-forward the outstanding bytes include live intermediates
     }
 
     // One young-generation collection per CollectEveryBytes of demand finds the dead arrays of the intervals since
     // the last one while they are in gen 0/1, so the pool serves the next intervals and memory stays flat.
-    private static void Collect(Owner o, long demand)
+    private static void Collect(Owner o, long demand, bool allowFull)
     {
         o.SinceCollect += demand;
         if (o.SinceCollect < CollectEveryBytes) return;
@@ -181,10 +181,10 @@ internal static class Recycler
         Drain(o);
         Interlocked.Increment(ref Collections);
         // A GC during a step promotes the activations live then to gen 2, where young collections never find
-        // them: when the outstanding bytes grew by a quarter of an interval since the last full collection,
+        // them: when the outstanding bytes grew by a quarter of the largest interval since the last full collection,
         // run one (non-compacting: the marking of arrays of numbers is cheap).
         long growth = Volatile.Read(ref o.Outstanding) - o.LiveAfterFull;
-        if (growth >= interval / 4)
+        if (allowFull && growth >= Math.Max(interval, Volatile.Read(ref o.PeakDemand)) / 4)
         {
             if (o.FullSkip > 0) o.FullSkip--;
             else
