@@ -37,10 +37,8 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
     private readonly bool _broadcastBuffers;
     private readonly List<DdpEvent> _events = [];
     private bool _passActive, _syncEnabled = true, _disposed;
-    private volatile bool _waiting;                 // backward has ended and waits for the reductions
     private int _nextLaunch;
     private long _waitTicks, _commTicks;            // Stopwatch ticks, see WaitTime and CommunicationTime
-    private readonly Func<bool> _hurry;
 
     /// <summary>Wraps <paramref name="module"/> (registered as child <c>module</c>, so state-dict keys start with <c>module.</c>).</summary>
     /// <param name="module">The model; every rank must build the same architecture.</param>
@@ -96,7 +94,6 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
             int index = i;
             _hooks.Add(_parameters[i].RegisterPostAccumulateGradHook(_ => OnGradReady(index)));
         }
-        _hurry = () => _waiting;
         _commThread = new Thread(CommLoop) { IsBackground = true, Name = "DeepSharp DDP communication" };
         _commThread.Start();
     }
@@ -233,7 +230,6 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
         _events.Add(new DdpEvent("Wait", -1));
         Exception? error = null;
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        _waiting = true;   // the communication thread now polls without sleeping: this rank has nothing else to do
         try
         {
             foreach (var bucket in _buckets)
@@ -244,7 +240,6 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
         }
         finally
         {
-            _waiting = false;
             Interlocked.Add(ref _waitTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
         }
         if (error is not null) throw new InvalidOperationException($"DistributedDataParallel: the gradient all-reduce failed on rank {_group.Rank}: {error.Message}", error);
@@ -271,8 +266,8 @@ public sealed class DistributedDataParallel : Module<Tensor, Tensor>, IDisposabl
             try
             {
                 int chunk = bucket.Padded / _group.WorldSize;
-                if (bucket.DType == DType.Float32) _group.ReduceInRankOrder(bucket.Floats.Pointer, bucket.FloatScratch.Pointer, chunk, ReduceOp.Average, _hurry);
-                else _group.ReduceInRankOrder(bucket.Doubles.Pointer, bucket.DoubleScratch.Pointer, chunk, ReduceOp.Average, _hurry);
+                if (bucket.DType == DType.Float32) _group.ReduceInRankOrder(bucket.Floats.Pointer, bucket.FloatScratch.Pointer, chunk, ReduceOp.Average);
+                else _group.ReduceInRankOrder(bucket.Doubles.Pointer, bucket.DoubleScratch.Pointer, chunk, ReduceOp.Average);
                 bucket.Error = null;
             }
             catch (Exception ex)

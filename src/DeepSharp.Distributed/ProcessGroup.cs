@@ -178,17 +178,14 @@ public sealed unsafe class ProcessGroup : IDisposable
     /// <param name="scratch">chunk × WorldSize elements the all-to-all receives into.</param>
     /// <param name="chunk">Elements per rank.</param>
     /// <param name="op">Sum, Average or Product.</param>
-    /// <param name="hurry">While it returns false, the wait between polls of the collective is a sleep of about a
-    /// millisecond (the core goes to the computation this reduction overlaps with); once it returns true, polls follow
-    /// each other (someone waits for the result). Null: always hurry.</param>
-    internal void ReduceInRankOrder<T>(T* data, T* scratch, int chunk, ReduceOp op, Func<bool>? hurry = null) where T : unmanaged, System.Numerics.INumber<T>
+    internal void ReduceInRankOrder<T>(T* data, T* scratch, int chunk, ReduceOp op) where T : unmanaged, System.Numerics.INumber<T>
     {
         if (_comm == 0) return;
         nint type = MpiType<T>();
         nint request;
         using (Lock())
             MpiNative.Check(MpiNative.MPI_Ialltoall(data, chunk, type, scratch, chunk, type, _comm, &request), "MPI_Ialltoall");
-        WaitPolitely(ref request, "MPI_Ialltoall", hurry);
+        WaitPolitely(ref request, "MPI_Ialltoall");
         // The ordered sum goes straight into this rank's chunk of data, which the all-gather then sends in place.
         var acc = new Span<T>(data + (long)Rank * chunk, chunk);
         if (WorldSize == 1) new ReadOnlySpan<T>(scratch, chunk).CopyTo(acc);
@@ -202,14 +199,17 @@ public sealed unsafe class ProcessGroup : IDisposable
         if (op == ReduceOp.Average) TensorPrimitives.Divide(acc, T.CreateChecked(WorldSize), acc);
         using (Lock())
             MpiNative.Check(MpiNative.MPI_Iallgather((void*)MpiNative.InPlace, 0, type, data, chunk, type, _comm, &request), "MPI_Iallgather");
-        WaitPolitely(ref request, "MPI_Iallgather", hurry);
+        WaitPolitely(ref request, "MPI_Iallgather");
     }
 
-    // Polls with MPI_Test: a blocking MPI call spins, and on the communication thread that spinning takes the core from
-    // the backward pass it should overlap with (each rank has one core). While nobody waits for the result the thread
-    // sleeps about a millisecond between polls (Open MPI progresses the transfer at each poll: a 25 MiB bucket needs a few
-    // polls with the single-copy shared-memory transport); once backward waits for it, it polls with only a yield.
-    private void WaitPolitely(ref nint request, string call, Func<bool>? hurry)
+    // Polls with MPI_Test and yields the core between polls: a blocking MPI call spins, and on the communication thread
+    // that spinning takes the core from the backward pass it should overlap with (each rank has one core). Open MPI moves
+    // the data only inside its calls, so the first polls follow each other (the transfer starts at once); a long wait
+    // (usually for a rank that is behind) sleeps between polls. Two other schedules were measured slower under load
+    // (docs/distributed.md): sleeping from the first poll on (a sleeping thread waits long to run again and the transfer
+    // ends after backward, exposed), and yielding without sleeping once backward waits (the spin for a late rank costs
+    // CPU time the ranks need).
+    private void WaitPolitely(ref nint request, string call)
     {
         int flag = 0;
         for (int polls = 0; ; polls++)
@@ -217,8 +217,8 @@ public sealed unsafe class ProcessGroup : IDisposable
             fixed (nint* r = &request)
                 using (Lock()) MpiNative.Check(MpiNative.MPI_Test(r, &flag, null), "MPI_Test (" + call + ")");
             if (flag != 0) return;
-            if (polls < 4 || hurry is null || hurry()) Thread.Yield();
-            else Thread.Sleep(1);
+            if (polls < 50) Thread.Yield();
+            else Thread.Sleep(polls < 200 ? 0 : 1);
         }
     }
 
