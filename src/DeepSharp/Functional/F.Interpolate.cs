@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.NN;
 
 // Resizing (torch.nn.functional.interpolate). Each spatial dim is resized on its own — nearest as one index-select,
@@ -67,7 +69,7 @@ public static partial class F
         // PyTorch computes the source index in float: min(⌊dst · scale⌋, in − 1), scale = 1/factor or in/out.
         float s = scale is { } f ? (float)(1.0 / f) : (float)inSize / outSize;
         var index = new int[outSize];
-        for (int j = 0; j < outSize; j++) index[j] = Math.Min((int)MathF.Floor(j * s), inSize - 1);
+        IndexTableKernels.Nearest(index, inSize, s);
         return t.SelectAlong(d, index);
     }
 
@@ -79,15 +81,7 @@ public static partial class F
         var i1 = new int[outSize];
         var w0 = new double[outSize];
         var w1 = new double[outSize];
-        for (int j = 0; j < outSize; j++)
-        {
-            double src = alignCorners ? s * j : Math.Max(s * (j + 0.5) - 0.5, 0);
-            int lo = Math.Min((int)src, inSize - 1);
-            i0[j] = lo;
-            i1[j] = lo < inSize - 1 ? lo + 1 : lo;
-            w1[j] = src - lo;
-            w0[j] = 1 - w1[j];
-        }
+        IndexTableKernels.Linear(i0, i1, w0, w1, inSize, s, alignCorners);
         var shape = Enumerable.Repeat(1, t.Dim).ToArray();
         shape[d] = outSize;
         var lambda0 = Tensor.FromArray(w0, shape).To(t.DType);

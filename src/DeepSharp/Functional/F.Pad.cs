@@ -1,3 +1,5 @@
+using DeepSharp.Kernels;
+
 namespace DeepSharp.NN;
 
 // Padding and normalisation (torch.nn.functional.pad, normalize), built from differentiable ops: constant padding
@@ -45,16 +47,12 @@ public static partial class F
                 throw new ArgumentException($"Pad: {mode} padding ({left}, {right}) of dimension {d} is too large for its size {n} (input shape {ShapeUtil.Format(input._shape)}; " +
                     (mode == "reflect" ? "reflect padding must be smaller than the dimension)." : mode == "circular" ? "circular padding can be at most the dimension)." : "the dimension must not be empty)."));
             var index = new int[left + n + right];
-            for (int j = 0; j < index.Length; j++)
+            IndexTableKernels.Pad(index, n, left, mode switch
             {
-                int src = j - left;
-                index[j] = mode switch
-                {
-                    "reflect" => src < 0 ? -src : src >= n ? 2 * (n - 1) - src : src,
-                    "replicate" => Math.Clamp(src, 0, n - 1),
-                    _ => ((src % n) + n) % n,
-                };
-            }
+                "reflect" => PadIndexMode.Reflect,
+                "replicate" => PadIndexMode.Replicate,
+                _ => PadIndexMode.Circular,
+            });
             t = t.SelectAlong(d, index);
         }
         return ReferenceEquals(t, input) ? input.Clone() : t;

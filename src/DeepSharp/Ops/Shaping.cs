@@ -125,14 +125,18 @@ public sealed partial class Tensor
         if (repeats.Dim > 1 || (repeats.NumEl != 1 && repeats.NumEl != _shape[d]))
             throw new ArgumentException($"RepeatInterleave: repeats of shape {ShapeUtil.Format(repeats._shape)} must have one value or one per element of dimension {d} (size {_shape[d]}) of the input {ShapeUtil.Format(_shape)}.");
         var counts = repeats.Contiguous().ReadSpan<long>();
-        var index = new List<int>();
+        long total = 0;
         for (int i = 0; i < _shape[d]; i++)
         {
             long c = counts.Length == 1 ? counts[0] : counts[i];
             if (c < 0) throw new ArgumentException($"RepeatInterleave: repeats must be non-negative, got {c} at position {i}.");
-            for (long k = 0; k < c; k++) index.Add(i);
+            if (c > Array.MaxLength - total)
+                throw new ArgumentException($"RepeatInterleave: the repeats add up to more than {Array.MaxLength} elements along dimension {d}, more than an array can hold.");
+            total += c;
         }
-        return SelectAlong(d, [.. index]);
+        var index = new int[total];
+        IndexTableKernels.Repeat(index, counts, _shape[d]);
+        return SelectAlong(d, index);
     }
 
     /// <summary>The lower triangle of the last two dims: elements with column − row ≤ diagonal, zeros elsewhere (<c>torch.tril</c>).</summary>
