@@ -205,6 +205,14 @@ internal sealed partial class GraphBuilder
                 Node("ReduceSum", [ins[0], ConstInts(axes)], output, OnnxAttribute.Int("keepdims", (bool)a[1]! ? 1 : 0));
                 return;
             }
+            case "Mean":
+            {
+                // Opset 17's ReduceMean takes its axes as an attribute (an input only from opset 18).
+                var mask = (bool[])a[0]!;
+                var axes = Enumerable.Range(0, mask.Length).Where(i => mask[i]).Select(i => (long)i).ToArray();
+                Node("ReduceMean", [ins[0]], output, OnnxAttribute.IntList("axes", axes), OnnxAttribute.Int("keepdims", (bool)a[1]! ? 1 : 0));
+                return;
+            }
             case "Cast":
                 Node("Cast", [ins[0]], output, OnnxAttribute.Int("to", OnnxType.Of((DType)a[0]!)));
                 return;

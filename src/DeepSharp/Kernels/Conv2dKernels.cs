@@ -296,6 +296,19 @@ internal static unsafe class Conv2dKernels
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int plane = g.OutH * g.OutW;
+        if (typeof(T) == typeof(float))
+        {
+            // Float32 adds in float64 and rounds once, as the Sum and Linear bias kernels do.
+            var gf = MemoryMarshal.Cast<T, float>(gradOutput);
+            var bf = MemoryMarshal.Cast<T, float>(gradBias);
+            for (int o = o0; o < o1; o++)
+            {
+                double sd = 0;
+                for (int n = 0; n < g.N; n++) sd += ReduceKernels.SumWidened(gf.Slice((n * g.OutC + o) * plane, plane));
+                bf[o] = (float)sd;
+            }
+            return;
+        }
         for (int o = o0; o < o1; o++)
         {
             T s = T.Zero;

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace DeepSharp.Kernels;
 
@@ -47,7 +48,8 @@ internal static unsafe class LinearKernels
 
     /// <summary>
     /// sums[j] = Σ_r z[r, j] for z [m, n]: per-chunk partial sums over row ranges, then their sum in chunk order
-    /// (deterministic for a given thread count).
+    /// (deterministic for a given thread count). Float32 adds in float64 (<see cref="ReduceKernels.AddWidened"/>) and
+    /// rounds once, so a bias gradient over a large batch is the rounding of the exact sum; float64 sums pairwise.
     /// </summary>
     public static void ColumnSums<T>(ReadOnlySpan<T> z, Span<T> sums, int m, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -55,6 +57,25 @@ internal static unsafe class LinearKernels
         FusedRowParallel.Check(m, n, z.Length, nameof(z));
         if (sums.Length != n) throw new ArgumentException($"Sums length {sums.Length} does not match n = {n}.", nameof(sums));
         int chunks = FusedRowParallel.Chunks(m, n);
+        if (typeof(T) == typeof(float))
+        {
+            var wide = new double[chunks * n];
+            fixed (T* pz = z)
+            {
+                nint iz = (nint)pz;
+                int len = z.Length;
+                FusedRowParallel.ForChunks(chunks, m, (c, r0, r1) =>
+                {
+                    var zs = new ReadOnlySpan<float>((void*)iz, len);
+                    var acc = wide.AsSpan(c * n, n);
+                    for (int r = r0; r < r1; r++) ReduceKernels.AddWidened(zs.Slice(r * n, n), acc);
+                });
+            }
+            for (int c = 1; c < chunks; c++) TensorPrimitives.Add(wide.AsSpan(0, n), wide.AsSpan(c * n, n), wide.AsSpan(0, n));
+            var dst = MemoryMarshal.Cast<T, float>(sums);
+            for (int j = 0; j < n; j++) dst[j] = (float)wide[j];
+            return;
+        }
         var partial = new T[chunks * n];
         fixed (T* pz = z)
         {
@@ -63,7 +84,7 @@ internal static unsafe class LinearKernels
             FusedRowParallel.ForChunks(chunks, m, (c, r0, r1) =>
             {
                 var zs = new ReadOnlySpan<T>((void*)iz, len);
-                // Pairwise over the chunk's rows (float32 bias gradients over large batches stay accurate).
+                // Pairwise over the chunk's rows.
                 var scratch = r1 - r0 > KernelSettings.PairwiseSumBlock ? new T[n * ReduceKernels.ScratchLevels(r1 - r0)] : null;
                 ReduceKernels.SumRows(zs.Slice(r0 * n, (r1 - r0) * n), partial.AsSpan(c * n, n), r1 - r0, n, scratch);
             });

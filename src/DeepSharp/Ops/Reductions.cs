@@ -78,20 +78,7 @@ public sealed partial class Tensor
             return LongSum(dims, keepDim);
         }
         CheckFloating("Sum");
-        var mask = ReducedDims(dims, "Sum");
-        var keptShape = KeptShape(mask, true);
-        var result = Empty(keptShape, DType, zeroed: false);
-        if (Dim == 0 || !mask.Contains(true)) result = Contiguous().Clone().Detach();
-        else
-        {
-            var (src, outer, r, inner) = ReduceLayout(mask);
-            DispatchFloat(DType, "Sum", new SumCore(src, result, outer, r, inner));
-        }
-        var outShape = KeptShape(mask, keepDim);
-        var final = new Tensor(result._storage, outShape, ShapeUtil.ContiguousStrides(outShape), 0);
-        var inputShape = _shape;
-        Tracing.Current?.Record("Sum", final, [this], mask, keepDim);
-        return Node.Record(final, "SumBackward", [this], g => [g.Reshape(keptShape).Expand(inputShape)]);
+        return SumOrMean(dims, keepDim, mean: false);
     }
 
     /// <summary>Mean of all elements.</summary>
@@ -104,10 +91,30 @@ public sealed partial class Tensor
     public Tensor Mean(int[]? dims, bool keepDim = false)
     {
         CheckFloating("Mean");   // as PyTorch: the mean of integers has no inferable dtype
-        var mask = ReducedDims(dims, "Mean");
+        return SumOrMean(dims, keepDim, mean: true);
+    }
+
+    // Sum and Mean share one kernel call: Mean divides inside the reduction (one rounding, as PyTorch), not after it.
+    private Tensor SumOrMean(int[]? dims, bool keepDim, bool mean)
+    {
+        string op = mean ? "Mean" : "Sum";
+        var mask = ReducedDims(dims, op);
         int count = 1;
         for (int i = 0; i < Dim; i++) if (mask[i]) count *= _shape[i];
-        return Sum(dims, keepDim) / count;
+        var keptShape = KeptShape(mask, true);
+        var result = Empty(keptShape, DType, zeroed: false);
+        if (Dim == 0 || !mask.Contains(true)) result = Contiguous().Clone().Detach();   // nothing reduced: count is 1
+        else
+        {
+            var (src, outer, r, inner) = ReduceLayout(mask);
+            DispatchFloat(DType, op, new SumCore(src, result, outer, r, inner, mean ? count : 1));
+        }
+        var outShape = KeptShape(mask, keepDim);
+        var final = new Tensor(result._storage, outShape, ShapeUtil.ContiguousStrides(outShape), 0);
+        var inputShape = _shape;
+        Tracing.Current?.Record(op, final, [this], mask, keepDim);
+        if (!mean) return Node.Record(final, "SumBackward", [this], g => [g.Reshape(keptShape).Expand(inputShape)]);
+        return Node.Record(final, "MeanBackward", [this], g => [g.Reshape(keptShape).Expand(inputShape) / count]);
     }
 
     /// <summary>Sums a (broadcast) gradient back to <paramref name="shape"/>: leading dims and dims that are 1 in the target.</summary>
@@ -246,10 +253,10 @@ public sealed partial class Tensor
         return keepDim ? result : result.Squeeze(dim);
     }
 
-    private readonly record struct SumCore(Tensor Src, Tensor Result, int Outer, int R, int Inner) : IFloatFunc
+    private readonly record struct SumCore(Tensor Src, Tensor Result, int Outer, int R, int Inner, double Divisor) : IFloatFunc
     {
         public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
-            ReduceKernels.Sum(Src.ReadSpan<T>(), Result.Span<T>(), Outer, R, Inner);
+            ReduceKernels.Sum(Src.ReadSpan<T>(), Result.Span<T>(), Outer, R, Inner, Divisor);
     }
 
     private readonly record struct ExtremeCore(Tensor Src, Tensor Values, Tensor Indices, int Outer, int R, int Inner, bool Max) : IFloatFunc

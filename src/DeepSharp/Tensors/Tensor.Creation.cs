@@ -33,6 +33,13 @@ public sealed partial class Tensor
     public static Tensor Scalar(double value, DType dtype = DType.Float32, bool requiresGrad = false) =>
         Full([], value, dtype, requiresGrad);
 
+    /// <summary>
+    /// A number where a tensor is expected becomes a 0-d Float64 tensor, as PyTorch wraps a Python number. So
+    /// <c>x[mask] = 0.0</c> works (assignment converts to x's dtype), and a 0-d operand does not widen a tensor with
+    /// dimensions (<c>Torch.Where(mask, x32, 0.0)</c> stays Float32).
+    /// </summary>
+    public static implicit operator Tensor(double value) => Full([], value, DType.Float64);
+
     /// <summary>Zeros with the shape and dtype of <paramref name="other"/>.</summary>
     public static Tensor ZerosLike(Tensor other, DType? dtype = null) => Zeros(other._shape, dtype ?? other.DType);
 

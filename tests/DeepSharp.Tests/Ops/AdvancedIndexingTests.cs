@@ -40,6 +40,24 @@ public class AdvancedIndexingTests
     }
 
     [Test]
+    public void ANumberAssignsThroughMasksAndStaysInTheTensorsDType()
+    {
+        var x = Tensor.FromArray(new[] { 1f, -2f, 3f, -4f }, 4);
+        x[x.Lt(0.0)] = 0.0;                                            // PyTorch: x[x < 0] = 0.
+        Assert.That(x.DType, Is.EqualTo(DType.Float32));
+        Assert.That(x.ToArray<float>(), Is.EqualTo(new[] { 1f, 0f, 3f, 0f }));
+        x[Tensor.FromArray(new long[] { 3 }, 1)] = 7;                  // an int converts too
+        Assert.That(x.ToArray<float>(), Is.EqualTo(new[] { 1f, 0f, 3f, 7f }));
+        // A number is a 0-d Float64 tensor, which does not widen a tensor with dimensions (x * 0.5 stays float32).
+        Tensor half = 0.5;
+        var w = x * half;
+        Assert.That(w.DType, Is.EqualTo(DType.Float32));
+        Assert.That(w.ToArray<float>(), Is.EqualTo(new[] { 0.5f, 0f, 1.5f, 3.5f }));
+        Tensor s = 2.5;
+        Assert.That((s.DType, s.Dim, s.Item<double>()), Is.EqualTo((DType.Float64, 0, 2.5)));
+    }
+
+    [Test]
     public void IntegerAndBoolTensorsIndexWithoutGradients()
     {
         var n = Tensor.Arange(0, 6, dtype: DType.Int64).Reshape(2, 3);

@@ -25,6 +25,7 @@ public class OpCoverageTests
         ["RandPerm"] = "creation", ["FromArray"] = "creation", ["FromBuffer"] = "creation",
         ["IsNan"] = "Bool result", ["IsInf"] = "Bool result", ["IsFinite"] = "Bool result",
         ["Nonzero"] = "Int64 coordinates, not differentiable (values in PyTorchIndexingReferenceTests)",
+        ["op_Implicit"] = "a number as a 0-d Float64 tensor (Full); values in AdvancedIndexingTests.ANumberAssignsThroughMasksAndStaysInTheTensorsDType",
         ["ArgSort"] = "Int64 result", ["Multinomial"] = "Int64 samples, not differentiable",
         ["Floor"] = "piecewise constant: zero gradient, as PyTorch (TensorFunctionValueTests checks it)",
         ["Ceil"] = "piecewise constant: zero gradient, as PyTorch (TensorFunctionValueTests checks it)",
