@@ -1,6 +1,4 @@
-using DeepSharp.IO;
 using DeepSharp.NN;
-using DeepSharp.Tests.Packaging;
 
 namespace DeepSharp.Tests.Ops;
 
@@ -90,47 +88,14 @@ public class PyTorchReferenceTests
         ["fold"] = x => F.Fold(x[0], (4, 5), (2, 3), (1, 1), (1, 1), (2, 1)),
     };
 
-    private static readonly Lazy<Dictionary<string, Tensor>> Recorded = new(() =>
-        SafeTensors.Load(Path.Combine(DotnetCli.RepoRoot, "tests", "DeepSharp.Tests", "Ops", "PyTorchReference", "tensor_functions.safetensors"))
-            .ToDictionary(kv => kv.Key, kv => kv.Value));
+    private static readonly Lazy<Dictionary<string, Tensor>> Recorded = new(() => RecordedPyTorchCases.Load("tensor_functions.safetensors"));
 
     public static IEnumerable<string> Cases => Ops.Keys;
 
     [Test]
-    public void EveryRecordedCaseHasAnOpAndTheOtherWayRound()
-    {
-        var recorded = Recorded.Value.Keys.Select(k => k[..k.LastIndexOf('.')]).ToHashSet();
-        Assert.That(recorded, Is.EquivalentTo(Ops.Keys));
-    }
+    public void EveryRecordedCaseHasAnOpAndTheOtherWayRound() =>
+        Assert.That(RecordedPyTorchCases.CaseNames(Recorded.Value), Is.EquivalentTo(Ops.Keys));
 
     [TestCaseSource(nameof(Cases))]
-    public void MatchesPyTorch(string name)
-    {
-        var rec = Recorded.Value;
-        var inputs = new List<Tensor>();
-        for (int i = 0; rec.ContainsKey($"{name}.in{i}"); i++)
-            inputs.Add(rec[$"{name}.in{i}"].Clone().RequiresGrad_(rec.ContainsKey($"{name}.grad{i}")));
-        var output = Ops[name]([.. inputs]);
-        var expected = rec[$"{name}.out"];
-        Assert.That(output.Shape, Is.EqualTo(expected.Shape), "output shape");
-        AssertClose(output, expected, $"{name} output");
-        if (!rec.TryGetValue($"{name}.w", out var w)) return;
-        (output * w).Sum().Backward();
-        for (int i = 0; i < inputs.Count; i++)
-            if (rec.TryGetValue($"{name}.grad{i}", out var g))
-                AssertClose(inputs[i].Grad ?? Tensor.ZerosLike(inputs[i]), g, $"{name} gradient of input {i}");
-    }
-
-    /// <summary>Within 1e-12 relative (a few ulps of rounding order), NaN and ±∞ where PyTorch has them.</summary>
-    private static void AssertClose(Tensor actual, Tensor expected, string what)
-    {
-        var a = actual.Detach().Double().Contiguous().ToArray<double>();
-        var e = expected.ToArray<double>();
-        Assert.That(a, Has.Length.EqualTo(e.Length), what);
-        for (int i = 0; i < e.Length; i++)
-        {
-            if (double.IsNaN(e[i]) || double.IsInfinity(e[i])) { Assert.That(a[i], Is.EqualTo(e[i]), $"{what} [{i}]"); continue; }
-            Assert.That(a[i], Is.EqualTo(e[i]).Within(1e-12 + 1e-12 * Math.Abs(e[i])), $"{what} [{i}]");
-        }
-    }
+    public void MatchesPyTorch(string name) => RecordedPyTorchCases.Check(Recorded.Value, name, Ops[name]);
 }
