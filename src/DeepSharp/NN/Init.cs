@@ -53,7 +53,7 @@ public static class Init
     {
         Check(tensor, "Uniform");
         if (b < a) throw new ArgumentException($"Uniform: the lower bound {a} exceeds the upper bound {b}.");
-        return Fill(tensor, () => Tensor.Rand(tensor._shape, tensor.DType, generator) * (b - a) + a);
+        return FillRandom(tensor, normal: false, b - a, a, generator);
     }
 
     /// <summary>Fills with N(<paramref name="mean"/>, <paramref name="std"/>²).</summary>
@@ -61,7 +61,7 @@ public static class Init
     {
         Check(tensor, "Normal");
         if (std < 0) throw new ArgumentOutOfRangeException(nameof(std), $"Normal: std must be non-negative, got {std}.");
-        return Fill(tensor, () => Tensor.Randn(tensor._shape, tensor.DType, generator) * std + mean);
+        return FillRandom(tensor, normal: true, std, mean, generator);
     }
 
     /// <summary>
@@ -162,6 +162,19 @@ public static class Init
     {
         ArgumentNullException.ThrowIfNull(tensor);
         tensor.CheckFloating(op);
+    }
+
+    // scale·U[0, 1) + shift or scale·N(0, 1) + shift: straight into a contiguous tensor, through temporaries otherwise
+    // (the same draws and roundings either way).
+    private static Tensor FillRandom(Tensor tensor, bool normal, double scale, double shift, Generator? generator)
+    {
+        if (tensor.IsContiguous)
+        {
+            using (GradMode.Set(false)) tensor.FillRandomAffine_(normal, scale, shift, generator);
+            return tensor;
+        }
+        return Fill(tensor, () => (normal ? Tensor.Randn(tensor._shape, tensor.DType, generator)
+            : Tensor.Rand(tensor._shape, tensor.DType, generator)) * scale + shift);
     }
 
     private static Tensor Fill(Tensor tensor, Func<Tensor> values)

@@ -113,6 +113,10 @@ internal static class Recycler
     /// the live tensors, and a small model's step pays a fraction of a collection).</summary>
     internal static long CollectEveryBytes = 16L << 20;
 
+    /// <summary>An interval between collections of at least this many pooled bytes is followed by a full collection
+    /// instead of a young one (see <see cref="Collect"/>).</summary>
+    internal static long FullCollectBytes = 256L << 20;
+
     /// <summary>Collections run by safe points since start (diagnostics and tests).</summary>
     internal static long Collections;
 
@@ -176,15 +180,21 @@ internal static class Recycler
         if (o.Skip > 0) { o.Skip--; return; }
         long interval = o.SinceCollect;
         o.SinceCollect = 0;
-        GC.Collect(1, GCCollectionMode.Forced, blocking: true, compacting: false);
-        GC.WaitForPendingFinalizers();
-        Drain(o);
+        // A large interval (a big model's step) outlives several runtime GCs, which promote its activations to gen 2
+        // where a young collection cannot find them; a full one costs little beside such a step, so it runs directly.
+        bool large = allowFull && interval >= FullCollectBytes && o.FullSkip == 0;
+        if (!large)
+        {
+            GC.Collect(1, GCCollectionMode.Forced, blocking: true, compacting: false);
+            GC.WaitForPendingFinalizers();
+            Drain(o);
+        }
         Interlocked.Increment(ref Collections);
         // A GC during a step promotes the activations live then to gen 2, where young collections never find
         // them: when the outstanding bytes grew by a quarter of the largest interval since the last full collection,
         // run one (non-compacting: the marking of arrays of numbers is cheap).
         long growth = Volatile.Read(ref o.Outstanding) - o.LiveAfterFull;
-        if (allowFull && growth >= Math.Max(interval, Volatile.Read(ref o.PeakDemand)) / 4)
+        if (large || allowFull && growth >= Math.Max(interval, Volatile.Read(ref o.PeakDemand)) / 4)
         {
             if (o.FullSkip > 0) o.FullSkip--;
             else
@@ -205,7 +215,9 @@ internal static class Recycler
         // useless only when the buffers did not come back at all.
         long found = Volatile.Read(ref o.Found) - o.FoundAtCollect;
         o.FoundAtCollect = Volatile.Read(ref o.Found);
-        bool useful = found >= interval / 4;
+        // The deterministic releases of the engine are part of the interval but never found: a large interval's
+        // collection is judged by what it found of the bytes outstanding beyond the live ones.
+        bool useful = found >= (large ? growth : interval) / 4;
         o.Backoff = useful ? 0 : Math.Min(64, Math.Max(1, o.Backoff * 2));
         o.Skip = o.Backoff;
     }

@@ -264,6 +264,30 @@ public sealed partial class Tensor
     }
 
     /// <summary>Fills a fresh contiguous tensor with uniform [0, 1) or standard normal values from a generator.</summary>
+    /// <summary>Fills this contiguous floating tensor in place with <paramref name="scale"/>·U[0, 1) + <paramref name="shift"/>
+    /// (or ·N(0, 1) when <paramref name="normal"/>): the values <c>Rand(shape) * scale + shift</c> gives, bit for bit and
+    /// from the same draws, without its two temporaries (initialising a model must not allocate its weights three times).
+    /// No autograd: <c>nn.init</c> runs under no-grad.</summary>
+    internal void FillRandomAffine_(bool normal, double scale, double shift, Generator? generator)
+    {
+        System.Diagnostics.Debug.Assert(_isContiguous);
+        Generator.Use(generator, g => DispatchFloat(DType, normal ? "Randn" : "Rand", new RandomAffineFill(this, g, normal, scale, shift)));
+        BumpVersion();
+    }
+
+    private readonly record struct RandomAffineFill(Tensor Target, Generator G, bool Normal, double Scale, double Shift) : IFloatFunc
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var span = Target.Span<T>();
+            if (Normal) RandomKernels.Normal(span, G);
+            else RandomKernels.Uniform(span, G);
+            // The scalar ops of `* scale + shift`, in place (element-wise: the same roundings).
+            MulOp.Apply((ReadOnlySpan<T>)span, T.CreateTruncating(Scale), span);
+            AddOp.Apply((ReadOnlySpan<T>)span, T.CreateTruncating(Shift), span);
+        }
+    }
+
     private readonly record struct RandomFill(Tensor Target, Generator G, bool Normal) : IFloatFunc
     {
         public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>

@@ -146,6 +146,10 @@ internal static class GptBench
                     ["rss_mb"] = Math.Round(rss), ["faults"] = ProcStats.MinorFaults() - f0,
                     ["pool_mb"] = Math.Round(BufferPoolSettings.PooledBytes / 1048576.0),
                     ["recycler_gc"] = Recycler.Collections, ["recycler_full_gc"] = Recycler.FullCollections,
+                    ["gc_heap_mb"] = Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0),
+                    ["gc_committed_mb"] = Math.Round(GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0),
+                    ["gc_fragmented_mb"] = Math.Round(GC.GetGCMemoryInfo().FragmentedBytes / 1048576.0),
+                    ["outstanding_mb"] = Math.Round((Recycler.Current?.Outstanding ?? 0) / 1048576.0),
                 }.ToJsonString());
         }
         long faults = ProcStats.MinorFaults() - faults0;

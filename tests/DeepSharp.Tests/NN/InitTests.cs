@@ -56,6 +56,34 @@ public class InitTests
         Assert.That(Values(tn).All(v => v >= -0.5 && v <= 0.5), Is.True);
     }
 
+    [TestCase(DType.Float32)]
+    [TestCase(DType.Float64)]
+    public void InPlaceFillsDrawTheValuesOfRandTimesScalePlusShift(DType dtype)
+    {
+        // Contiguous tensors are filled without temporaries; the values must be those of the expression, bit for bit,
+        // and strided views (filled through temporaries) must agree too.
+        var u = Init.Uniform(Tensor.Zeros([300, 7], dtype), -0.3, 0.7, new Generator(5));
+        var n = Init.Normal(Tensor.Zeros([300, 7], dtype), 0.25, 1.5, new Generator(6));
+        var uRef = Tensor.Rand([300, 7], dtype, new Generator(5)) * (0.7 - -0.3) + -0.3;
+        var nRef = Tensor.Randn([300, 7], dtype, new Generator(6)) * 1.5 + 0.25;
+        var view = Tensor.Zeros([7, 300], dtype).T;
+        Init.Normal(view, 0.25, 1.5, new Generator(6));
+        if (dtype == DType.Float32)
+        {
+            Assert.That(u.ToArray<float>(), Is.EqualTo(uRef.ToArray<float>()));
+            Assert.That(n.ToArray<float>(), Is.EqualTo(nRef.ToArray<float>()));
+            Assert.That(view.Contiguous().ToArray<float>(), Is.EqualTo(nRef.ToArray<float>()));
+        }
+        else
+        {
+            Assert.That(u.ToArray<double>(), Is.EqualTo(uRef.ToArray<double>()));
+            Assert.That(n.ToArray<double>(), Is.EqualTo(nRef.ToArray<double>()));
+            Assert.That(view.Contiguous().ToArray<double>(), Is.EqualTo(nRef.ToArray<double>()));
+        }
+        Assert.That(Values(u).Min(), Is.GreaterThanOrEqualTo(-0.3));
+        Assert.That(Values(u).Max(), Is.LessThan(0.7));
+    }
+
     [Test]
     public void XavierAndKaimingScales()
     {
