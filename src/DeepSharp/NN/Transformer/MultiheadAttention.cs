@@ -222,6 +222,7 @@ public sealed class MultiheadAttention : Module
             var v4 = v.View(S, N, H, d).Permute(1, 2, 0, 3);
             Tensor? mask4 = mask is null ? null : mask._shape[0] == 1 ? mask.Unsqueeze(0) : mask.Reshape(N, H, mask._shape[1], S);
             var heads4 = Tensor.FusedAttention(q4, k4, v4, mask4, causalFlag, 1.0 / Math.Sqrt(d), bf ? [0, 2, 1, 3] : [2, 0, 1, 3]);
+            ReleaseAfter(heads4, q, k, v);
             rows = bf ? heads4.Permute(0, 2, 1, 3).View(N * L, E) : heads4.Permute(2, 0, 1, 3).View(L * N, E);
         }
         else
@@ -247,6 +248,26 @@ public sealed class MultiheadAttention : Module
             if (!batched) weights = weights.Squeeze(0);
         }
         return Recycler.AfterModule((output, weights));
+    }
+
+    /// <summary>The projections q, k, v live only in this forward and in the views the attention node saved: their
+    /// buffers go back to the pool when that node has run (or now, when no graph was recorded), not when a GC finds
+    /// them. Not while tracing (the exporter reads the recorded tensors afterwards).</summary>
+    private static void ReleaseAfter(Tensor attention, Tensor q, Tensor k, Tensor v)
+    {
+        if (Interop.Tracing.Current is not null) return;
+        if (attention._gradFn is { } node)
+        {
+            node.ReleaseWith(q);
+            node.ReleaseWith(k);
+            node.ReleaseWith(v);
+        }
+        else
+        {
+            q.Dispose();
+            k.Dispose();
+            v.Dispose();
+        }
     }
 
     /// <summary>[T, N, C] (any strides) as contiguous rows [T·N, C].</summary>
