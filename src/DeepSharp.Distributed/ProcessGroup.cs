@@ -181,25 +181,59 @@ public sealed unsafe class ProcessGroup : IDisposable
     internal void ReduceInRankOrder<T>(T* data, T* scratch, int chunk, ReduceOp op) where T : unmanaged, System.Numerics.INumber<T>
     {
         if (_comm == 0) return;
-        nint type = MpiType<T>();
-        nint request;
-        using (Lock())
-            MpiNative.Check(MpiNative.MPI_Ialltoall(data, chunk, type, scratch, chunk, type, _comm, &request), "MPI_Ialltoall");
+        nint request = PostAllToAll(data, scratch, chunk);
         WaitPolitely(ref request, "MPI_Ialltoall");
         // The ordered sum goes straight into this rank's chunk of data, which the all-gather then sends in place.
-        var acc = new Span<T>(data + (long)Rank * chunk, chunk);
-        if (WorldSize == 1) new ReadOnlySpan<T>(scratch, chunk).CopyTo(acc);
-        for (int r = 1; r < WorldSize; r++)
+        SumInRankOrder(scratch, chunk, WorldSize, data + (long)Rank * chunk, op);
+        request = PostAllGatherInPlace(data, chunk);
+        WaitPolitely(ref request, "MPI_Iallgather");
+    }
+
+    /// <summary>Posts MPI_Ialltoall: chunk elements of <paramref name="send"/> to each rank, chunk from each into <paramref name="receive"/>.</summary>
+    internal nint PostAllToAll<T>(T* send, T* receive, int chunk) where T : unmanaged
+    {
+        nint type = MpiType<T>(), request;
+        using (Lock())
+            MpiNative.Check(MpiNative.MPI_Ialltoall(send, chunk, type, receive, chunk, type, _comm, &request), "MPI_Ialltoall");
+        return request;
+    }
+
+    /// <summary>Posts an in-place MPI_Iallgather: <paramref name="buffer"/> holds count × WorldSize elements, this rank's
+    /// count already at rank × count.</summary>
+    internal nint PostAllGatherInPlace<T>(T* buffer, int count) where T : unmanaged
+    {
+        nint type = MpiType<T>(), request;
+        using (Lock())
+            MpiNative.Check(MpiNative.MPI_Iallgather((void*)MpiNative.InPlace, 0, type, buffer, count, type, _comm, &request), "MPI_Iallgather");
+        return request;
+    }
+
+    /// <summary>One MPI_Test of a posted request (which also lets Open MPI move data); true once it completed.</summary>
+    internal bool Test(ref nint request, string call)
+    {
+        int flag = 0;
+        fixed (nint* r = &request)
+            using (Lock()) MpiNative.Check(MpiNative.MPI_Test(r, &flag, null), "MPI_Test (" + call + ")");
+        return flag != 0;
+    }
+
+    /// <summary>
+    /// <paramref name="destination"/> = parts[0] + parts[1] + … + parts[n − 1] (each <paramref name="count"/> elements,
+    /// added in this order: the order one process accumulates micro-batches in), divided by n for Average. The
+    /// destination may be one of the parts.
+    /// </summary>
+    internal static void SumInRankOrder<T>(T* parts, int count, int n, T* destination, ReduceOp op) where T : unmanaged, System.Numerics.INumber<T>
+    {
+        var acc = new Span<T>(destination, count);
+        if (n == 1 && parts != destination) new ReadOnlySpan<T>(parts, count).CopyTo(acc);
+        for (int r = 1; r < n; r++)
         {
-            ReadOnlySpan<T> left = r == 1 ? new ReadOnlySpan<T>(scratch, chunk) : acc;
-            var part = new ReadOnlySpan<T>(scratch + (long)r * chunk, chunk);
+            ReadOnlySpan<T> left = r == 1 ? new ReadOnlySpan<T>(parts, count) : acc;
+            var part = new ReadOnlySpan<T>(parts + (long)r * count, count);
             if (op == ReduceOp.Product) TensorPrimitives.Multiply(left, part, acc);
             else TensorPrimitives.Add(left, part, acc);
         }
-        if (op == ReduceOp.Average) TensorPrimitives.Divide(acc, T.CreateChecked(WorldSize), acc);
-        using (Lock())
-            MpiNative.Check(MpiNative.MPI_Iallgather((void*)MpiNative.InPlace, 0, type, data, chunk, type, _comm, &request), "MPI_Iallgather");
-        WaitPolitely(ref request, "MPI_Iallgather");
+        if (op == ReduceOp.Average) TensorPrimitives.Divide(acc, T.CreateChecked(n), acc);
     }
 
     // Polls with MPI_Test and yields the core between polls: a blocking MPI call spins, and on the communication thread
