@@ -32,6 +32,9 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
     /// (one latency phase) instead of an all-to-all and an all-gather (two phases).</summary>
     private const long GatherAllMaxBytes = 256 << 10;
 
+    /// <summary>How long the end of backward polls without sleeping (2 ms).</summary>
+    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 500;
+
     private readonly Module<Tensor, Tensor> _module;
     private readonly ProcessGroup _group;
     private readonly ProcessGroup? _secondGroup;    // the all-gathers of two-phase buckets, on their own communicator
@@ -269,12 +272,7 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
                         bucket.Stage = Stage.Second;
                         continue;
                     }
-                    if (bucket.GatherAll)
-                    {
-                        if (bucket.DType == DType.Float32) SumGathered<float>(bucket);
-                        else SumGathered<double>(bucket);
-                    }
-                    bucket.Stage = Stage.Done;
+                    bucket.Stage = Stage.Done;   // a one-phase bucket's parts are summed straight into the gradients
                     Interlocked.Add(ref _commTicks, System.Diagnostics.Stopwatch.GetTimestamp() - bucket.Posted);
                 }
             }
@@ -292,9 +290,15 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
         string call = bucket.Stage == Stage.First && !bucket.GatherAll ? "MPI_Ialltoall" : "MPI_Iallgather";
         var group = bucket.Stage == Stage.Second ? _secondGroup! : _group;
         if (!block) return group.Test(ref bucket.Request, call);
-        // At the end of backward this thread has nothing else to do: test again at once, yielding only to a thread
-        // that wants the core.
-        while (!group.Test(ref bucket.Request, call)) Thread.Yield();
+        // At the end of backward this thread has nothing else to do: test again at once, yielding only to a thread that
+        // wants the core. A wait longer than SpinTicks is for a rank the machine descheduled (other load): then sleep
+        // between tests, so that the spinning does not take the CPU time that rank needs to catch up.
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (!group.Test(ref bucket.Request, call))
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() - start < SpinTicks) Thread.Yield();
+            else Thread.Sleep(1);
+        }
         return true;
     }
 
@@ -302,13 +306,9 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
     {
         T* data = (T*)bucket.Memory.Pointer;
         // The ordered sum goes straight into this rank's chunk of the data, which the all-gather then sends in place.
-        ProcessGroup.SumInRankOrder(data + (long)bucket.Chunk * bucket.World, bucket.Chunk, bucket.World, data + (long)bucket.Rank * bucket.Chunk, ReduceOp.Average);
+        ProcessGroup.SumInRankOrder(data + (long)bucket.Chunk * bucket.World, bucket.Chunk, bucket.World, new Span<T>(data + (long)bucket.Rank * bucket.Chunk, bucket.Chunk), ReduceOp.Average);
         return _secondGroup!.PostAllGatherInPlace(data, bucket.Chunk);
     }
-
-    // Every rank adds all the parts in rank order, into part 0 (which is read first): the same bits on every rank.
-    private static void SumGathered<T>(Bucket bucket) where T : unmanaged, System.Numerics.INumber<T> =>
-        ProcessGroup.SumInRankOrder((T*)bucket.Memory.Pointer, bucket.Count, bucket.World, (T*)bucket.Memory.Pointer, ReduceOp.Average);
 
     private InvalidOperationException Failed(Bucket bucket, Exception ex)
     {
@@ -348,8 +348,15 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
                 int offset = _slots[m].Offset;
                 if (p.Grad is not { IsContiguous: true } grad || grad.Shape.Length != p.Shape.Length)
                     p.Grad = grad = Tensor.ZerosLike(p);
-                if (bucket.DType == DType.Float32) new ReadOnlySpan<float>((float*)bucket.Output + offset, p.NumEl).CopyTo(grad.Span<float>());
-                else new ReadOnlySpan<double>((double*)bucket.Output + offset, p.NumEl).CopyTo(grad.Span<double>());
+                // One-phase: every rank adds all the parts in rank order (the same bits everywhere) straight into the
+                // gradient, one pass over the data instead of a sum into the bucket and a copy out of it.
+                if (bucket.GatherAll)
+                {
+                    if (bucket.DType == DType.Float32) ProcessGroup.SumInRankOrder((float*)bucket.Memory.Pointer + offset, bucket.Count, bucket.World, grad.Span<float>(), ReduceOp.Average);
+                    else ProcessGroup.SumInRankOrder((double*)bucket.Memory.Pointer + offset, bucket.Count, bucket.World, grad.Span<double>(), ReduceOp.Average);
+                }
+                else if (bucket.DType == DType.Float32) new ReadOnlySpan<float>((float*)bucket.Memory.Pointer + offset, p.NumEl).CopyTo(grad.Span<float>());
+                else new ReadOnlySpan<double>((double*)bucket.Memory.Pointer + offset, p.NumEl).CopyTo(grad.Span<double>());
             }
     }
 
@@ -402,11 +409,11 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
             GatherAll = gatherAll;
             Filled = new bool[members.Length];
             int size = dtype == DType.Float64 ? 8 : 4;
-            // One-phase: every rank's part, this rank's gradients copied into its own, the average summed into part 0.
-            // Two-phase: the data (chunk × world, padded) in place, then the all-to-all's receive buffer.
+            // One-phase: every rank's part (this rank's gradients copied into its own), summed into the gradients at the end.
+            // Two-phase: the data (chunk × world, padded; the averaged values in place at the end), then the all-to-all's
+            // receive buffer.
             Memory = new NativeBuffer<byte>(checked(gatherAll ? count * world * size : 2 * chunk * world * size));
             Input = gatherAll ? Memory.Pointer + (long)rank * count * size : Memory.Pointer;
-            Output = Memory.Pointer;
         }
 
         public int Index { get; }
@@ -421,8 +428,6 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
         public NativeBuffer<byte> Memory { get; }
         /// <summary>Where this rank's gradients are copied in.</summary>
         public byte* Input { get; }
-        /// <summary>Where the averaged gradients are once the reduction is done.</summary>
-        public byte* Output { get; }
         public nint Request;
         public Stage Stage;
         public long Posted;

@@ -184,7 +184,7 @@ public sealed unsafe class ProcessGroup : IDisposable
         nint request = PostAllToAll(data, scratch, chunk);
         WaitPolitely(ref request, "MPI_Ialltoall");
         // The ordered sum goes straight into this rank's chunk of data, which the all-gather then sends in place.
-        SumInRankOrder(scratch, chunk, WorldSize, data + (long)Rank * chunk, op);
+        SumInRankOrder(scratch, chunk, WorldSize, new Span<T>(data + (long)Rank * chunk, chunk), op);
         request = PostAllGatherInPlace(data, chunk);
         WaitPolitely(ref request, "MPI_Iallgather");
     }
@@ -218,22 +218,22 @@ public sealed unsafe class ProcessGroup : IDisposable
     }
 
     /// <summary>
-    /// <paramref name="destination"/> = parts[0] + parts[1] + … + parts[n − 1] (each <paramref name="count"/> elements,
-    /// added in this order: the order one process accumulates micro-batches in), divided by n for Average. The
-    /// destination may be one of the parts.
+    /// <paramref name="destination"/> = parts[0] + parts[1] + … + parts[n − 1] (part r at parts + r × <paramref name="stride"/>,
+    /// as many elements as the destination), added in this order — the order one process accumulates micro-batches in —
+    /// and divided by n for Average. The destination may be part 0.
     /// </summary>
-    internal static void SumInRankOrder<T>(T* parts, int count, int n, T* destination, ReduceOp op) where T : unmanaged, System.Numerics.INumber<T>
+    internal static void SumInRankOrder<T>(T* parts, long stride, int n, Span<T> destination, ReduceOp op) where T : unmanaged, System.Numerics.INumber<T>
     {
-        var acc = new Span<T>(destination, count);
-        if (n == 1 && parts != destination) new ReadOnlySpan<T>(parts, count).CopyTo(acc);
+        int count = destination.Length;
+        if (n == 1) new ReadOnlySpan<T>(parts, count).CopyTo(destination);
         for (int r = 1; r < n; r++)
         {
-            ReadOnlySpan<T> left = r == 1 ? new ReadOnlySpan<T>(parts, count) : acc;
-            var part = new ReadOnlySpan<T>(parts + (long)r * count, count);
-            if (op == ReduceOp.Product) TensorPrimitives.Multiply(left, part, acc);
-            else TensorPrimitives.Add(left, part, acc);
+            ReadOnlySpan<T> left = r == 1 ? new ReadOnlySpan<T>(parts, count) : destination;
+            var part = new ReadOnlySpan<T>(parts + r * stride, count);
+            if (op == ReduceOp.Product) TensorPrimitives.Multiply(left, part, destination);
+            else TensorPrimitives.Add(left, part, destination);
         }
-        if (op == ReduceOp.Average) TensorPrimitives.Divide(acc, T.CreateChecked(n), acc);
+        if (op == ReduceOp.Average) TensorPrimitives.Divide(destination, T.CreateChecked(n), destination);
     }
 
     // Polls with MPI_Test and yields the core between polls: a blocking MPI call spins, and on the communication thread
