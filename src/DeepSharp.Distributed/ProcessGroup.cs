@@ -236,13 +236,10 @@ public sealed unsafe class ProcessGroup : IDisposable
         if (op == ReduceOp.Average) TensorPrimitives.Divide(destination, T.CreateChecked(n), destination);
     }
 
-    // Polls with MPI_Test and yields the core between polls: a blocking MPI call spins, and on the communication thread
-    // that spinning takes the core from the backward pass it should overlap with (each rank has one core). Open MPI moves
-    // the data only inside its calls, so the first polls follow each other (the transfer starts at once); a long wait
-    // (usually for a rank that is behind) sleeps between polls. Two other schedules were measured slower under load
-    // (docs/distributed.md): sleeping from the first poll on (a sleeping thread waits long to run again and the transfer
-    // ends after backward, exposed), and yielding without sleeping once backward waits (the spin for a late rank costs
-    // CPU time the ranks need).
+    // The tensor-level AllReduce's wait (DDP drives its own requests from the backward thread): polls with MPI_Test and
+    // yields the core between polls instead of MPI_Wait's spin, which would take the core from other threads of this
+    // rank. Open MPI moves the data only inside its calls, so the first polls follow each other (the transfer starts at
+    // once); a long wait (usually for a rank that is behind) sleeps between polls.
     private void WaitPolitely(ref nint request, string call)
     {
         int flag = 0;
