@@ -211,9 +211,10 @@ public sealed unsafe class ProcessGroup : IDisposable
     /// <summary>One MPI_Test of a posted request (which also lets Open MPI move data); true once it completed.</summary>
     internal bool Test(ref nint request, string call)
     {
-        int flag = 0;
+        int flag = 0, code;
         fixed (nint* r = &request)
-            using (Lock()) MpiNative.Check(MpiNative.MPI_Test(r, &flag, null), "MPI_Test (" + call + ")");
+            using (Lock()) code = MpiNative.MPI_Test(r, &flag, null);
+        if (code != MpiNative.Success) MpiNative.Check(code, "MPI_Test (" + call + ")");   // the message only on failure: no allocation per test
         return flag != 0;
     }
 
@@ -242,12 +243,9 @@ public sealed unsafe class ProcessGroup : IDisposable
     // once); a long wait (usually for a rank that is behind) sleeps between polls.
     private void WaitPolitely(ref nint request, string call)
     {
-        int flag = 0;
         for (int polls = 0; ; polls++)
         {
-            fixed (nint* r = &request)
-                using (Lock()) MpiNative.Check(MpiNative.MPI_Test(r, &flag, null), "MPI_Test (" + call + ")");
-            if (flag != 0) return;
+            if (Test(ref request, call)) return;
             if (polls < 50) Thread.Yield();
             else Thread.Sleep(polls < 200 ? 0 : 1);
         }
