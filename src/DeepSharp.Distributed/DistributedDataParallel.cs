@@ -115,6 +115,8 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
         // Two ranks: one all-gather moves as many bytes as an all-to-all and an all-gather, in one phase instead of two.
         // More ranks: an all-gather of the whole bucket moves (N − 1)/2 times more, so only small buckets use it.
         bool gatherAll = world <= 2 || count * (world - 1) * size <= GatherAllMaxBytes;
+        long bufferBytes = gatherAll ? count * world * size : 2L * _group.ChunkLength((int)count) * world * size;
+        if (bufferBytes > int.MaxValue) throw new ArgumentException($"DistributedDataParallel: a bucket of {count} elements needs a {bufferBytes >> 20} MiB buffer over {world} ranks, too large; lower bucketCapMiB.");
         var bucket = new Bucket(index, [.. members], (int)count, _group.ChunkLength((int)count), world, _group.Rank, dtype, gatherAll);
         int offset = 0;
         foreach (int m in members)
@@ -253,8 +255,8 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
 
     /// <summary>
     /// Moves the posted reductions on, in bucket order: an MPI_Test of each in flight (or, with <paramref name="block"/>,
-    /// a wait for each), and on completion the next step. A one-phase bucket is then summed; a two-phase bucket's
-    /// all-to-all is summed into this rank's chunk and its all-gather posted. All-gathers are posted in bucket order
+    /// a wait for each), and on completion the next step. A one-phase bucket is then done (FinishPass sums its parts into
+    /// the gradients); a two-phase bucket's all-to-all is summed into this rank's chunk and its all-gather posted. All-gathers are posted in bucket order
     /// (a later bucket waits for an earlier one's all-to-all), so every rank posts them in the same order.
     /// </summary>
     private void Advance(bool block)
@@ -412,7 +414,7 @@ public sealed unsafe class DistributedDataParallel : Module<Tensor, Tensor>, IDi
             // One-phase: every rank's part (this rank's gradients copied into its own), summed into the gradients at the end.
             // Two-phase: the data (chunk × world, padded; the averaged values in place at the end), then the all-to-all's
             // receive buffer.
-            Memory = new NativeBuffer<byte>(checked(gatherAll ? count * world * size : 2 * chunk * world * size));
+            Memory = new NativeBuffer<byte>(gatherAll ? count * world * size : 2 * chunk * world * size);   // < 2 GiB: checked in MakeBucket
             Input = gatherAll ? Memory.Pointer + (long)rank * count * size : Memory.Pointer;
         }
 
