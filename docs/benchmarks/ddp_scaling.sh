@@ -7,6 +7,7 @@
 # with another build (A/B of a DDP change). Results: one JSON line per run in ddp_scaling.jsonl (current directory), then the median images/s of each side and
 # their ratio (target ≥ 0.9). Both sides use batches of 64 per process (SINGLE_BATCH=128 gives the single process the
 # same global batch as the two ranks). With THREAD_CPU=1 each run goes through thread_cpu.py (CPU seconds per thread).
+# MPIRUN_ARGS adds options to both 2-rank sides (e.g. "--bind-to none"; by default Open MPI binds rank r to core r).
 set -e
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${1:-${ROUNDS:-5}}
@@ -30,7 +31,7 @@ while [ $i -le $rounds ]; do
       line=$($wrap dotnet "$dll" $common --threads 2 --batch-size ${SINGLE_BATCH:-64} 2>/tmp/ddp_scaling_cpu.txt | grep '^{"model"' | tail -1)
     else
       d=$dll; [ $side = ddp_other ] && d=$OTHER_DLL
-      line=$($wrap mpirun --allow-run-as-root --oversubscribe -np 2 -x DEEPSHARP_NUM_THREADS=1 \
+      line=$($wrap mpirun --allow-run-as-root --oversubscribe -np 2 -x DEEPSHARP_NUM_THREADS=1 $MPIRUN_ARGS \
         dotnet "$d" $common --distributed --threads 1 2>/tmp/ddp_scaling_cpu.txt | grep '^{"model"' | tail -1)
     fi
     cpu=$(grep -c . /tmp/ddp_scaling_cpu.txt || true)

@@ -8,7 +8,7 @@ last utime + stime (a thread that ends keeps its last sample, so up to one inter
 end it prints to stderr, per process (the dotnet ranks, mpirun, ...), the CPU seconds of each thread name, largest
 first, and a line "thread_cpu {JSON}" ({"processes": [{"pid", "cmd", "cpu_s", "threads": {name: cpu_s}}]}) for
 scripts; the command's own output is left alone. Thread names are the kernel's
-15-character comm ("DeepSharp DDP c" is the DDP communication thread, ".NET TP Worker" the thread pool, "dotnet" the
+15-character comm (".NET TP Worker" the thread pool, "dotnet" the
 main thread, ".NET Tiered Com" the JIT's background compiler...).
 """
 import json

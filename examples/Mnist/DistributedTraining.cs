@@ -143,8 +143,8 @@ public static class DistributedTraining
                 ["test_accuracy"] = testAccuracy,
                 ["epoch_seconds"] = seconds,
                 ["epoch_cpu_seconds"] = cpuSeconds,
-                // Per rank (mean over the ranks): backward's wait for the all-reduce at its end, and the communication
-                // thread's time in reductions (DistributedDataParallel.WaitTime / CommunicationTime); 0 with --accumulate.
+                // Per rank (mean over the ranks): backward's wait for the all-reduce at its end, and the time the buckets'
+                // reductions were in flight (DistributedDataParallel.WaitTime / CommunicationTime); 0 with --accumulate.
                 ["epoch_allreduce_wait_seconds"] = waitSeconds,
                 ["epoch_comm_seconds"] = commSeconds,
                 ["train_loss"] = epochs,

@@ -61,8 +61,8 @@ public sealed class GradientAccumulator
                 if (g.DType != sum.DType || g.NumEl != sum.NumEl)
                     throw new InvalidOperationException($"GradientAccumulator.Add: parameter {i} has a gradient of {g.DType} [{string.Join(", ", g.Shape)}] after ones of {sum.DType} [{string.Join(", ", sum.Shape)}].");
                 if (!g.IsContiguous) g = g.Contiguous();
-                if (sum.DType == DType.Float32) TensorPrimitives.Add(sum.AsReadOnlySpan<float>(), g.AsReadOnlySpan<float>(), sum.AsSpan<float>());
-                else if (sum.DType == DType.Float64) TensorPrimitives.Add(sum.AsReadOnlySpan<double>(), g.AsReadOnlySpan<double>(), sum.AsSpan<double>());
+                if (sum.DType == DType.Float32) TensorPrimitives.Add(sum.ReadSpan<float>(), g.ReadSpan<float>(), sum.Span<float>());
+                else if (sum.DType == DType.Float64) TensorPrimitives.Add(sum.ReadSpan<double>(), g.ReadSpan<double>(), sum.Span<double>());
                 else throw new InvalidOperationException($"GradientAccumulator.Add: parameter {i} has a {sum.DType} gradient; only Float32 and Float64 are accumulated.");
             }
         }

@@ -181,42 +181,71 @@ public sealed unsafe class ProcessGroup : IDisposable
     internal void ReduceInRankOrder<T>(T* data, T* scratch, int chunk, ReduceOp op) where T : unmanaged, System.Numerics.INumber<T>
     {
         if (_comm == 0) return;
-        nint type = MpiType<T>();
-        nint request;
-        using (Lock())
-            MpiNative.Check(MpiNative.MPI_Ialltoall(data, chunk, type, scratch, chunk, type, _comm, &request), "MPI_Ialltoall");
+        nint request = PostAllToAll(data, scratch, chunk);
         WaitPolitely(ref request, "MPI_Ialltoall");
         // The ordered sum goes straight into this rank's chunk of data, which the all-gather then sends in place.
-        var acc = new Span<T>(data + (long)Rank * chunk, chunk);
-        if (WorldSize == 1) new ReadOnlySpan<T>(scratch, chunk).CopyTo(acc);
-        for (int r = 1; r < WorldSize; r++)
-        {
-            ReadOnlySpan<T> left = r == 1 ? new ReadOnlySpan<T>(scratch, chunk) : acc;
-            var part = new ReadOnlySpan<T>(scratch + (long)r * chunk, chunk);
-            if (op == ReduceOp.Product) TensorPrimitives.Multiply(left, part, acc);
-            else TensorPrimitives.Add(left, part, acc);
-        }
-        if (op == ReduceOp.Average) TensorPrimitives.Divide(acc, T.CreateChecked(WorldSize), acc);
-        using (Lock())
-            MpiNative.Check(MpiNative.MPI_Iallgather((void*)MpiNative.InPlace, 0, type, data, chunk, type, _comm, &request), "MPI_Iallgather");
+        SumInRankOrder(scratch, chunk, WorldSize, new Span<T>(data + (long)Rank * chunk, chunk), op);
+        request = PostAllGatherInPlace(data, chunk);
         WaitPolitely(ref request, "MPI_Iallgather");
     }
 
-    // Polls with MPI_Test and yields the core between polls: a blocking MPI call spins, and on the communication thread
-    // that spinning takes the core from the backward pass it should overlap with (each rank has one core). Open MPI moves
-    // the data only inside its calls, so the first polls follow each other (the transfer starts at once); a long wait
-    // (usually for a rank that is behind) sleeps between polls. Two other schedules were measured slower under load
-    // (docs/distributed.md): sleeping from the first poll on (a sleeping thread waits long to run again and the transfer
-    // ends after backward, exposed), and yielding without sleeping once backward waits (the spin for a late rank costs
-    // CPU time the ranks need).
+    /// <summary>Posts MPI_Ialltoall: chunk elements of <paramref name="send"/> to each rank, chunk from each into <paramref name="receive"/>.</summary>
+    internal nint PostAllToAll<T>(T* send, T* receive, int chunk) where T : unmanaged
+    {
+        nint type = MpiType<T>(), request;
+        using (Lock())
+            MpiNative.Check(MpiNative.MPI_Ialltoall(send, chunk, type, receive, chunk, type, _comm, &request), "MPI_Ialltoall");
+        return request;
+    }
+
+    /// <summary>Posts an in-place MPI_Iallgather: <paramref name="buffer"/> holds count × WorldSize elements, this rank's
+    /// count already at rank × count.</summary>
+    internal nint PostAllGatherInPlace<T>(T* buffer, int count) where T : unmanaged
+    {
+        nint type = MpiType<T>(), request;
+        using (Lock())
+            MpiNative.Check(MpiNative.MPI_Iallgather((void*)MpiNative.InPlace, 0, type, buffer, count, type, _comm, &request), "MPI_Iallgather");
+        return request;
+    }
+
+    /// <summary>One MPI_Test of a posted request (which also lets Open MPI move data); true once it completed.</summary>
+    internal bool Test(ref nint request, string call)
+    {
+        int flag = 0, code;
+        fixed (nint* r = &request)
+            using (Lock()) code = MpiNative.MPI_Test(r, &flag, null);
+        if (code != MpiNative.Success) MpiNative.Check(code, "MPI_Test (" + call + ")");   // the message only on failure: no allocation per test
+        return flag != 0;
+    }
+
+    /// <summary>
+    /// <paramref name="destination"/> = parts[0] + parts[1] + … + parts[n − 1] (part r at parts + r × <paramref name="stride"/>,
+    /// as many elements as the destination), added in this order — the order one process accumulates micro-batches in —
+    /// and divided by n for Average. The destination may be part 0.
+    /// </summary>
+    internal static void SumInRankOrder<T>(T* parts, long stride, int n, Span<T> destination, ReduceOp op) where T : unmanaged, System.Numerics.INumber<T>
+    {
+        int count = destination.Length;
+        if (n == 1) new ReadOnlySpan<T>(parts, count).CopyTo(destination);
+        for (int r = 1; r < n; r++)
+        {
+            ReadOnlySpan<T> left = r == 1 ? new ReadOnlySpan<T>(parts, count) : destination;
+            var part = new ReadOnlySpan<T>(parts + r * stride, count);
+            if (op == ReduceOp.Product) TensorPrimitives.Multiply(left, part, destination);
+            else TensorPrimitives.Add(left, part, destination);
+        }
+        if (op == ReduceOp.Average) TensorPrimitives.Divide(destination, T.CreateChecked(n), destination);
+    }
+
+    // The tensor-level AllReduce's wait (DDP drives its own requests from the backward thread): polls with MPI_Test and
+    // yields the core between polls instead of MPI_Wait's spin, which would take the core from other threads of this
+    // rank. Open MPI moves the data only inside its calls, so the first polls follow each other (the transfer starts at
+    // once); a long wait (usually for a rank that is behind) sleeps between polls.
     private void WaitPolitely(ref nint request, string call)
     {
-        int flag = 0;
         for (int polls = 0; ; polls++)
         {
-            fixed (nint* r = &request)
-                using (Lock()) MpiNative.Check(MpiNative.MPI_Test(r, &flag, null), "MPI_Test (" + call + ")");
-            if (flag != 0) return;
+            if (Test(ref request, call)) return;
             if (polls < 50) Thread.Yield();
             else Thread.Sleep(polls < 200 ? 0 : 1);
         }

@@ -111,9 +111,12 @@ void Train(int accumulate, int steps)
     Torch.ManualSeed(7);
     var dropoutGenerator = new Generator(0);
     var model = new Sequential(
-        new Conv2d(2, 8, 3, padding: 1), new ReLU(), new Flatten(), new Linear(8 * 6 * 6, 32),
-        new LayerNorm([32]), new ReLU(), new Dropout(0.25, dropoutGenerator), new Linear(32, 3));
-    Module<Tensor, Tensor> net = world > 1 ? new DistributedDataParallel(model) : model;
+        new Conv2d(2, 8, 3, padding: 1), new ReLU(), new Flatten(), new Linear(8 * 6 * 6, 128),
+        new LayerNorm([128]), new ReLU(), new Dropout(0.25, dropoutGenerator), new Linear(128, 3));
+    // Three buckets: the head and LayerNorm, the 288×128 weight (144 KiB) alone, the convolution. With 3 ranks the middle
+    // one is reduced in two phases (all-to-all, ordered sum, all-gather) and the small ones in one (an all-gather of the
+    // whole bucket), so both forms and their order across the ranks are checked against --accumulate.
+    Module<Tensor, Tensor> net = world > 1 ? new DistributedDataParallel(model, bucketCapMiB: 0.05, firstBucketMiB: 0.01) : model;
     var optimizer = new Adam(model.Parameters(), lr: 1e-2);
     Say($"initial_sha256 {Checksum(model.Parameters())}");
     var data = Tensor.Randn([50, 2, 6, 6], DType.Float32, new Generator(5));
