@@ -55,7 +55,7 @@ public sealed class GradientAccumulator
                 p.Grad = null;
                 if (_sums[i] is not { } sum)
                 {
-                    _sums[i] = g.Contiguous().Clone();
+                    _sums[i] = g.Contiguous().Clone().DetachFromDisposeScope();   // lives across micro-batches (and their scopes)
                     continue;
                 }
                 if (g.DType != sum.DType || g.NumEl != sum.NumEl)

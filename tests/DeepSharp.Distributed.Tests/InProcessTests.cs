@@ -131,6 +131,24 @@ public class InProcessTests
     }
 
     [Test]
+    public void GradientAccumulatorSumsMicroBatchesEachRunInItsOwnDisposeScope()
+    {
+        var w = Tensor.FromArray(new double[] { 1, -2, 0.5 }).RequiresGrad_();
+        var acc = new GradientAccumulator([w]);
+        double[][] inputs = [[1, 2, 3], [-1, 0.5, 4], [2, 2, -1]];
+        foreach (var x in inputs)
+        {
+            using (Torch.NewDisposeScope())   // the micro-batch's tensors and its gradient die here; the running sum must not
+            {
+                (w * Tensor.FromArray(x)).Sum().Backward();
+                acc.Add();
+            }
+        }
+        acc.Average();
+        Assert.That(w.Grad!.ToArray<double>(), Is.EqualTo(new[] { 2.0 / 3, 4.5 / 3, 6.0 / 3 }));
+    }
+
+    [Test]
     public void SeedForSeparatesSeedsStepsAndShards()
     {
         var seeds = new HashSet<long>();

@@ -78,6 +78,10 @@ public sealed class Node
         {
             for (int i = 0; i < _saved.Length; i++)
             {
+                if (_saved[i].IsDisposed)
+                    throw new ObjectDisposedException(nameof(Tensor),
+                        $"A tensor of shape {ShapeUtil.Format(_saved[i]._shape)} saved by {Name} for the backward pass was released " +
+                        "(Tensor.Dispose() or the end of the DisposeScope that owned it) before Backward() ran; end the scope after Backward().");
                 if (_saved[i].Version != _savedVersions![i])
                     throw new InvalidOperationException(
                         $"One of the tensors needed for gradient computation has been modified by an in-place operation: " +

@@ -55,7 +55,7 @@ public abstract class Module
                 throw new ArgumentException($"RegisterParameter: parameter '{name}' must be floating-point, got {parameter.DType}.");
             parameter.RequiresGrad = requiresGrad;
         }
-        _parameters[name] = parameter;
+        _parameters[name] = DisposeScope.Keep(parameter);   // a module's state outlives any dispose scope
         return parameter;
     }
 
@@ -67,7 +67,7 @@ public abstract class Module
     protected Tensor? RegisterBuffer(string name, Tensor? buffer, bool persistent = true)
     {
         CheckName(name, "RegisterBuffer", allowExisting: _buffers);
-        _buffers[name] = buffer;
+        _buffers[name] = DisposeScope.Keep(buffer);
         if (persistent) _nonPersistent.Remove(name);
         else _nonPersistent.Add(name);
         return buffer;
@@ -241,13 +241,13 @@ public abstract class Module
                     converted.Grad = p.Grad?.To(dtype);
                     replaced[p] = converted;
                 }
-                m._parameters[name] = converted;
+                m._parameters[name] = DisposeScope.Keep(converted);
             }
             foreach (var name in m._buffers.Keys.ToList())
             {
                 if (m._buffers[name] is not { } b || !b.DType.IsFloatingPoint() || b.DType == dtype) continue;
                 if (!replaced.TryGetValue(b, out var converted)) replaced[b] = converted = b.To(dtype);
-                m._buffers[name] = converted;
+                m._buffers[name] = DisposeScope.Keep(converted);
             }
         }
         return this;

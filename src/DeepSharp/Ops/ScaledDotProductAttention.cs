@@ -156,6 +156,6 @@ internal static class CausalMaskCache
     {
         var data = new double[key.L * key.S];
         FillKernels.CausalMask(data, key.L, key.S);
-        using (GradMode.Set(false)) return Tensor.FromArray(data, key.L, key.S).To(key.DType);
+        using (GradMode.Set(false)) return DisposeScope.Keep(Tensor.FromArray(data, key.L, key.S).To(key.DType))!;   // cached across scopes
     }
 }

@@ -213,7 +213,7 @@ public abstract class Optimizer
         {
             var copy = new ParamState { Step = saved.Step };
             foreach (var (bufName, buf) in saved.Buffers)
-                copy.Buffers[bufName] = buf.Detach().To(p.DType).Clone();
+                copy.Buffers[bufName] = DisposeScope.Keep(buf.Detach().To(p.DType).Clone())!;
             _state[p] = copy;
         }
         for (int gi = 0; gi < _groups.Count; gi++)
@@ -234,14 +234,14 @@ public sealed class ParamState
     internal Tensor Buffer(string name, Tensor like)
     {
         if (!Buffers.TryGetValue(name, out var b))
-            Buffers[name] = b = Tensor.Zeros(like._shape, like.DType);
+            Buffers[name] = b = DisposeScope.Keep(Tensor.Zeros(like._shape, like.DType))!;   // optimizer state outlives any dispose scope
         return b;
     }
 
     internal ParamState Copy()
     {
         var c = new ParamState { Step = Step };
-        foreach (var (k, v) in Buffers) c.Buffers[k] = v.Detach().Clone();
+        foreach (var (k, v) in Buffers) c.Buffers[k] = DisposeScope.Keep(v.Detach().Clone())!;
         return c;
     }
 }

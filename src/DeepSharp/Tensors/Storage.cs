@@ -7,7 +7,7 @@ namespace DeepSharp;
 /// in-place write so that autograd can detect saved tensors that were modified after being saved.
 /// </summary>
 /// <remarks>
-/// Large buffers come from <see cref="BufferPool{T}"/> and go back to it only through <see cref="Release"/>,
+/// Large buffers come from <see cref="BufferPool{T}"/> and go back to it only through <see cref="Release()"/>,
 /// which first detaches the array from the storage (so every tensor viewing this storage, and any stale
 /// reference, sees an empty buffer and throws instead of reading a reused one). Release is called only where
 /// the caller can prove no one else uses the storage: the autograd engine for gradients it created and
@@ -30,6 +30,14 @@ internal abstract class Storage
     public abstract DType DType { get; }
     public abstract int Length { get; }
 
+    /// <summary>The <see cref="DisposeScope"/> that releases this storage when it ends, if any: the innermost open
+    /// scope of the creating thread, until the storage is moved out of it or kept (a parameter, a gradient, an
+    /// optimizer buffer).</summary>
+    internal DisposeScope? Scope;
+
+    // Every storage is created on some thread; the innermost open dispose scope of that thread owns it.
+    private protected Storage() => DisposeScope.Register(this);
+
     /// <summary>Set for pooled buffers: returns the buffer to the pool (via <see cref="Recycler"/>) once this storage
     /// is unreachable. Null for small, user-supplied and non-recyclable buffers.</summary>
     private protected Reclaimer? _reclaimer;
@@ -51,15 +59,27 @@ internal abstract class Storage
     /// it is never recycled, only collected by the GC.</summary>
     public void MarkExposed()
     {
+        Exposed = true;
         if (_reclaimer is { } r) r.Shared = true;
     }
 
-    /// <summary>True once <see cref="Release"/> ran: the storage is empty.</summary>
+    /// <summary>Set by <see cref="MarkExposed"/>: a dispose scope that ends detaches the buffer but leaves it to the GC
+    /// (the caller may still hold the span or array).</summary>
+    public bool Exposed;
+
+    /// <summary>True when the buffer was seen by another thread or handed out publicly: only the GC may reclaim it.</summary>
+    public bool IsShared => Exposed || _reclaimer is { Shared: true };
+
+    /// <summary>True once <see cref="Release()"/> ran: the storage is empty.</summary>
     public abstract bool IsReleased { get; }
 
     /// <summary>Detaches the buffer (the storage becomes empty) and returns it to the pool if it came from there.
     /// Idempotent and thread-safe. The caller guarantees no tensor in use views this storage.</summary>
-    public abstract void Release();
+    public void Release() => Release(toPool: true);
+
+    /// <summary>Detaches the buffer; with <paramref name="toPool"/> false a pooled buffer is left to the GC instead of
+    /// the pool (someone outside DeepSharp may still hold it).</summary>
+    public abstract void Release(bool toPool);
 
     public static Storage Allocate(DType dtype, int length) => dtype switch
     {
@@ -85,7 +105,7 @@ internal sealed class Storage<T> : Storage where T : unmanaged
 {
     private static readonly DType s_dtype = DTypeExtensions.Of<T>();
 
-    /// <summary>The elements; an empty array after <see cref="Release"/>.</summary>
+    /// <summary>The elements; an empty array after <see cref="Storage.Release()"/>.</summary>
     public T[] Data;
 
     // True when Data came from BufferPool<T> (arrays wrapped from user data never go to the pool).
@@ -124,14 +144,14 @@ internal sealed class Storage<T> : Storage where T : unmanaged
 
     private int _released;
 
-    public override void Release()
+    public override void Release(bool toPool)
     {
         if (Interlocked.Exchange(ref _released, 1) != 0) return;
         var data = Data;
         Data = [];
         Version++;
         if (_reclaimer is Reclaimer<T> r) r.Disarm();   // returned now, not again when this storage dies
-        if (_pooled) BufferPool<T>.Return(data);
+        if (_pooled && toPool) BufferPool<T>.Return(data);
     }
 }
 

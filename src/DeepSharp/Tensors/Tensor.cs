@@ -107,8 +107,15 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
-    /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>, or null.</summary>
-    public Tensor? Grad { get; set; }
+    /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>, or null. A gradient belongs to its
+    /// tensor: it is never released by a <see cref="DisposeScope"/>.</summary>
+    public Tensor? Grad
+    {
+        get => _grad;
+        set => _grad = DisposeScope.Keep(value);
+    }
+
+    private Tensor? _grad;
 
     /// <summary>The node that produced this tensor in the autograd graph (null for leaves).</summary>
     public Node? GradFn
@@ -168,6 +175,14 @@ public sealed partial class Tensor : IDisposable
 
     /// <summary>True once this tensor's storage was released by <see cref="Dispose"/>.</summary>
     public bool IsDisposed => _storage.IsReleased;
+
+    /// <summary>Moves this tensor's storage from the <see cref="DisposeScope"/> that owns it to the enclosing one (or
+    /// out of every scope), so it survives the end of the owning scope (TorchSharp's name). Returns this tensor.</summary>
+    public Tensor MoveToOuterDisposeScope() => _storage.Scope is { } scope ? scope.MoveToOuter(this) : this;
+
+    /// <summary>Takes this tensor's storage out of every <see cref="DisposeScope"/>: it lives until the GC finds it
+    /// unreachable or it is disposed (TorchSharp's name). Returns this tensor.</summary>
+    public Tensor DetachFromDisposeScope() => DisposeScope.Keep(this)!;
 
     /// <summary>The elements of a contiguous tensor as a span (caller guarantees contiguity).</summary>
     internal Span<T> Span<T>() where T : unmanaged

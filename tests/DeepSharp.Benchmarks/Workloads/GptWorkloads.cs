@@ -188,13 +188,17 @@ public sealed class GptStepWorkload : IWorkload
             var targets = Tensor.RandInt(0, c.Vocab, [c.Batch * c.Block], generator: g);
             void Step()
             {
-                opt.ZeroGrad();
+                using var scope = options.DisposeScope ? Torch.NewDisposeScope() : null;
+                // With a scope, gradients are zeroed in place: ZeroGrad() would drop them to the GC every step.
+                opt.ZeroGrad(setToNone: !options.DisposeScope);
                 var logits = model.Forward(idx);
                 var loss = F.CrossEntropy(logits.Reshape(c.Batch * c.Block, c.Vocab), targets);
                 loss.Backward();
                 opt.Step();
             }
-            yield return GptBench.Measure(Name, c, Step, options);
+            var line = GptBench.Measure(Name, c, Step, options);
+            if (options.DisposeScope) line["dispose_scope"] = true;
+            yield return line;
         }
     }
 }
@@ -215,13 +219,24 @@ public sealed class GptInferWorkload : IWorkload
             var idx = Tensor.RandInt(0, c.Vocab, [c.Batch, c.Block], generator: g);
             void Infer()
             {
+                using var scope = options.DisposeScope ? Torch.NewDisposeScope() : null;
                 using (Autograd.NoGrad()) model.Forward(idx);
             }
-            yield return GptBench.Measure(Name, c, Infer, options);
+            var line = GptBench.Measure(Name, c, Infer, options);
+            if (options.DisposeScope) line["dispose_scope"] = true;
+            yield return line;
             // The usual evaluation loop: every forward (warm-up included) inside one NoGrad scope.
             JsonObject loop;
-            using (Autograd.NoGrad()) loop = GptBench.Measure(Name, c, () => model.Forward(idx), options);
+            using (Autograd.NoGrad())
+            {
+                loop = GptBench.Measure(Name, c, () =>
+                {
+                    using var scope = options.DisposeScope ? Torch.NewDisposeScope() : null;
+                    model.Forward(idx);
+                }, options);
+            }
             loop["nograd"] = "one scope";
+            if (options.DisposeScope) loop["dispose_scope"] = true;
             yield return loop;
         }
     }

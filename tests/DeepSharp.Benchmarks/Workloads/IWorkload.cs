@@ -40,6 +40,10 @@ public sealed class WorkloadOptions
     /// minor faults, pooled bytes and the recycler's collections.</summary>
     public bool TraceMemory { get; init; }
 
+    /// <summary>The GPT workloads wrap each step (each forward) in a <see cref="DeepSharp.DisposeScope"/>
+    /// (<c>--dispose-scope</c>): buffers return to the pool when it ends instead of at the recycler's collections.</summary>
+    public bool DisposeScope { get; init; }
+
     /// <summary>Where <see cref="TraceMemory"/> lines go.</summary>
     public TextWriter Trace { get; init; } = TextWriter.Null;
 

@@ -28,7 +28,7 @@ public static class WorkloadRunner
         List<int>? sizes = null;
         int reps = 7;
         int? steps = null;
-        bool traceMemory = false;
+        bool traceMemory = false, disposeScope = false;
         string trans = "nn";
         for (int i = 0; i < args.Length; i++)
         {
@@ -45,9 +45,10 @@ public static class WorkloadRunner
                 case "--trans": trans = Value().ToLowerInvariant(); break;
                 case "--steps": steps = int.Parse(Value()); break;
                 case "--trace-memory": traceMemory = true; break;
+                case "--dispose-scope": disposeScope = true; break;
                 default:
                     error.WriteLine($"unknown option {arg}");
-                    error.WriteLine("usage: workloads [--json] [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn|nt|tn|tt] [--config mini,gpt2_small] [--steps N] [--trace-memory]");
+                    error.WriteLine("usage: workloads [--json] [--threads N] [--only sgemm,...] [--sizes 256,512] [--reps 7] [--trans nn|nt|tn|tt] [--config mini,gpt2_small] [--steps N] [--trace-memory] [--dispose-scope]");
                     error.WriteLine("workloads: " + string.Join(", ", All.Select(w => w.Name)));
                     return 2;
             }
@@ -62,7 +63,7 @@ public static class WorkloadRunner
         var options = new WorkloadOptions
         {
             Threads = threads, Sizes = sizes, Repetitions = reps, Trans = trans, Configs = configs,
-            Steps = steps, TraceMemory = traceMemory, Trace = error,
+            Steps = steps, TraceMemory = traceMemory, DisposeScope = disposeScope, Trace = error,
         };
         foreach (IWorkload w in All)
         {

@@ -10,6 +10,8 @@ public class OpCoverageTests
     private static readonly Dictionary<string, string> Exempt = new()
     {
         ["Detach"] = "cuts the graph by definition",
+        ["MoveToOuterDisposeScope"] = "returns this tensor (memory ownership, no computation); DisposeScopeTests",
+        ["DetachFromDisposeScope"] = "returns this tensor (memory ownership, no computation); DisposeScopeTests",
         ["Float"] = "Float32 results cannot be gradient-checked (too coarse); the conversion's backward is tested in ConversionTests",
         ["Long"] = "Int64 result, not differentiable",
         ["Eq"] = "Bool result", ["Ne"] = "Bool result", ["Gt"] = "Bool result", ["Ge"] = "Bool result", ["Lt"] = "Bool result", ["Le"] = "Bool result",
