@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace DeepSharp;
 
 /// <summary>
@@ -26,9 +28,9 @@ namespace DeepSharp;
 /// <see cref="Tensor.DetachFromDisposeScope"/>; a tensor that existed before can be given to the scope with
 /// <see cref="Include"/>. A buffer handed out as a public span, array or <c>Tensor&lt;T&gt;</c> is detached but left
 /// to the GC (the caller may still hold it).</para>
-/// <para>A scope keeps every buffer created in it until it ends, even one no tensor refers to any more: open one per
-/// step or per batch, not around a whole loop (use <see cref="DisposeEverything"/> there), and give a no-grad
-/// evaluation loop run inside a step its own scope per batch.</para>
+/// <para>A scope does not keep what it owns alive: a tensor that becomes unreachable inside it (an intermediate of a
+/// no-grad forward) is collected and its buffer recycled as without a scope; what is still alive when the scope ends
+/// is released then.</para>
 /// <para>Scopes nest and belong to the thread that opened them (buffers created on other threads are not
 /// owned); ending a scope ends the scopes opened inside it first. Without a scope, buffers return to the pool when the
 /// GC finds them unreachable (see <see cref="BufferPoolSettings.RecycleUnreachable"/>).</para>
@@ -39,7 +41,9 @@ public sealed class DisposeScope : IDisposable
 
     private readonly DisposeScope? _outer;
     private readonly int _threadId = Environment.CurrentManagedThreadId;
-    private readonly List<Storage> _storages = [];
+    // Weak handles: a storage that dies inside the scope (an inference intermediate) is collected and recycled as
+    // usual instead of being held to the end; the ones still alive when the scope ends are released then.
+    private readonly List<GCHandle> _storages = [];
     private bool _ended;
 
     internal DisposeScope()
@@ -63,7 +67,7 @@ public sealed class DisposeScope : IDisposable
         get
         {
             int n = 0;
-            foreach (var s in _storages) if (ReferenceEquals(s.Scope, this)) n++;
+            foreach (var h in _storages) if (h.Target is Storage s && ReferenceEquals(s.Scope, this) && !s.IsReleased) n++;
             return n;
         }
     }
@@ -74,8 +78,8 @@ public sealed class DisposeScope : IDisposable
         get
         {
             long n = 0;
-            foreach (var s in _storages)
-                if (ReferenceEquals(s.Scope, this) && !s.IsReleased) n += (long)s.Length * s.DType.ElementSize();
+            foreach (var h in _storages)
+                if (h.Target is Storage s && ReferenceEquals(s.Scope, this) && !s.IsReleased) n += (long)s.Length * s.DType.ElementSize();
             return n;
         }
     }
@@ -86,7 +90,7 @@ public sealed class DisposeScope : IDisposable
         var scope = t_current;
         if (scope is null) return;
         storage.Scope = scope;
-        scope._storages.Add(storage);
+        scope._storages.Add(GCHandle.Alloc(storage, GCHandleType.Weak));
     }
 
     /// <summary>Takes <paramref name="tensor"/>'s storage out of whatever scope owns it: DeepSharp calls this where it
@@ -111,7 +115,7 @@ public sealed class DisposeScope : IDisposable
             throw new InvalidOperationException($"DisposeScope.MoveToOuter: the tensor of shape {ShapeUtil.Format(tensor._shape)} belongs to another dispose scope; move it from that one.");
         if (storage.Scope is null) return tensor;   // not owned by any scope: nothing to move
         storage.Scope = _outer;
-        _outer?._storages.Add(storage);
+        _outer?._storages.Add(GCHandle.Alloc(storage, GCHandleType.Weak));
         return tensor;
     }
 
@@ -140,7 +144,7 @@ public sealed class DisposeScope : IDisposable
         if (!ReferenceEquals(storage.Scope, this))
         {
             storage.Scope = this;
-            _storages.Add(storage);
+            _storages.Add(GCHandle.Alloc(storage, GCHandleType.Weak));
         }
         return tensor;
     }
@@ -168,11 +172,15 @@ public sealed class DisposeScope : IDisposable
 
     private void ReleaseOwned()
     {
-        foreach (var storage in _storages)
+        foreach (var handle in _storages)
         {
-            if (!ReferenceEquals(storage.Scope, this)) continue;   // moved out, kept, or given to another scope
-            storage.Scope = null;
-            storage.Release(toPool: !storage.IsShared);
+            // Collected storages are gone (their buffers were recycled); moved, kept or given away ones are skipped.
+            if (handle.Target is Storage storage && ReferenceEquals(storage.Scope, this))
+            {
+                storage.Scope = null;
+                storage.Release(toPool: !storage.IsShared);
+            }
+            handle.Free();
         }
         _storages.Clear();
     }
