@@ -156,10 +156,14 @@ public static class GptApp
         void TrainStep()
         {
             var sw = Stopwatch.StartNew();
+            // The step's tensors (batch, activations, logits, losses) are released when it ends, so their buffers are back
+            // in the pool at once instead of at the next collection. Parameters, gradients and AdamW's state never belong
+            // to a scope; the gradients are zeroed in place so that their buffers stay too.
+            using var scope = Torch.NewDisposeScope();
             model.Train();
             // Every rank draws the whole global batch (the same generator state everywhere) and takes its slice.
             var (x, y) = Batch(train, o.BatchSize * shards, config.BlockSize, batches);
-            optimizer.ZeroGrad();
+            optimizer.ZeroGrad(setToNone: false);
             double lossSum = 0;
             foreach (int shard in myShards)
             {
