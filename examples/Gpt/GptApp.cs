@@ -156,9 +156,7 @@ public static class GptApp
         void TrainStep()
         {
             var sw = Stopwatch.StartNew();
-            // The step's tensors (batch, activations, logits, losses) are released when it ends, so their buffers are back
-            // in the pool at once instead of at the next collection. Parameters, gradients and AdamW's state never belong
-            // to a scope; the gradients are zeroed in place so that their buffers stay too.
+            // The step's tensors go back to the pool when it ends, not at a collection; gradients are zeroed in place to stay.
             using var scope = Torch.NewDisposeScope();
             model.Train();
             // Every rank draws the whole global batch (the same generator state everywhere) and takes its slice.

@@ -72,17 +72,8 @@ public sealed class DisposeScope : IDisposable
         }
     }
 
-    /// <summary>The bytes of the storages the scope owns now (diagnostics and tests).</summary>
-    internal long OwnedBytes
-    {
-        get
-        {
-            long n = 0;
-            foreach (var h in _storages)
-                if (h.Target is Storage s && ReferenceEquals(s.Scope, this) && !s.IsReleased) n += (long)s.Length * s.DType.ElementSize();
-            return n;
-        }
-    }
+    /// <summary>Handles held now, owned or not (tests: a long scope prunes the others).</summary>
+    internal int HandleCount => _storages.Count;
 
     /// <summary>Called by every new storage: the innermost open scope of this thread owns it.</summary>
     internal static void Register(Storage storage)
@@ -90,7 +81,26 @@ public sealed class DisposeScope : IDisposable
         var scope = t_current;
         if (scope is null) return;
         storage.Scope = scope;
-        scope._storages.Add(GCHandle.Alloc(storage, GCHandleType.Weak));
+        scope.Track(storage);
+    }
+
+    // Handles past which the list is pruned of storages it no longer owns: a long scope (a whole no-grad loop) whose
+    // intermediates die holds a bounded list, and pruning costs O(1) amortised per registration.
+    private int _pruneAt = 1024;
+
+    private void Track(Storage storage)
+    {
+        if (_storages.Count >= _pruneAt)
+        {
+            _storages.RemoveAll(h =>
+            {
+                if (h.Target is Storage s && ReferenceEquals(s.Scope, this)) return false;   // still owned
+                h.Free();   // collected, moved out or kept
+                return true;
+            });
+            _pruneAt = Math.Max(1024, 2 * _storages.Count);
+        }
+        _storages.Add(GCHandle.Alloc(storage, GCHandleType.Weak));
     }
 
     /// <summary>Takes <paramref name="tensor"/>'s storage out of whatever scope owns it: DeepSharp calls this where it
@@ -115,7 +125,7 @@ public sealed class DisposeScope : IDisposable
             throw new InvalidOperationException($"DisposeScope.MoveToOuter: the tensor of shape {ShapeUtil.Format(tensor._shape)} belongs to another dispose scope; move it from that one.");
         if (storage.Scope is null) return tensor;   // not owned by any scope: nothing to move
         storage.Scope = _outer;
-        _outer?._storages.Add(GCHandle.Alloc(storage, GCHandleType.Weak));
+        _outer?.Track(storage);
         return tensor;
     }
 
@@ -144,7 +154,7 @@ public sealed class DisposeScope : IDisposable
         if (!ReferenceEquals(storage.Scope, this))
         {
             storage.Scope = this;
-            _storages.Add(GCHandle.Alloc(storage, GCHandleType.Weak));
+            Track(storage);
         }
         return tensor;
     }

@@ -121,8 +121,13 @@ internal static class ProcStats
 /// milliseconds, tokens/s, minor faults and pooled buffer pages per step, RSS at the first and last measured step.</summary>
 internal static class GptBench
 {
-    public static JsonObject Measure(string workload, GptConfig c, Action step, WorkloadOptions options)
+    public static JsonObject Measure(string workload, GptConfig c, Action body, WorkloadOptions options)
     {
+        Action step = !options.DisposeScope ? body : () =>
+        {
+            using var scope = Torch.NewDisposeScope();
+            body();
+        };
         int warm = 2, reps = Math.Max(1, options.Steps ?? options.Repetitions);
         for (int i = 0; i < warm; i++) step();
         var ms = new double[reps];
@@ -156,7 +161,7 @@ internal static class GptBench
         long bufferPages = ((Recycler.Current?.RentedTotal ?? 0) - rented0) / 4096;
         Array.Sort(ms);
         double median = reps % 2 == 1 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
-        return new JsonObject
+        var result = new JsonObject
         {
             ["workload"] = workload, ["config"] = c.Name, ["ms"] = Math.Round(median, 1),
             ["tokens_per_s"] = Math.Round(c.Batch * c.Block / (median / 1e3)),
@@ -168,6 +173,8 @@ internal static class GptBench
             ["rss_min_mb"] = Math.Round(rssMin), ["rss_max_mb"] = Math.Round(rssMax),
             ["steps"] = reps,
         };
+        if (options.DisposeScope) result["dispose_scope"] = true;
+        return result;
     }
 }
 
@@ -188,7 +195,6 @@ public sealed class GptStepWorkload : IWorkload
             var targets = Tensor.RandInt(0, c.Vocab, [c.Batch * c.Block], generator: g);
             void Step()
             {
-                using var scope = options.DisposeScope ? Torch.NewDisposeScope() : null;
                 // With a scope, gradients are zeroed in place: ZeroGrad() would drop them to the GC every step.
                 opt.ZeroGrad(setToNone: !options.DisposeScope);
                 var logits = model.Forward(idx);
@@ -196,9 +202,7 @@ public sealed class GptStepWorkload : IWorkload
                 loss.Backward();
                 opt.Step();
             }
-            var line = GptBench.Measure(Name, c, Step, options);
-            if (options.DisposeScope) line["dispose_scope"] = true;
-            yield return line;
+            yield return GptBench.Measure(Name, c, Step, options);
         }
     }
 }
@@ -219,24 +223,13 @@ public sealed class GptInferWorkload : IWorkload
             var idx = Tensor.RandInt(0, c.Vocab, [c.Batch, c.Block], generator: g);
             void Infer()
             {
-                using var scope = options.DisposeScope ? Torch.NewDisposeScope() : null;
                 using (Autograd.NoGrad()) model.Forward(idx);
             }
-            var line = GptBench.Measure(Name, c, Infer, options);
-            if (options.DisposeScope) line["dispose_scope"] = true;
-            yield return line;
+            yield return GptBench.Measure(Name, c, Infer, options);
             // The usual evaluation loop: every forward (warm-up included) inside one NoGrad scope.
             JsonObject loop;
-            using (Autograd.NoGrad())
-            {
-                loop = GptBench.Measure(Name, c, () =>
-                {
-                    using var scope = options.DisposeScope ? Torch.NewDisposeScope() : null;
-                    model.Forward(idx);
-                }, options);
-            }
+            using (Autograd.NoGrad()) loop = GptBench.Measure(Name, c, () => model.Forward(idx), options);
             loop["nograd"] = "one scope";
-            if (options.DisposeScope) loop["dispose_scope"] = true;
             yield return loop;
         }
     }

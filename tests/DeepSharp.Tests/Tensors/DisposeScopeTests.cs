@@ -87,6 +87,24 @@ public class DisposeScopeTests
     private static WeakReference<Tensor> MakeGarbage() => new(Tensor.Ones([128, 129], DType.Float32) * 3.0);
 
     [Test]
+    public void ALongScopeKeepsABoundedListOfHandles()
+    {
+        using var scope = Torch.NewDisposeScope();
+        var kept = Tensor.Ones([2], DType.Float64);   // owned to the end
+        for (int round = 0; round < 4; round++)
+        {
+            for (int i = 0; i < 3000; i++) _ = Tensor.Ones([3], DType.Float64).DetachFromDisposeScope();   // not owned any more
+            for (int i = 0; i < 3000; i++) MakeGarbage();                                                 // collected below
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+        Assert.That(scope.HandleCount, Is.LessThan(5000), "handles of storages the scope no longer owns are pruned");
+        Assert.That(scope.Count, Is.EqualTo(1));
+        scope.Dispose();
+        Assert.That(kept.IsDisposed, Is.True);
+    }
+
+    [Test]
     public void TensorsFromBeforeTheScopeAndViewsOfThemSurvive()
     {
         var x = Tensor.Arange(0, 24, dtype: DType.Float64).Reshape(4, 6);
